@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from metawsm.cli.main import entry
+
+entry()

@@ -1,0 +1,1 @@
+"""Command-line interface: one module per verb, each with `add_parser` and `run`."""

@@ -1,0 +1,60 @@
+"""Shared CLI wiring: global options on every parser, and helpers commands use."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from metawsm.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (handled by the one error boundary) instead of exiting."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
+
+
+def global_options() -> argparse.ArgumentParser:
+    """Options accepted before or after the verb. SUPPRESS keeps a later default from overwriting
+    a value given earlier."""
+    parent = argparse.ArgumentParser(add_help=False)
+    g = parent.add_argument_group("global options")
+    g.add_argument("-C", dest="directory", metavar="DIR", default=argparse.SUPPRESS,
+                   help="run as if metawsm was started in DIR")
+    g.add_argument("--json", dest="json", action="store_true", default=argparse.SUPPRESS,
+                   help="machine-readable JSON on stdout (nothing else is written there)")
+    g.add_argument("--no-color", dest="no_color", action="store_true", default=argparse.SUPPRESS,
+                   help="no colours (also when NO_COLOR is set)")
+    g.add_argument("-v", "--verbose", dest="verbose", action="count", default=argparse.SUPPRESS,
+                   help="more diagnostics on stderr")
+    return parent
+
+
+GLOBAL = global_options()
+
+
+def add_command(
+    subparsers: Any, name: str, *, help: str, description: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """Add a verb (or sub-verb) parser that also takes the global options."""
+    return subparsers.add_parser(  # type: ignore[no-any-return]
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        parents=[GLOBAL],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def project(args: argparse.Namespace) -> Any:
+    from metawsm.config.project import Project
+
+    return Project.discover(Path(args.cwd))
+
+
+def resolve_path(args: argparse.Namespace, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else Path(args.cwd) / path

@@ -1,0 +1,130 @@
+"""`metawsm` entry point: argument parsing, dispatch, and the one error boundary.
+
+Exit codes: 0 ok · 1 error · 2 usage or validation · 3 gate refused or unexpected crash ·
+4 timeout · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from metawsm import __version__
+from metawsm.cli.common import GLOBAL, Parser
+from metawsm.errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE, MetawsmError, UsageError
+from metawsm.output import Output
+
+# One module per verb under metawsm/cli/; each defines add_parser(subparsers) and run(args) -> int.
+COMMANDS = (
+    "init",
+    "validate",
+    "schema",
+)
+
+DESCRIPTION = """\
+Run coding agents across tickets and git worktrees, declaratively.
+
+Keep tickets (tickets/*.yaml), a policy (.metawsm/policy.yaml) and plans (plans/*.yaml) in your
+repository; metawsm validates them, renders plans into a step graph and runs it.
+"""
+
+EPILOG = """\
+exit codes: 0 ok, 1 error, 2 usage or validation error, 3 gate refused or internal error,
+4 timeout, 130 interrupted"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="metawsm",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        parents=[GLOBAL],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"metawsm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"metawsm.cli.{name}").add_parser(sub)
+    return parser
+
+
+def _crash_log(cwd: Path) -> Path:
+    from metawsm.config.project import find_root
+
+    root = find_root(cwd)
+    if (root / ".metawsm").is_dir():
+        return root / ".metawsm" / "state" / "logs" / "crash.log"
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "metawsm" / "crash.log"
+
+
+def _record_crash(cwd: Path, argv: list[str]) -> Path | None:
+    try:
+        path = _crash_log(cwd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            fh.write(f"--- {stamp} metawsm {__version__} argv={argv!r}\n{traceback.format_exc()}\n")
+        return path
+    except OSError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):  # fast path: no parser, no imports
+        sys.stdout.write(f"metawsm {__version__}\n")
+        return 0
+    json_mode = "--json" in argv
+    out = Output(json_mode=json_mode, color=False if "--no-color" in argv else None)
+    cwd = Path.cwd()
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help / --version
+            return int(exc.code or 0)
+        out = Output(
+            json_mode=getattr(args, "json", False),
+            color=False if getattr(args, "no_color", False) else None,
+            verbose=getattr(args, "verbose", 0) or 0,
+        )
+        if getattr(args, "directory", None):
+            cwd = Path(args.directory)
+            if not cwd.is_dir():
+                raise UsageError(f"-C {args.directory}: no such directory")
+        args.cwd = str(cwd.resolve())
+        args.out = out
+        handler = getattr(args, "run", None)
+        if handler is None:
+            if args.command is None:
+                parser.print_help(sys.stderr)
+                return EXIT_USAGE
+            raise UsageError(f"metawsm {args.command}: a sub-command is required",
+                             hint=f"see `metawsm {args.command} --help`")
+        return int(handler(args))
+    except MetawsmError as exc:
+        if out.json_mode:
+            out.error_json(exc.to_json())
+        out.error(exc.render())
+        return exc.exit_code
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the one boundary for the unexpected
+        log = _record_crash(cwd, argv)
+        where = f" (traceback in {log})" if log else ""
+        out.error(f"internal error: {type(exc).__name__}: {exc}{where}")
+        return EXIT_GATE
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

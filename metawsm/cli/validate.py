@@ -1,0 +1,54 @@
+"""metawsm validate: check tickets, plans and policy against their schemas and each other."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from metawsm.cli.common import add_command, project, resolve_path
+
+HELP = "validate tickets, plans and policy"
+DESCRIPTION = """\
+Validate the repository's metawsm files (.metawsm/policy.yaml, tickets/*.yaml, plans/*.yaml), or only
+those given, against their JSON Schemas and each other (unknown tickets or profiles, duplicate ids,
+file names that differ from ticket ids, unknown repos). Every error is reported with file:line:col
+and key path.
+
+exit codes: 0 valid, 2 errors found"""
+
+
+def add_parser(subparsers: Any) -> None:
+    p = add_command(subparsers, "validate", help=HELP, description=DESCRIPTION)
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files to validate (default: all)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from metawsm.config import loader
+    from metawsm.errors import ConfigError
+
+    proj = project(args)
+    paths = [resolve_path(args, p) for p in args.paths]
+    for path in paths:
+        if not path.is_file():
+            from metawsm.errors import UsageError
+
+            raise UsageError(f"{path}: no such file")
+    config, diags = loader.check(proj, extra=paths)
+    if paths:
+        wanted = {proj.display(p) for p in paths}
+        diags = [d for d in diags if d.file in wanted]
+        files = sorted(wanted)
+    else:
+        files = list(config.files) if config else sorted({d.file for d in diags})
+    if diags:
+        raise ConfigError(diags, hint="fix the files above, then run `metawsm validate` again")
+    summary = {"valid": True, "files": files}
+    if config is not None:
+        summary.update(tickets=len(config.tickets), plans=sorted(config.plans))
+    args.out.result(
+        summary,
+        lambda c: c.print(f"ok: {len(files)} file{'s' if len(files) != 1 else ''} valid"
+                          + (f" ({len(config.tickets)} tickets, {len(config.plans)} plans)" if config else "")),
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""Configuration: YAML with locations, JSON Schema validation, typed frozen models."""

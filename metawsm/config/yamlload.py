@@ -1,0 +1,163 @@
+"""Read YAML documents, turning every failure into a located Diagnostic.
+
+The fast path parses with the libyaml C loader (when present) into plain data; node marks are only
+composed when a location is needed (an error, or a plan's template fields).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+
+from metawsm.errors import Diagnostic
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+HAS_LIBYAML = _BaseLoader is not yaml.SafeLoader
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader that refuses duplicate mapping keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # unhashable key: SafeConstructor reports it below
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first defined on line {first.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+
+
+def format_keypath(parts: Iterable[object]) -> str:
+    """`("agents", 0, "profile")` → `agents[0].profile`."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _line_of(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def diag(display: str, text: str, line: int, col: int, keypath: str, message: str) -> Diagnostic:
+    return Diagnostic(display, line, col, keypath, message, _line_of(text, line) if line else "")
+
+
+def decode(display: str, data: bytes) -> tuple[str | None, list[Diagnostic]]:
+    """Bytes → text, or a located diagnostic for binary / non-UTF-8 content."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        return None, [Diagnostic(display, line, 1, "", "binary file (NUL byte); expected YAML text")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [Diagnostic(display, line, col, "", f"not valid UTF-8 (byte 0x{data[exc.start]:02x})")]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, []
+
+
+def parse(display: str, data: bytes, *, allow_empty: bool = False) -> tuple[Any, str, list[Diagnostic]]:
+    """Parse one YAML document that must be a mapping (or empty, when allowed: the policy).
+
+    Returns (data, text, diagnostics)."""
+    text, diags = decode(display, data)
+    if text is None:
+        return None, "", diags
+    try:
+        value = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from the safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = exc.problem or "invalid YAML"
+        if "\t" in _line_of(text, line)[: max(col, 1)] or "'\\t'" in problem:
+            problem = "tab character used for indentation; YAML indents with spaces"
+        elif exc.context and "duplicate key" not in problem:
+            problem = f"{problem} ({exc.context})"
+        return None, text, [diag(display, text, line, col, "", f"YAML syntax error: {problem}")]
+    except yaml.YAMLError as exc:
+        return None, text, [Diagnostic(display, 1, 1, "", f"YAML error: {exc}")]
+    except RecursionError:
+        return None, text, [Diagnostic(display, 1, 1, "", "YAML nesting too deep")]
+    if value is None and allow_empty:
+        return {}, text, []
+    if value is None:
+        return None, text, [Diagnostic(display, 1, 1, "", "file is empty; expected a mapping of keys")]
+    if not isinstance(value, dict):
+        kind = {list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+        return None, text, [diag(display, text, 1, 1, "", f"expected a mapping at the top level, got {kind}")]
+    return value, text, []
+
+
+def compose(text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_BaseLoader)
+    except yaml.YAMLError:
+        return None
+
+
+def find_node(root: yaml.Node | None, parts: Sequence[object], *, want_key: bool = False) -> yaml.Node | None:
+    """Walk a composed node tree along a key path; the deepest node reached is returned."""
+    node = root
+    for i, part in enumerate(parts):
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    last = i == len(parts) - 1
+                    node = key_node if (last and want_key) else value_node
+                    break
+            else:
+                return node
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def locate(text: str, parts: Sequence[object], *, want_key: bool = False) -> tuple[int, int]:
+    node = find_node(compose(text), parts, want_key=want_key)
+    if node is None:
+        return 1, 1
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def marks(text: str) -> dict[str, tuple[int, int]]:
+    """Every key path of a document → (line, col) of its value (used for plans' template fields)."""
+    out: dict[str, tuple[int, int]] = {}
+
+    def walk(node: yaml.Node, path: tuple[object, ...]) -> None:
+        out[format_keypath(path)] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                walk(value_node, (*path, key_node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, child in enumerate(node.value):
+                walk(child, (*path, i))
+
+    root = compose(text)
+    if root is not None:
+        walk(root, ())
+    return out

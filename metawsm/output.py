@@ -1,0 +1,140 @@
+"""The one output facade: human output through rich, machine output as JSON on stdout.
+
+Core code never prints; it returns data and the CLI hands it here. rich is imported lazily so
+that commands on hot paths (`--version`, `signal`, hooks) start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _json_default(obj: object) -> object:
+    if hasattr(obj, "to_json"):
+        return obj.to_json()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if hasattr(obj, "__fspath__"):
+        return os.fspath(obj)  # type: ignore[arg-type]
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def dumps(data: object, *, indent: int | None = 2) -> str:
+    """Stable JSON text: sorted keys are NOT forced, so callers control field order."""
+    return json.dumps(data, indent=indent, ensure_ascii=False, default=_json_default)
+
+
+class Output:
+    """Where a command's results and messages go."""
+
+    def __init__(
+        self,
+        *,
+        json_mode: bool = False,
+        color: bool | None = None,
+        verbose: int = 0,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        width: int | None = None,
+    ) -> None:
+        self.json_mode = json_mode
+        self.verbose = verbose
+        self._stdout = stdout if stdout is not None else sys.stdout
+        self._stderr = stderr if stderr is not None else sys.stderr
+        if color is None:
+            color = not os.environ.get("NO_COLOR") and self._stderr.isatty()
+        self.color = color
+        self.width = width
+        self._console: Console | None = None
+        self._err_console: Console | None = None
+
+    # -- rich consoles, built on first use -------------------------------------------------
+    def _make_console(self, stream: IO[str]) -> Console:
+        from rich.console import Console
+
+        return Console(
+            file=stream,
+            no_color=not self.color,
+            color_system="auto" if self.color else None,
+            highlight=False,
+            width=self.width,
+            soft_wrap=False,
+            emoji=False,
+        )
+
+    @property
+    def console(self) -> Console:
+        """Console for human results on stdout (never used in --json mode)."""
+        if self._console is None:
+            self._console = self._make_console(self._stdout)
+        return self._console
+
+    @property
+    def err_console(self) -> Console:
+        if self._err_console is None:
+            self._err_console = self._make_console(self._stderr)
+        return self._err_console
+
+    # -- results -------------------------------------------------------------------------
+    def result(self, data: object, human: Callable[[Console], None] | None = None) -> None:
+        """Emit a command's result: JSON on stdout in --json mode, else the human renderer."""
+        if self.json_mode:
+            self._stdout.write(dumps(data) + "\n")
+            self._stdout.flush()
+        elif human is not None:
+            human(self.console)
+
+    def ndjson(self, data: object) -> None:
+        """One JSON object per line (streams: `forum watch`, `operator`)."""
+        self._stdout.write(dumps(data, indent=None) + "\n")
+        self._stdout.flush()
+
+    def text(self, message: str) -> None:
+        """Plain text on stdout (human mode only), with no markup interpretation."""
+        if not self.json_mode:
+            self._stdout.write(message + "\n")
+            self._stdout.flush()
+
+    def raw(self, message: str) -> None:
+        """Text on stdout whatever the mode (e.g. `metawsm ask` prints the answer)."""
+        self._stdout.write(message)
+        self._stdout.flush()
+
+    # -- messages (always stderr) -----------------------------------------------------------
+    def _message(self, prefix: str, style: str, message: str) -> None:
+        if self.color:
+            from rich.markup import escape
+
+            self.err_console.print(f"[{style}]{prefix}[/{style}]{escape(message)}")
+        else:
+            self._stderr.write(f"{prefix}{message}\n")
+            self._stderr.flush()
+
+    def info(self, message: str) -> None:
+        if not self.json_mode:
+            self._message("", "default", message)
+
+    def success(self, message: str) -> None:
+        if not self.json_mode:
+            self._message("", "green", message)
+
+    def warn(self, message: str) -> None:
+        self._message("warning: ", "yellow", message)
+
+    def error(self, message: str) -> None:
+        self._message("error: ", "bold red", message)
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self._message("debug: ", "dim", message)
+
+    def error_json(self, data: dict[str, Any]) -> None:
+        self._stdout.write(dumps(data) + "\n")
+        self._stdout.flush()
