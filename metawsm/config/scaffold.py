@@ -74,21 +74,6 @@ repos: [self]
 labels: [example]
 """
 
-EXAMPLE_PLAN = """\
-name: example
-description: One Codex agent per ticket; the checks validate its work.
-tickets: [EXAMPLE-1]
-agents:
-  - name: impl
-    profile: codex
-    prompt: |
-      Work on {{ ticket.id }}: {{ ticket.title }}.
-      {{ ticket.goal }}
-checks:
-  - git diff --quiet HEAD   # replace with your test command, e.g. pytest -q
-auto_close: false
-"""
-
 DEMO_TICKETS = {
     "DEMO-1": """\
 id: DEMO-1
@@ -108,23 +93,10 @@ labels: [demo]
 """,
 }
 
-DEMO_PLAN = """\
-name: demo
-description: A runnable demo with shell agents (no network, no AI CLI needed).
-tickets: [DEMO-1, DEMO-2]
-agents:
-  - name: writer
-    profile: shell
-    run: >-
-      mkdir -p demo
-      && printf '%s\\n' {{ ticket.title | shquote }} > demo/{{ ticket.id }}.txt
-      && git add demo/{{ ticket.id }}.txt
-      && git commit -q -m {{ (ticket.id ~ ': ' ~ ticket.title) | shquote }}
-      && metawsm signal completion --summary {{ ('wrote demo/' ~ ticket.id ~ '.txt') | shquote }}
-checks:
-  - test -s demo/{{ ticket.id }}.txt
-auto_close: false
-"""
+
+def shipped_plan(name: str) -> str:
+    """A plan shipped in the plans/ data folder."""
+    return (data_dir("plans") / f"{name}.yaml").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -138,12 +110,12 @@ def planned_files(demo: bool) -> list[PlannedFile]:
         PlannedFile(".metawsm/.gitignore", "state/\nworkspaces/\n"),
         PlannedFile(".metawsm/policy.yaml", modeline("policy", ".metawsm/policy.yaml") + POLICY),
         PlannedFile("tickets/EXAMPLE-1.yaml", modeline("ticket", "tickets/x") + EXAMPLE_TICKET),
-        PlannedFile("plans/example.yaml", modeline("plan", "plans/x") + EXAMPLE_PLAN),
+        PlannedFile("plans/example.yaml", modeline("plan", "plans/x") + shipped_plan("example")),
     ]
     if demo:
         for ticket_id, text in DEMO_TICKETS.items():
             files.append(PlannedFile(f"tickets/{ticket_id}.yaml", modeline("ticket", "tickets/x") + text))
-        files.append(PlannedFile("plans/demo.yaml", modeline("plan", "plans/x") + DEMO_PLAN))
+        files.append(PlannedFile("plans/demo.yaml", modeline("plan", "plans/x") + shipped_plan("demo")))
     return files
 
 
