@@ -84,7 +84,8 @@ class ConfigError(MetawsmError):
     def render(self) -> str:
         from metawsm.config.report import format_diagnostics
 
-        return format_diagnostics(self.diagnostics)
+        text = format_diagnostics(self.diagnostics)
+        return f"{text}\nhint: {self.hint}" if self.hint else text
 
     def to_json(self) -> dict[str, object]:
         data = super().to_json()

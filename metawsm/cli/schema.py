@@ -21,7 +21,7 @@ KINDS = ("policy", "ticket", "plan")
 def add_parser(subparsers: Any) -> None:
     p = add_command(subparsers, "schema", help=HELP, description=DESCRIPTION)
     p.add_argument("kind", nargs="?", choices=KINDS, help="only this schema")
-    p.add_argument("--out", metavar="DIR", help="write <kind>.json files into DIR")
+    p.add_argument("--out", dest="out_dir", metavar="DIR", help="write <kind>.json files into DIR")
     p.set_defaults(run=run)
 
 
@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from metawsm.output import dumps
 
     kinds = [args.kind] if args.kind else list(KINDS)
-    if args.out:
-        written = write_schemas(resolve_path(args, args.out), kinds)
+    if args.out_dir:
+        written = write_schemas(resolve_path(args, args.out_dir), kinds)
         args.out.result({"written": [str(p) for p in written]},
                         lambda c: [c.print(f"wrote {p}") for p in written] and None)
         return 0

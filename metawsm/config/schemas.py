@@ -111,6 +111,10 @@ def _messages(error: Any) -> Iterator[tuple[list[object], str, bool]]:
     """(key path, message, point-at-key) for one jsonschema error, friendlier than the defaults."""
     path = list(error.absolute_path)
     v, inst, schema = error.validator, error.instance, error.schema
+    if "propertyNames" in error.absolute_schema_path:
+        hint = f"must match {error.validator_value}" if v == "pattern" else "this name is reserved"
+        yield [*path, inst], f"invalid name {inst!r} ({hint})", True
+        return
     if v == "additionalProperties" and isinstance(inst, dict):
         known = list(schema.get("properties", {}))
         for key in inst:
@@ -136,9 +140,6 @@ def _messages(error: Any) -> Iterator[tuple[list[object], str, bool]]:
         hint = schema.get("x-hint")
         msg = f"{inst!r} is not valid: {hint}" if hint else f"{inst!r} does not match {error.validator_value!r}"
         yield path, msg, False
-        return
-    if v == "propertyNames":
-        yield [*path, inst], f"invalid name {inst!r}: {error.message}", True
         return
     if v == "uniqueItems":
         yield path, "items must be unique", False

@@ -95,7 +95,9 @@ def parse(display: str, data: bytes, *, allow_empty: bool = False) -> tuple[Any,
         if "\t" in _line_of(text, line)[: max(col, 1)] or "'\\t'" in problem:
             problem = "tab character used for indentation; YAML indents with spaces"
         elif exc.context and "duplicate key" not in problem:
-            problem = f"{problem} ({exc.context})"
+            cm = exc.context_mark
+            started = f" at line {cm.line + 1}, column {cm.column + 1}" if cm and cm is not mark else ""
+            problem = f"{problem} ({exc.context}{started})"
         return None, text, [diag(display, text, line, col, "", f"YAML syntax error: {problem}")]
     except yaml.YAMLError as exc:
         return None, text, [Diagnostic(display, 1, 1, "", f"YAML error: {exc}")]
