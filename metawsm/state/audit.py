@@ -1,0 +1,41 @@
+"""The transitions audit table: one row per legal state change, written in the changing transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from metawsm.state.db import Database
+from metawsm.state.models import Transition
+
+
+def record(conn: sqlite3.Connection, run_id: str, entity: str, entity_id: str, from_state: str,
+           to_state: str, reason: str, at: float) -> None:
+    conn.execute(
+        "INSERT INTO transitions (run_id, entity, entity_id, from_state, to_state, reason, at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (run_id, entity, entity_id, from_state, to_state, reason or "", at),
+    )
+
+
+class AuditMixin:
+    db: Database
+
+    def audit(self, run_id: str | None = None, *, entity: str | None = None,
+              limit: int | None = 100) -> list[Transition]:
+        """Transitions, newest first, optionally for one run and/or one entity kind."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            params.append(run_id)
+        if entity is not None:
+            clauses.append("entity = ?")
+            params.append(entity)
+        sql = "SELECT * FROM transitions"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [Transition.from_row(r) for r in self.db.read(sql, params)]

@@ -1,0 +1,201 @@
+"""SQLite plumbing for state.db: connection settings, write transactions, migrations by ``user_version``.
+
+Connections run in autocommit mode (``isolation_level=None``); every write goes through :func:`write`,
+which opens ``BEGIN IMMEDIATE`` (the write lock is taken up front, so the busy timeout applies and two
+processes never deadlock upgrading a read to a write) and commits or rolls back with ``with conn:``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from metawsm.errors import StateError
+
+BUSY_TIMEOUT_MS = 15_000
+
+# Each entry is one migration: a list of statements run in one transaction. Never edit a shipped entry;
+# append a new one. The schema version is len(MIGRATIONS), stored in PRAGMA user_version.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            plan_name TEXT NOT NULL,
+            plan_hash TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            last_error TEXT,
+            graph_json TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX runs_plan_status ON runs(plan_name, status)",
+        "CREATE INDEX runs_status ON runs(status)",
+        "CREATE INDEX runs_created ON runs(created_at)",
+        """CREATE TABLE steps (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            step_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ticket TEXT,
+            agent TEXT,
+            status TEXT NOT NULL,
+            definition_hash TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            output_log TEXT,
+            started_at REAL,
+            finished_at REAL,
+            next_attempt_at REAL,
+            fields_json TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (run_id, step_id)
+        )""",
+        "CREATE INDEX steps_ticket ON steps(ticket, run_id)",
+        """CREATE TABLE agents (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            ticket TEXT NOT NULL,
+            name TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            status TEXT NOT NULL,
+            health TEXT,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            session TEXT NOT NULL,
+            pane_pid INTEGER,
+            last_activity_at REAL,
+            last_progress_at REAL,
+            last_pane_hash TEXT,
+            exit_status INTEGER,
+            stopped_by_user INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (run_id, ticket, name)
+        )""",
+        "CREATE INDEX agents_status ON agents(status)",
+        "CREATE INDEX agents_ticket ON agents(ticket, run_id)",
+        """CREATE TABLE transitions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            entity TEXT NOT NULL CHECK (entity IN ('run', 'step', 'agent')),
+            entity_id TEXT NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX transitions_run ON transitions(run_id, id)",
+        """CREATE TABLE operator_agent_state (
+            run_id TEXT NOT NULL,
+            ticket TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            consecutive_unhealthy INTEGER NOT NULL DEFAULT 0,
+            restart_attempts INTEGER NOT NULL DEFAULT 0,
+            last_restart_at REAL,
+            cooldown_until REAL,
+            last_alert TEXT,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (run_id, ticket, agent)
+        )""",
+        """CREATE TABLE leases (
+            run_id TEXT PRIMARY KEY,
+            holder_pid INTEGER NOT NULL,
+            holder_host TEXT NOT NULL,
+            token TEXT NOT NULL,
+            acquired_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now() -> float:
+    return time.time()
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds (as stored) to ISO 8601 UTC text (as shown in JSON)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open (creating folders) and configure a connection: WAL, busy timeout, foreign keys; then migrate."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+    except (sqlite3.Error, OSError) as exc:
+        raise StateError(f"cannot open state database {path}: {exc}") from exc
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations this database has not seen; returns the resulting schema version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return version
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"state database schema version {version} is newer than this metawsm ({SCHEMA_VERSION})",
+            hint="upgrade metawsm",
+        )
+    conn.execute("BEGIN IMMEDIATE")
+    with conn:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for index in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[index]:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+    return SCHEMA_VERSION
+
+
+class Database:
+    """One connection plus a lock, so a StateStore may be shared by threads of one process."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: BEGIN IMMEDIATE, commit on success, roll back on any exception."""
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StateError(f"cannot write state database {self.path}: {exc}") from exc
+            try:
+                with self.conn:
+                    yield self.conn
+            except sqlite3.Error as exc:
+                raise StateError(f"state database write failed ({self.path}): {exc}") from exc
+
+    def read(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StateError(f"state database read failed ({self.path}): {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()

@@ -1,0 +1,110 @@
+"""Runs: create, read, list, and move through the run state machine."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from metawsm.errors import NotFoundError, StateError
+from metawsm.state import audit
+from metawsm.state.db import Database, now
+from metawsm.state.machines import ACTIVE_RUN_STATES, FINISHED_RUN_STATES, RUN_STATES, check_transition
+from metawsm.state.models import Run
+
+
+def _get(conn: sqlite3.Connection, run_id: str) -> Run:
+    row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"run {run_id} not found")
+    return Run.from_row(row)
+
+
+class RunsMixin:
+    db: Database
+
+    def create_run(self, run_id: str, plan_name: str, plan_hash: str, graph_json: str) -> Run:
+        """A new run in status ``created``. An existing id raises StateError."""
+        at = now()
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
+                raise StateError(f"run {run_id} already exists")
+            conn.execute(
+                "INSERT INTO runs (run_id, plan_name, plan_hash, status, created_at, updated_at, graph_json)"
+                " VALUES (?, ?, ?, 'created', ?, ?, ?)",
+                (run_id, plan_name, plan_hash, at, at, graph_json),
+            )
+            return _get(conn, run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        rows = self.db.read("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise NotFoundError(f"run {run_id} not found")
+        return Run.from_row(rows[0])
+
+    def list_runs(self, status_in: Iterable[str] | None = None, plan_name: str | None = None,
+                  ticket: str | None = None, limit: int | None = None) -> list[Run]:
+        """Runs, newest first. ``ticket`` matches runs having a step or an agent for that ticket."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if status_in is not None:
+            statuses = list(status_in)
+            if not statuses:
+                return []
+            clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        if plan_name is not None:
+            clauses.append("plan_name = ?")
+            params.append(plan_name)
+        if ticket is not None:
+            clauses.append(
+                "(run_id IN (SELECT run_id FROM steps WHERE ticket = ?)"
+                " OR run_id IN (SELECT run_id FROM agents WHERE ticket = ?))"
+            )
+            params.extend([ticket, ticket])
+        sql = "SELECT * FROM runs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY created_at DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [Run.from_row(r) for r in self.db.read(sql, params)]
+
+    def active_run_for_plan(self, plan_name: str) -> Run | None:
+        """The newest run of this plan whose status is in ACTIVE_RUN_STATES (anything but closed, stopped
+        and failed), or None."""
+        runs = self.list_runs(status_in=sorted(ACTIVE_RUN_STATES), plan_name=plan_name, limit=1)
+        return runs[0] if runs else None
+
+    def transition_run(self, run_id: str, to: str, reason: str = "", *, error: str | None = None) -> Run:
+        """Move a run; illegal moves raise StateError and write nothing. ``error`` sets last_error
+        (entering ``running`` clears it). ``started_at`` is stamped on first entering running,
+        ``finished_at`` on entering complete/failed/stopped/closed and cleared on entering running."""
+        if to not in RUN_STATES:
+            check_transition("run", run_id, "?", to)
+        at = now()
+        with self.db.write() as conn:
+            run = _get(conn, run_id)
+            check_transition("run", run_id, run.status, to)
+            if run.status == to:
+                return run
+            started = run.started_at if run.started_at is not None or to != "running" else at
+            finished = at if to in FINISHED_RUN_STATES else (None if to == "running" else run.finished_at)
+            last_error = error if error is not None else (None if to == "running" else run.last_error)
+            conn.execute(
+                "UPDATE runs SET status = ?, updated_at = ?, started_at = ?, finished_at = ?, last_error = ?"
+                " WHERE run_id = ?",
+                (to, at, started, finished, last_error, run_id),
+            )
+            audit.record(conn, run_id, "run", run_id, run.status, to, reason, at)
+            return _get(conn, run_id)
+
+    def update_run_graph(self, run_id: str, plan_hash: str, graph_json: str) -> Run:
+        """Record a new plan hash and step graph for a run (after ``apply`` of a changed plan)."""
+        with self.db.write() as conn:
+            _get(conn, run_id)
+            conn.execute(
+                "UPDATE runs SET plan_hash = ?, graph_json = ?, updated_at = ? WHERE run_id = ?",
+                (plan_hash, graph_json, now(), run_id),
+            )
+            return _get(conn, run_id)
