@@ -52,7 +52,7 @@ def _parse(kind: str, src: Source) -> tuple[_Loaded, list[Diagnostic]]:
         diags = schemas.diagnostics(kind, data, src.display, text)
         if diags:
             return loaded, diags
-    loaded.data = schemas.apply_defaults(kind, data)
+    loaded.data = schemas.apply_defaults(kind, data, copy_input=False)
     return loaded, []
 
 

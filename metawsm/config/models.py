@@ -217,37 +217,43 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- building
+Converter = typing.Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _convert(tp: Any, value: Any) -> Any:
+def _converter(tp: Any) -> Converter:
+    """A function turning validated JSON-like data into `tp` (compiled once per type)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _convert(inner[0], value)
+        inner = _converter(next(a for a in typing.get_args(tp) if a is not type(None)))
+        if inner is _identity:
+            return _identity
+        return lambda v: None if v is None else inner(v)
     if origin is tuple:
-        (item_type, _) = typing.get_args(tp)
-        return tuple(_convert(item_type, v) for v in value)
+        item = _converter(typing.get_args(tp)[0])
+        return tuple if item is _identity else (lambda v: tuple(item(x) for x in v))  # type: ignore[return-value]
     if origin is dict:
-        _, value_type = typing.get_args(tp)
-        return {k: _convert(value_type, v) for k, v in value.items()}
+        value_conv = _converter(typing.get_args(tp)[1])
+        return _identity if value_conv is _identity else (lambda v: {k: value_conv(x) for k, x in v.items()})
+    if tp is CloseCheck:
+        return lambda v: CloseCheck(name=v) if isinstance(v, str) else build(CloseCheck, v)
     if dataclasses.is_dataclass(tp):
-        if tp is CloseCheck and isinstance(value, str):
-            return CloseCheck(name=value)
-        return build(tp, value)
-    return value
+        return lambda v: build(tp, v)
+    return _identity
+
+
+@cache
+def _fields(cls: type) -> tuple[tuple[str, Converter], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
 
 
 def build(cls: type[T], data: dict[str, Any], **extra: Any) -> T:
     """Build a frozen dataclass from validated (defaults-applied) data; unknown keys are ignored."""
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    kwargs = {name: conv(data[name]) for name, conv in _fields(cls) if name in data}
     kwargs.update(extra)
     return cls(**kwargs)

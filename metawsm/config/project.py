@@ -89,6 +89,9 @@ class Project:
 
     def display(self, path: Path) -> str:
         """A path as shown to the user: relative to the root with '/' when inside it."""
+        text, root = str(path), str(self.root)
+        if text.startswith(root + os.sep) and ".." not in text:  # fast path: no filesystem calls
+            return text[len(root) + 1 :].replace(os.sep, "/")
         try:
             return path.resolve().relative_to(self.root).as_posix()
         except ValueError:
