@@ -24,6 +24,7 @@ COMMANDS = (
     "init",
     "validate",
     "schema",
+    "plan",
 )
 
 DESCRIPTION = """\

@@ -1,0 +1,214 @@
+"""Render one plan into a `StepGraph`: tickets × agents × policy → steps.
+
+`render_plan()` is the planner's one entry point (the engine calls it too). Per ticket T and agent
+A it drafts `workspace:T → session:T:A → agent:T:A → check:T → gate:T (→ close:T)`, adds the plan's
+own steps, and validates the whole graph. Every template and graph error is collected and raised
+as one located `PlanError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from metawsm.config import yamlload
+from metawsm.config.loader import Config
+from metawsm.config.models import AgentSpec, Plan, StepSpec, Ticket
+from metawsm.errors import PlanError
+from metawsm.plan.graph import Draft, StepGraph, assemble
+from metawsm.plan.naming import WorkspacePaths, session_name, workspace_paths
+from metawsm.plan.prompts import BASE_PROMPT
+from metawsm.plan.render import Location, Namespace, Renderer, wrap
+
+RUN_PLACEHOLDER = "<run>"
+BUILTIN_POLICY = "<built-in policy>"
+
+
+def render_plan(config: Config, plan: Plan, *, project_root: Path, run_id: str | None = None) -> StepGraph:
+    """Render `plan` into its step graph, or raise PlanError listing every problem."""
+    return _Planner(config, plan, project_root, run_id).build()
+
+
+def _policy_marks(project_root: Path, source: str) -> dict[str, tuple[int, int]]:
+    if not source:
+        return {}
+    try:
+        return yamlload.marks((project_root / source).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return {}
+
+
+class _Planner:
+    def __init__(self, config: Config, plan: Plan, project_root: Path, run_id: str | None) -> None:
+        self.config = config
+        self.policy = config.policy
+        self.plan = plan
+        self.root = project_root
+        self.run_id = run_id or RUN_PLACEHOLDER
+        self.renderer = Renderer(project_root)
+        self.drafts: list[Draft] = []
+        self.retries = self.policy.execution.step_retries
+        self._policy_marks: dict[str, tuple[int, int]] | None = None
+        self.globals: dict[str, Any] = {
+            "plan": wrap({"name": plan.name, "description": plan.description, "tickets": list(plan.tickets),
+                          "vars": plan.vars}, "plan"),
+            "policy": wrap(dataclasses.asdict(self.policy), "policy"),
+            "run": Namespace("run", {"id": self.run_id}),
+        }
+
+    # -- locations ---------------------------------------------------------------------------
+    def at(self, keypath: str) -> Location:
+        return Location(self.plan.source, keypath, *self.plan.mark(keypath))
+
+    def at_policy(self, keypath: str) -> Location:
+        if self._policy_marks is None:
+            self._policy_marks = _policy_marks(self.root, self.policy.source)
+        mark = self._policy_marks.get(keypath)
+        if mark is None:
+            return Location(BUILTIN_POLICY, keypath)
+        return Location(self.policy.source, keypath, *mark)
+
+    # -- building ----------------------------------------------------------------------------
+    def build(self) -> StepGraph:
+        for ticket_id in self.plan.tickets:
+            self.ticket_steps(self.config.tickets[ticket_id])
+        for i, spec in enumerate(self.plan.steps):
+            if spec.for_each == "none":
+                self.shell_step(i, spec, dict(self.globals), None, None)
+        diags = list(self.renderer.diagnostics)
+        graph = None
+        if not diags:
+            graph, problems = assemble(self.plan.name, self.drafts, source=self.plan.source,
+                                       default_where=Location(self.plan.source, ""))
+            for where, message in problems:
+                self.renderer.add(where, message)
+            diags = self.renderer.diagnostics
+        if diags or graph is None:
+            raise PlanError(diags, hint=f"fix {self.plan.source or 'the plan'}, then run `metawsm plan` again")
+        return graph
+
+    def ticket_context(self, ticket: Ticket, ws: WorkspacePaths) -> dict[str, Any]:
+        first = ticket.repos[0]
+        ticket_data = {
+            "id": ticket.id, "title": ticket.title, "goal": ticket.goal, "done_criteria": ticket.done_criteria,
+            "repos": ticket.repos, "labels": ticket.labels, "priority": ticket.priority, "vars": ticket.vars,
+        }
+        workspace = {
+            "path": ws.path, "branch": ws.branch, "base_branch": ws.base_branch,
+            "repo_root": ws.repo_roots[first], "repos": ws.repos,
+        }
+        return {**self.globals, "ticket": wrap(ticket_data, "ticket"), "workspace": wrap(workspace, "workspace")}
+
+    def ticket_steps(self, ticket: Ticket) -> None:
+        t = ticket.id
+        ws = workspace_paths(self.root, self.policy, ticket)
+        ctx = self.ticket_context(ticket, ws)
+        setup = self.policy.workspace.setup
+        self.drafts.append(Draft(f"workspace:{t}", "workspace", t, None, [], {
+            "path": str(ws.path),
+            "branch": ws.branch,
+            "base_branch": ws.base_branch,
+            "repos": {name: {"path": str(ws.repos[name]), "repo_root": str(ws.repo_roots[name]),
+                             "base_branch": ws.base_branches[name]} for name in ticket.repos},
+            "setup": {"copy": list(setup.copy), "symlink": list(setup.symlink), "commands": list(setup.commands)},
+        }, self.retries, 0))
+        agent_ids = [self.agent_steps(i, spec, ticket, ws, ctx) for i, spec in enumerate(self.plan.agents)]
+        gate_needs = agent_ids
+        if self.plan.checks:
+            commands = [self.renderer.render(c, ctx, self.at(f"checks[{j}]")) for j, c in enumerate(self.plan.checks)]
+            self.drafts.append(Draft(f"check:{t}", "check", t, None, list(agent_ids),
+                                     {"commands": commands, "cwd": str(ws.path)}, self.retries, 0))
+            gate_needs = [f"check:{t}"]
+        close = self.policy.close
+        self.drafts.append(Draft(f"gate:{t}", "gate", t, None, list(gate_needs), {
+            "checks": list(self.policy.check_names()),
+            "forbidden_file_patterns": list(close.forbidden_file_patterns),
+        }, self.retries, 0))
+        if self.plan.auto_close:
+            self.drafts.append(Draft(f"close:{t}", "close", t, None, [f"gate:{t}"],
+                                     {"merge": close.merge, "delete_branch": close.delete_branch}, self.retries, 0))
+        for i, spec in enumerate(self.plan.steps):
+            if spec.for_each == "tickets":
+                self.shell_step(i, spec, ctx, t, ws)
+
+    def agent_steps(self, i: int, spec: AgentSpec, ticket: Ticket, ws: WorkspacePaths, ctx: dict[str, Any]) -> str:
+        t, a = ticket.id, spec.name
+        r = self.renderer
+        profile = self.policy.agent_profiles[spec.profile]
+        session = session_name(self.policy.tmux.session_pattern, self.plan.name, t, a, self.run_id)
+        cwd = str(ws.path)
+        self.drafts.append(Draft(f"session:{t}:{a}", "session", t, a, [f"workspace:{t}"], {
+            "name": session,
+            "cwd": cwd,
+            "env": {"METAWSM_AGENT": a, "METAWSM_HOME": str(self.root), "METAWSM_PLAN": self.plan.name,
+                    "METAWSM_TICKET": t},
+        }, self.retries, 0))
+
+        # phase 1: the agent's own templates, with agent.prompt / agent.run as written
+        agent: dict[str, Any] = {"name": a, "profile": spec.profile, "env": dict(spec.env),
+                                 "timeout_seconds": spec.timeout_seconds}
+        if spec.prompt is not None:
+            agent["prompt"] = spec.prompt
+        if spec.run is not None:
+            agent["run"] = spec.run
+        ctx1 = {**ctx, "agent": wrap(agent, "agent")}
+        key = f"agents[{i}]"
+        plan_prompt = r.render(spec.prompt, ctx1, self.at(f"{key}.prompt")) if spec.prompt is not None else ""
+        run = r.render(spec.run, ctx1, self.at(f"{key}.run")) if spec.run is not None else None
+        env = {k: r.render(v, ctx1, self.at(f"{key}.env.{k}")) for k, v in sorted(spec.env.items())}
+        if profile.base_prompt is None:
+            base = r.render(BASE_PROMPT, ctx1, Location("<built-in base prompt>", "base_prompt"))
+        else:
+            base = r.render(profile.base_prompt, ctx1, self.at_policy(f"agent_profiles.{spec.profile}.base_prompt"))
+        if plan_prompt is None or base is None or (spec.run is not None and run is None):
+            return f"agent:{t}:{a}"
+        prompt = f"{base}\n\n{plan_prompt}" if plan_prompt.strip() else base
+
+        # phase 2: the profile's command and env, with everything rendered
+        agent.update(env=env, prompt=plan_prompt)
+        if run is not None:
+            agent["run"] = run
+        ctx2 = {**ctx, "agent": wrap(agent, "agent"), "prompt": prompt}
+        command = r.render(profile.command, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.command"))
+        profile_env = {k: r.render(v, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.env.{k}"))
+                       for k, v in sorted(profile.env.items())}
+        self.drafts.append(Draft(f"agent:{t}:{a}", "agent", t, a, [f"session:{t}:{a}"], {
+            "profile": spec.profile,
+            "prompt": prompt,
+            "command": command,
+            "env": dict(sorted({**profile_env, **env}.items())),
+            "requires": list(profile.requires),
+            "session": session,
+            "cwd": cwd,
+            "timeout_seconds": spec.timeout_seconds,
+        }, self.retries, spec.timeout_seconds))
+        return f"agent:{t}:{a}"
+
+    def shell_step(self, i: int, spec: StepSpec, ctx: dict[str, Any], ticket: str | None,
+                   ws: WorkspacePaths | None) -> None:
+        r = self.renderer
+        key = f"steps[{i}]"
+        if spec.when is not None:
+            keep = r.truthy(spec.when, ctx, self.at(f"{key}.when"))
+            if not keep:  # False: left out; None: an error was recorded
+                return
+        step_id = r.render(spec.id, ctx, self.at(f"{key}.id"))
+        needs = [r.render(n, ctx, self.at(f"{key}.needs[{j}]")) for j, n in enumerate(spec.needs)]
+        run = r.render(spec.run, ctx, self.at(f"{key}.run"))
+        env = {k: r.render(v, ctx, self.at(f"{key}.env.{k}")) for k, v in sorted(spec.env.items())}
+        if step_id is None or run is None or None in needs or None in env.values():
+            return
+        if not step_id.strip():
+            r.add(self.at(f"{key}.id"), "step id renders empty")
+            return
+        need_where = [self.at(f"{key}.needs[{j}]") for j in range(len(needs))]
+        if ticket is not None and spec.cwd == "workspace":  # the worktree must exist first
+            needs.append(f"workspace:{ticket}")
+            need_where.append(self.at(f"{key}.cwd"))
+        cwd = ws.path if (ws is not None and spec.cwd == "workspace") else self.root
+        retries = self.retries if spec.retries is None else spec.retries
+        self.drafts.append(Draft(step_id.strip(), "shell", ticket, None, [n.strip() for n in needs],  # type: ignore[union-attr]
+                                 {"run": run, "tmux": spec.tmux, "cwd": str(cwd), "env": env},
+                                 retries, spec.timeout_seconds, where=self.at(f"{key}.id"),
+                                 need_where=need_where, needs_at=self.at(f"{key}.needs")))

@@ -1,0 +1,62 @@
+"""Compare two step graphs: which steps are added (+), changed (~), removed (-) or unchanged (=).
+
+The engine passes the graph recorded for the plan's run as `old`; with no record every step is new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from metawsm.plan.graph import Step, StepGraph
+
+ADDED, CHANGED, REMOVED, UNCHANGED = "+", "~", "-", "="
+_ATTRS = ("kind", "needs", "retries", "timeout")
+
+
+@dataclass(frozen=True)
+class StepChange:
+    id: str
+    mark: str
+    changed_fields: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "mark": self.mark, "changed_fields": list(self.changed_fields)}
+
+
+def changed_fields(old: Step, new: Step) -> tuple[str, ...]:
+    """Names of what differs: step attributes (kind, needs, retries, timeout) and `fields` keys."""
+    out = [name for name in _ATTRS if getattr(old, name) != getattr(new, name)]
+    keys = sorted(set(old.fields) | set(new.fields))
+    out += [f"fields.{k}" for k in keys if old.fields.get(k) != new.fields.get(k)]
+    return tuple(out)
+
+
+def diff(old: StepGraph | None, new: StepGraph) -> list[StepChange]:
+    """One change per step of either graph: new steps in `new`'s order, then removed ones by id."""
+    before = old.by_id if old is not None else {}
+    changes: list[StepChange] = []
+    for step in new.steps:
+        prev = before.get(step.id)
+        if prev is None:
+            changes.append(StepChange(step.id, ADDED))
+        elif prev.definition_hash == step.definition_hash:
+            changes.append(StepChange(step.id, UNCHANGED))
+        else:
+            changes.append(StepChange(step.id, CHANGED, changed_fields(prev, step) or ("definition_hash",)))
+    if old is not None:
+        now = new.by_id
+        changes += [StepChange(s.id, REMOVED) for s in sorted(old.steps, key=lambda s: s.id) if s.id not in now]
+    return changes
+
+
+def has_changes(changes: Iterable[StepChange]) -> bool:
+    return any(c.mark != UNCHANGED for c in changes)
+
+
+def summary(changes: Iterable[StepChange]) -> dict[str, int]:
+    counts = {"add": 0, "change": 0, "remove": 0, "unchanged": 0}
+    names = {ADDED: "add", CHANGED: "change", REMOVED: "remove", UNCHANGED: "unchanged"}
+    for c in changes:
+        counts[names[c.mark]] += 1
+    return counts
