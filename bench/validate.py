@@ -1,7 +1,7 @@
 """`metawsm validate` over 1,000 ticket files against bare loops of the C YAML loader + a validator.
 
 Both sides run as fresh processes (imports included) and, separately, in-process (no imports).
-Target: metawsm ≤ 1.2× the faster bare loop.
+Target: metawsm ≤ 1.2x the faster bare loop.
 """
 
 from __future__ import annotations

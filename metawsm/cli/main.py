@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from metawsm import __version__
@@ -69,7 +69,7 @@ def _record_crash(cwd: Path, argv: list[str]) -> Path | None:
         path = _crash_log(cwd)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
             fh.write(f"--- {stamp} metawsm {__version__} argv={argv!r}\n{traceback.format_exc()}\n")
         return path
     except OSError:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 1
-    except Exception as exc:  # noqa: BLE001 - the one boundary for the unexpected
+    except Exception as exc:
         log = _record_crash(cwd, argv)
         where = f" (traceback in {log})" if log else ""
         out.error(f"internal error: {type(exc).__name__}: {exc}{where}")

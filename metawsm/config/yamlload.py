@@ -87,7 +87,7 @@ def parse(display: str, data: bytes, *, allow_empty: bool = False) -> tuple[Any,
     if text is None:
         return None, "", diags
     try:
-        value = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from the safe loader
+        value = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
