@@ -1,0 +1,112 @@
+"""Control signals (payload v1): hand-written validation that agrees with `schemas/control.json`
+(kept import-light: `metawsm signal` runs inside agents and must start fast), and the reducer that
+turns the signals of one (run, agent, attempt) into its control state."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from metawsm.errors import UsageError
+from metawsm.forum.models import ControlState
+
+SCHEMA_VERSION = 1
+CONTROL_TYPES = ("guidance_request", "guidance_answer", "completion", "validation")
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "guidance_request": ("question",),
+    "guidance_answer": ("answer",),
+    "completion": (),
+    "validation": ("status", "done_criteria", "sha"),
+}
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "guidance_request": ("context",),
+    "guidance_answer": (),
+    "completion": ("summary",),
+    "validation": ("output_tail",),
+}
+COMMON = ("schema_version", "control_type", "run_id", "agent_name", "attempt")
+STATUSES = ("passed", "failed")
+SHA = re.compile(r"^[0-9a-f]{7,64}$")
+
+
+class ControlPayloadError(UsageError):
+    code = "invalid_control_payload"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid control payload: {field}: {problem}")
+        self.field = field
+
+
+def validate(payload: Any) -> dict[str, Any]:
+    """Check a control payload; raise ControlPayloadError naming the first bad field."""
+    if not isinstance(payload, dict):
+        raise ControlPayloadError("(payload)", "must be an object")
+    if payload.get("schema_version") != SCHEMA_VERSION or isinstance(payload.get("schema_version"), bool):
+        raise ControlPayloadError("schema_version", f"must be {SCHEMA_VERSION}")
+    ctype = payload.get("control_type")
+    if ctype not in CONTROL_TYPES:
+        raise ControlPayloadError("control_type", f"must be one of {', '.join(CONTROL_TYPES)}, not {ctype!r}")
+    for name in ("run_id", "agent_name"):
+        _text(payload, name)
+    attempt = payload.get("attempt")
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+        raise ControlPayloadError("attempt", "must be an integer >= 1")
+    for name in REQUIRED[ctype]:
+        _text(payload, name)
+    for name in OPTIONAL[ctype]:
+        if name in payload and not isinstance(payload[name], str):
+            raise ControlPayloadError(name, "must be a string")
+    allowed = set(COMMON) | set(REQUIRED[ctype]) | set(OPTIONAL[ctype])
+    for name in payload:
+        if name not in allowed:
+            raise ControlPayloadError(name, f"is not a field of a {ctype} signal")
+    if ctype == "validation":
+        if payload["status"] not in STATUSES:
+            raise ControlPayloadError("status", "must be 'passed' or 'failed'")
+        if not SHA.match(payload["sha"]):
+            raise ControlPayloadError("sha", "must be a lower-case hex git sha (7 to 64 characters)")
+    return payload
+
+
+def _text(payload: dict[str, Any], name: str) -> None:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ControlPayloadError(name, "is required (a non-empty string)")
+
+
+def build(control_type: str, run_id: str, agent_name: str, attempt: int, **fields: Any) -> dict[str, Any]:
+    """A validated payload; fields given as None are left out."""
+    payload: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "control_type": control_type,
+                               "run_id": run_id, "agent_name": agent_name, "attempt": attempt}
+    payload.update({k: v for k, v in fields.items() if v is not None})
+    return validate(payload)
+
+
+def reduce(run_id: str, agent_name: str, attempt: int,
+           rows: Iterable[tuple[int, str, str, str]]) -> ControlState:
+    """Fold (sequence, control_type, payload_json, thread_id) rows of ONE attempt, in sequence order."""
+    pending: tuple[str, str, int] | None = None
+    completion: tuple[str, int] | None = None
+    validation: dict[str, Any] | None = None
+    answer: tuple[str, int] | None = None
+    for seq, ctype, raw, thread_id in rows:
+        p = orjson.loads(raw)
+        if ctype == "guidance_request":
+            pending = (p.get("question", ""), thread_id, seq)
+        elif ctype == "guidance_answer":
+            pending, answer = None, (p.get("answer", ""), seq)
+        elif ctype == "completion":
+            completion = (p.get("summary", ""), seq)
+        elif ctype == "validation":
+            validation = {"status": p.get("status"), "done_criteria": p.get("done_criteria"),
+                          "sha": p.get("sha"), "sequence": seq}
+    return ControlState(
+        run_id=run_id, agent_name=agent_name, attempt=attempt,
+        pending_question=pending[0] if pending else None,
+        pending_thread_id=pending[1] if pending else None,
+        question_event_seq=pending[2] if pending else None,
+        completion=completion, validation=validation, last_answer=answer,
+    )

@@ -1,0 +1,175 @@
+"""The SQLite index (`forum.db`, WAL): a cache of the log, caught up incrementally from a stored
+byte offset, one transaction per chunk. A missing, truncated or garbage database is rebuilt from the
+log on the next read; a rebuild is built aside and swapped in atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+from metawsm.errors import ForumError
+from metawsm.forum import projector
+from metawsm.forum.log import EventLog, LogCorrupt
+from metawsm.forum.schema_sql import SCHEMA, VERSION
+
+log = logging.getLogger(__name__)
+
+
+class Index:
+    """One process's handle on `forum.db`."""
+
+    def __init__(self, db_path: Path, log_: EventLog) -> None:
+        self.path = db_path
+        self.log = log_
+        self._conn: sqlite3.Connection | None = None
+        self._ino: int | None = None
+
+    # -- connection -------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection, reopened when another process swapped in a rebuilt file."""
+        try:
+            ino = self.path.stat().st_ino
+        except FileNotFoundError:
+            ino = None
+        if self._conn is None or ino != self._ino:
+            self.close()
+            self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if version != VERSION:
+                if version != 0:
+                    raise sqlite3.DatabaseError(f"index schema version {version}, expected {VERSION}")
+                conn.execute("BEGIN IMMEDIATE")
+                with conn:
+                    if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                        for stmt in SCHEMA.split(";"):
+                            if stmt.strip():
+                                conn.execute(stmt)
+                        conn.execute(f"PRAGMA user_version = {int(VERSION)}")
+        except BaseException:
+            conn.close()
+            raise
+        self._ino = self.path.stat().st_ino
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    # -- catching up ------------------------------------------------------------------------
+    def catch_up(self) -> None:
+        """Bring the index level with the log, healing a broken database once."""
+        try:
+            self._catch_up(self.conn)
+        except LogCorrupt:
+            raise
+        except sqlite3.DatabaseError as exc:
+            log.warning("forum index %s unusable (%s); rebuilding from the log", self.path, exc)
+            self.rebuild(only_if_ino=self._ino)
+            self._catch_up(self.conn)
+
+    def _position(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('offset', 'line')").fetchall())
+        return rows.get("offset", 0), rows.get("line", 0)
+
+    def _catch_up(self, conn: sqlite3.Connection) -> None:
+        while True:
+            offset, _ = self._position(conn)
+            size = self.log.size()
+            if size == offset:
+                return
+            if size < offset:
+                raise sqlite3.DatabaseError("the log is shorter than the indexed offset")
+            conn.execute("BEGIN IMMEDIATE")
+            with conn:
+                offset, line = self._position(conn)
+                done = True
+                for events, end, end_line in self.log.read(offset, line):
+                    projector.apply(conn, events)
+                    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                     (("offset", end), ("line", end_line)))
+                    done = False
+                    break  # one transaction per chunk
+            if done:
+                return
+
+    def apply_written(self, events: list[dict[str, object]], start: int, end: int) -> None:
+        """Index events that the caller, holding the log lock, just wrote between `start` and `end`."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        with conn:
+            offset, line = self._position(conn)
+            if offset == start:
+                projector.apply(conn, events)  # type: ignore[arg-type]
+                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                 (("offset", end), ("line", line + len(events))))
+                return
+        self.catch_up()
+
+    # -- rebuilding -------------------------------------------------------------------------
+    def rebuild(self, *, only_if_ino: int | None = None) -> int:
+        """Rebuild from the whole log into a side file and swap it in; returns events indexed.
+        With `only_if_ino`, skip when another process already replaced that database file."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            if only_if_ino is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    if self.path.stat().st_ino != only_if_ino:
+                        self.close()
+                        return -1
+            self.close()
+            tmp = self.path.with_name(f"{self.path.name}.rebuild-{os.getpid()}")
+            for p in (tmp, Path(f"{tmp}-journal")):
+                p.unlink(missing_ok=True)
+            count = build(tmp, self.log)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            os.replace(tmp, self.path)
+            return count
+        finally:
+            fcntl.flock(lock_fd, fcntl.LOCK_UN)
+            os.close(lock_fd)
+
+
+def build(path: Path, log_: EventLog) -> int:
+    """Write a complete index of `log_` into a new database file at `path`."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    count = 0
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("PRAGMA cache_size = -32000")
+        conn.executescript(SCHEMA)
+        offset = line = 0
+        for events, offset, line in log_.read(0, 0):
+            conn.execute("BEGIN")
+            with conn:
+                projector.apply(conn, events)
+            count += len(events)
+        conn.execute("BEGIN")
+        with conn:
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", (("offset", offset), ("line", line)))
+            conn.execute(f"PRAGMA user_version = {int(VERSION)}")
+    except sqlite3.Error as exc:
+        raise ForumError(f"cannot build the forum index at {path}: {exc}") from exc
+    finally:
+        conn.close()
+    return count

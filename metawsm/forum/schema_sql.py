@@ -1,0 +1,70 @@
+"""DDL of the forum index (`forum.db`). The index is a cache of the log: a schema change bumps
+VERSION and the next read rebuilds the index from the log."""
+
+from __future__ import annotations
+
+VERSION = 1
+
+THREAD_COLS = (
+    "thread_id", "ticket", "run_id", "agent_name", "title", "state", "priority", "prio_rank",
+    "assignee_type", "assignee_name", "opened_by_type", "opened_by_name", "posts_count",
+    "last_post_at", "last_post_by_type", "last_post_by_name", "last_event_sequence", "last_actor_type",
+    "last_non_system_actor_type", "last_human_or_operator_sequence", "last_agent_sequence",
+    "opened_at", "updated_at", "closed_at", "is_control",
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
+  event_version INTEGER NOT NULL, occurred_at TEXT NOT NULL, thread_id TEXT NOT NULL,
+  ticket TEXT NOT NULL, run_id TEXT, agent_name TEXT, actor_type TEXT NOT NULL, actor_name TEXT,
+  correlation_id TEXT, causation_id TEXT, idempotency_key TEXT, payload_json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_ticket ON events (ticket, sequence);
+CREATE INDEX IF NOT EXISTS events_run ON events (run_id, sequence);
+CREATE INDEX IF NOT EXISTS events_thread ON events (thread_id, sequence);
+CREATE INDEX IF NOT EXISTS events_idem ON events (idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- threads: the ThreadView projection plus the queue data (last actor / sequence columns)
+CREATE TABLE IF NOT EXISTS threads (
+  thread_id TEXT PRIMARY KEY, ticket TEXT NOT NULL, run_id TEXT, agent_name TEXT, title TEXT NOT NULL,
+  state TEXT NOT NULL, priority TEXT NOT NULL, prio_rank INTEGER NOT NULL,
+  assignee_type TEXT, assignee_name TEXT, opened_by_type TEXT NOT NULL, opened_by_name TEXT NOT NULL,
+  posts_count INTEGER NOT NULL, last_post_at TEXT, last_post_by_type TEXT, last_post_by_name TEXT,
+  last_event_sequence INTEGER NOT NULL, last_actor_type TEXT, last_non_system_actor_type TEXT,
+  last_human_or_operator_sequence INTEGER NOT NULL, last_agent_sequence INTEGER NOT NULL,
+  opened_at TEXT NOT NULL, updated_at TEXT NOT NULL, closed_at TEXT, is_control INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS threads_order ON threads (prio_rank, last_event_sequence DESC);
+CREATE INDEX IF NOT EXISTS threads_ticket ON threads (ticket, state, priority);
+CREATE INDEX IF NOT EXISTS threads_run ON threads (run_id, state);
+CREATE TABLE IF NOT EXISTS posts (
+  post_id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, event_id TEXT NOT NULL, sequence INTEGER NOT NULL,
+  author_type TEXT NOT NULL, author_name TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS posts_thread ON posts (thread_id, sequence);
+CREATE TABLE IF NOT EXISTS assignments (
+  sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL, thread_id TEXT NOT NULL,
+  from_assignee_type TEXT, from_assignee_name TEXT, to_assignee_type TEXT, to_assignee_name TEXT,
+  note TEXT, changed_by_type TEXT, changed_by_name TEXT, changed_at TEXT);
+CREATE TABLE IF NOT EXISTS transitions (
+  sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL, thread_id TEXT NOT NULL, from_state TEXT,
+  to_state TEXT NOT NULL, changed_by_type TEXT, changed_by_name TEXT, changed_at TEXT);
+CREATE TABLE IF NOT EXISTS stats (
+  ticket TEXT NOT NULL, run_id TEXT NOT NULL, state TEXT NOT NULL, priority TEXT NOT NULL,
+  thread_count INTEGER NOT NULL, PRIMARY KEY (ticket, run_id, state, priority)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reads (
+  thread_id TEXT NOT NULL, viewer_type TEXT NOT NULL, viewer_id TEXT NOT NULL,
+  last_seen_event_sequence INTEGER NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (thread_id, viewer_type, viewer_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS control_threads (
+  run_id TEXT NOT NULL, agent_name TEXT NOT NULL, ticket TEXT NOT NULL, thread_id TEXT NOT NULL UNIQUE,
+  PRIMARY KEY (run_id, agent_name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signals (
+  sequence INTEGER PRIMARY KEY, thread_id TEXT NOT NULL, run_id TEXT NOT NULL, agent_name TEXT NOT NULL,
+  attempt INTEGER NOT NULL, control_type TEXT NOT NULL, payload_json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS signals_agent ON signals (run_id, agent_name, attempt, sequence);
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
+  thread_id UNINDEXED, kind UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2');
+"""
+
+# Tables compared by the rebuild == incremental test and dumped by `forum reindex --dump`.
+TABLES = ("meta", "events", "threads", "posts", "assignments", "transitions", "stats", "reads",
+          "control_threads", "signals", "search")

@@ -1,0 +1,335 @@
+"""`Forum`: the one entry point to the forum for the CLI, the engine and the server.
+
+Every write runs under the log lock against the caught-up index: validate, build envelopes, append
+(one write, one fsync), index what was written. Reads catch the index up first."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from metawsm.errors import NotFoundError, UsageError
+from metawsm.forum import control, ids, queries
+from metawsm.forum import models as m
+from metawsm.forum import threads as rules
+from metawsm.forum.index import Index
+from metawsm.forum.log import EventLog
+from metawsm.forum.models import Escalation, Event, Post, Seen, StatRow, Thread
+from metawsm.forum.signals import SignalsMixin
+
+Builder = Callable[[Any], list[dict[str, Any]]]
+
+
+class Forum(SignalsMixin):
+    def __init__(self, forum_dir: Path, *, fsync: str = "always", max_body_bytes: int = 65536,
+                 sla_minutes: int = 30, docs_sync: bool = True) -> None:
+        self.dir = Path(forum_dir)
+        self.log = EventLog(self.dir / "events.jsonl", fsync=fsync)
+        self.index = Index(self.dir.parent / "forum.db", self.log)
+        self.max_body_bytes = max_body_bytes
+        self.sla_minutes = sla_minutes
+        self.docs_sync = docs_sync
+        self._mutex = threading.RLock()
+
+    @classmethod
+    def for_project(cls, project: Any, policy: Any = None) -> Forum:
+        if policy is None:
+            return cls(project.forum_dir)
+        f = policy.forum
+        return cls(project.forum_dir, fsync=f.fsync, max_body_bytes=f.max_body_bytes,
+                   sla_minutes=f.sla.escalation_minutes, docs_sync=f.docs_sync.enabled)
+
+    def shutdown(self) -> None:
+        """Release the log descriptor and the database connection."""
+        self.log.close()
+        self.index.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _commit(self, build: Builder) -> list[Event]:
+        with self._mutex, self.log.locked() as writer:
+            self.index.catch_up()
+            envelopes = build(self.index.conn)
+            if envelopes and isinstance(envelopes[0], Event):
+                return envelopes  # type: ignore[return-value]  # idempotent replay
+            start = writer.size
+            written = writer.write(envelopes)
+            if written:
+                self.index.apply_written(written, start, writer.size)
+            return [Event.from_dict(e) for e in written]
+
+    def append_batch(self, envelopes: list[dict[str, Any]]) -> list[Event]:
+        """Append prepared envelopes (see threads.envelope) under one lock with one fsync."""
+        with self._mutex, self.log.locked() as writer:
+            self.index.catch_up()
+            start = writer.size
+            written = writer.write(envelopes, sync=True)
+            self.index.apply_written(written, start, writer.size)
+            return [Event.from_dict(e) for e in written]
+
+    def sync(self) -> None:
+        """fsync the log (with `fsync: batch`, single appends are not synced one by one)."""
+        self.log.sync()
+
+    def _conn(self) -> Any:
+        with self._mutex:
+            self.index.catch_up()
+            return self.index.conn
+
+    def _thread_after(self, thread_id: str) -> Thread:
+        t = queries.get_thread(self.index.conn, thread_id)
+        assert t is not None
+        return t
+
+    def _replay(self, conn: Any, key: str | None) -> list[Event] | None:
+        if key:
+            found = queries.event_by_key(conn, key)
+            if found:
+                return found
+        return None
+
+    # -- threads ----------------------------------------------------------------------------
+    def open_thread(self, ticket: str, title: str, body: str, *, priority: str = "normal",
+                    run_id: str | None = None, agent_name: str | None = None, actor_type: str,
+                    actor_name: str, thread_id: str | None = None,
+                    idempotency_key: str | None = None) -> Thread:
+        actor = rules.check_actor(actor_type)
+        prio = rules.check_priority(priority)
+        if not (ticket or "").strip():
+            raise UsageError("a thread needs a ticket")
+        if not (title or "").strip():
+            raise UsageError("a thread needs a title")
+        rules.check_body(body, self.max_body_bytes)
+        tid = thread_id or ids.new_thread_id()
+
+        def build(conn: Any) -> list[Any]:
+            replay = self._replay(conn, idempotency_key)
+            if replay:
+                return replay
+            if queries.raw_thread(conn, tid) is not None:
+                raise UsageError(f"forum thread {tid!r} already exists")
+            head = {"thread_id": tid, "ticket": ticket, "run_id": run_id, "agent_name": agent_name}
+            return [rules.envelope(m.OPENED, head, {"title": title, "body": body, "priority": prio},
+                                   actor_type=actor, actor_name=actor_name, idempotency_key=idempotency_key)]
+
+        events = self._commit(build)
+        return self._thread_after(events[0].thread_id)
+
+    def post(self, thread_id: str, body: str, *, actor_type: str, actor_name: str,
+             idempotency_key: str | None = None) -> Thread:
+        actor = rules.check_actor(actor_type)
+        rules.check_body(body, self.max_body_bytes)
+
+        def build(conn: Any) -> list[Any]:
+            replay = self._replay(conn, idempotency_key)
+            if replay:
+                return replay
+            t = rules.require(queries.raw_thread(conn, thread_id), thread_id)
+            rules.require_open(t, "post")
+            return [rules.envelope(m.POSTED, t, {"body": body}, actor_type=actor, actor_name=actor_name,
+                                   idempotency_key=idempotency_key)]
+
+        self._commit(build)
+        return self._thread_after(thread_id)
+
+    def answer(self, thread_id: str, body: str, *, actor_type: str, actor_name: str) -> Thread:
+        """Post `body` and move the thread to answered; on a control thread also record a
+        guidance_answer for the agent's current attempt."""
+        actor = rules.check_actor(actor_type)
+        rules.check_body(body, self.max_body_bytes)
+
+        def build(conn: Any) -> list[dict[str, Any]]:
+            t = rules.require(queries.raw_thread(conn, thread_id), thread_id)
+            rules.require_open(t, "answer")
+            rules.check_transition(t, "answered")
+            who = {"actor_type": actor, "actor_name": actor_name}
+            first = rules.envelope(m.POSTED, t, {"body": body}, **who)
+            out = [first]
+            if t["is_control"] and t["run_id"] and t["agent_name"]:
+                attempt = queries.latest_attempt(conn, t["run_id"], t["agent_name"]) or 1
+                payload = control.build("guidance_answer", t["run_id"], t["agent_name"], attempt, answer=body)
+                out.append(rules.chain(first, m.CONTROL, t, payload, **who))
+            if t["state"] != "answered":
+                out.append(rules.chain(first, m.STATE_CHANGED, t,
+                                       {"from_state": t["state"], "to_state": "answered"}, **who))
+            if self.docs_sync:
+                posts_added = 2 if len(out) > 1 and out[1]["event_type"] == m.CONTROL else 1
+                out.append(rules.docs_sync(first, t, "answered", "answered", posts_added, first["occurred_at"]))
+            return out
+
+        self._commit(build)
+        return self._thread_after(thread_id)
+
+    def assign(self, thread_id: str, assignee_type: str, assignee_name: str, *, note: str = "",
+               actor_type: str, actor_name: str) -> Thread:
+        actor = rules.check_actor(actor_type)
+        kind = rules.check_actor(assignee_type)
+        if not (assignee_name or "").strip():
+            raise UsageError("an assignment needs an assignee name")
+
+        def build(conn: Any) -> list[dict[str, Any]]:
+            t = rules.require(queries.raw_thread(conn, thread_id), thread_id)
+            rules.require_open(t, "assign it")
+            payload = {"from_assignee_type": t["assignee_type"] or "", "from_assignee_name":
+                       t["assignee_name"] or "", "to_assignee_type": kind, "to_assignee_name": assignee_name,
+                       "note": note}
+            return [rules.envelope(m.ASSIGNED, t, payload, actor_type=actor, actor_name=actor_name)]
+
+        self._commit(build)
+        return self._thread_after(thread_id)
+
+    def set_state(self, thread_id: str, state: str, *, actor_type: str, actor_name: str) -> Thread:
+        to = rules.check_state(state)
+        if to == "closed":
+            return self.close(thread_id, actor_type=actor_type, actor_name=actor_name)
+        actor = rules.check_actor(actor_type)
+
+        def build(conn: Any) -> list[dict[str, Any]]:
+            t = rules.require(queries.raw_thread(conn, thread_id), thread_id)
+            rules.check_transition(t, to)
+            if t["state"] == to:
+                return []
+            return [rules.envelope(m.STATE_CHANGED, t, {"from_state": t["state"], "to_state": to},
+                                   actor_type=actor, actor_name=actor_name)]
+
+        self._commit(build)
+        return self._thread_after(thread_id)
+
+    def set_priority(self, thread_id: str, priority: str, *, actor_type: str, actor_name: str) -> Thread:
+        prio = rules.check_priority(priority)
+        actor = rules.check_actor(actor_type)
+
+        def build(conn: Any) -> list[dict[str, Any]]:
+            t = rules.require(queries.raw_thread(conn, thread_id), thread_id)
+            rules.require_open(t, "change its priority")
+            if t["priority"] == prio:
+                return []
+            return [rules.envelope(m.PRIORITY_CHANGED, t, {"from_priority": t["priority"], "to_priority": prio},
+                                   actor_type=actor, actor_name=actor_name)]
+
+        self._commit(build)
+        return self._thread_after(thread_id)
+
+    def close(self, thread_id: str, *, actor_type: str, actor_name: str) -> Thread:
+        actor = rules.check_actor(actor_type)
+
+        def build(conn: Any) -> list[dict[str, Any]]:
+            t = rules.require(queries.raw_thread(conn, thread_id), thread_id)
+            if t["state"] == "closed":
+                return []  # closing a closed thread is a no-op
+            first = rules.envelope(m.CLOSED, t, {"from_state": t["state"], "to_state": "closed"},
+                                   actor_type=actor, actor_name=actor_name)
+            out = [first]
+            if self.docs_sync:
+                out.append(rules.docs_sync(first, t, "closed", "closed", 0, first["occurred_at"]))
+            return out
+
+        self._commit(build)
+        return self._thread_after(thread_id)
+
+    def mark_seen(self, thread_id: str, viewer_type: str, viewer_id: str, sequence: int = 0) -> Seen:
+        """Raise the viewer's read mark (never lowers it); sequence <= 0 means the latest event."""
+        kind = (viewer_type or "").strip().lower()
+        if kind not in m.VIEWER_TYPES:
+            raise UsageError(f"viewer type {viewer_type!r} is not one of {', '.join(m.VIEWER_TYPES)}")
+        if not (viewer_id or "").strip():
+            raise UsageError("a viewer id is required")
+
+        def build(conn: Any) -> list[dict[str, Any]]:
+            t = rules.require(queries.raw_thread(conn, thread_id), thread_id)
+            target = sequence if sequence > 0 else t["last_event_sequence"]
+            mark = queries.seen_mark(conn, thread_id, kind, viewer_id)
+            if mark and mark[0] >= target:
+                return []
+            payload = {"viewer_type": kind, "viewer_id": viewer_id, "last_seen_event_sequence": target}
+            return [rules.envelope(m.SEEN, t, payload, actor_type="human" if kind == "human" else
+                                   ("operator" if kind == "operator" else "agent"), actor_name=viewer_id)]
+
+        self._commit(build)
+        mark = queries.seen_mark(self.index.conn, thread_id, kind, viewer_id)
+        assert mark is not None
+        return Seen(thread_id, kind, viewer_id, mark[0], mark[1])
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_thread(self, thread_id: str) -> tuple[Thread, list[Post], list[Event]]:
+        conn = self._conn()
+        t = queries.get_thread(conn, thread_id)
+        if t is None:
+            raise NotFoundError(f"forum thread {thread_id!r} not found",
+                                hint="list threads with `metawsm forum list`")
+        return t, queries.posts(conn, thread_id), queries.thread_events(conn, thread_id)
+
+    @staticmethod
+    def _viewer(viewer_type: str | None, viewer_id: str | None) -> tuple[str, str] | None:
+        if bool(viewer_type) != bool(viewer_id):
+            raise UsageError("give both a viewer type and a viewer id (KIND:NAME)")
+        return (viewer_type.lower(), viewer_id) if viewer_type and viewer_id else None  # type: ignore[union-attr]
+
+    def _filters(self, ticket: str | None, run_id: str | None, state: str | None, priority: str | None,
+                 assignee: str | None, include_control: bool = True) -> queries.Filters:
+        return queries.Filters(ticket=ticket, run_id=run_id, state=rules.check_state(state) if state else None,
+                               priority=rules.check_priority(priority) if priority else None,
+                               assignee=assignee, include_control=include_control)
+
+    def list_threads(self, *, ticket: str | None = None, run_id: str | None = None, state: str | None = None,
+                     priority: str | None = None, assignee: str | None = None, limit: int = 100,
+                     viewer_type: str | None = None, viewer_id: str | None = None) -> list[Thread]:
+        f = self._filters(ticket, run_id, state, priority, assignee)
+        return queries.list_threads(self._conn(), f, limit=_limit(limit),
+                                    viewer=self._viewer(viewer_type, viewer_id))
+
+    def search(self, query: str, *, ticket: str | None = None, run_id: str | None = None,
+               state: str | None = None, priority: str | None = None, assignee: str | None = None,
+               limit: int = 50, viewer_type: str | None = None, viewer_id: str | None = None) -> list[Thread]:
+        f = self._filters(ticket, run_id, state, priority, assignee)
+        return queries.search(self._conn(), query, f, limit=_limit(limit),
+                              viewer=self._viewer(viewer_type, viewer_id))
+
+    def queue(self, kind: str, *, viewer_type: str | None = None, viewer_id: str | None = None,
+              ticket: str | None = None, run_id: str | None = None, state: str | None = None,
+              priority: str | None = None, assignee: str | None = None, limit: int = 100) -> list[Thread]:
+        if kind not in m.QUEUES:
+            raise UsageError(f"queue {kind!r} is not one of {', '.join(m.QUEUES)}")
+        viewer = self._viewer(viewer_type, viewer_id)
+        if kind == "unseen" and viewer is None:
+            raise UsageError("the unseen queue needs a viewer (--viewer KIND:NAME)")
+        f = self._filters(ticket, run_id, state, priority, assignee)
+        return queries.queue(self._conn(), kind, f, limit=_limit(limit), viewer=viewer)
+
+    def stats(self, *, ticket: str | None = None, run_id: str | None = None) -> list[StatRow]:
+        return queries.stats(self._conn(), ticket, run_id)
+
+    def events(self, cursor: int = 0, limit: int = 100, ticket: str | None = None,
+               run_id: str | None = None) -> tuple[list[Event], int]:
+        if cursor < 0:
+            raise UsageError("cursor must be >= 0")
+        found = queries.events(self._conn(), cursor, _limit(limit), ticket, run_id)
+        return found, (found[-1].sequence if found else cursor)
+
+    def escalations(self, run_id: str | None = None, ticket: str | None = None,
+                    now: datetime | None = None) -> list[Escalation]:
+        """Non-control threads in new/waiting_human that are high/urgent or waited past the SLA."""
+        now = now or datetime.now(timezone.utc)
+        f = self._filters(ticket, run_id, None, None, None, include_control=False)
+        out = []
+        for t in queries.list_threads(self._conn(), f, limit=10_000,
+                                      extra=("t.state IN ('new', 'waiting_human')",)):
+            waited = (now - ids.parse_time(t.updated_at)).total_seconds() / 60
+            if t.priority in ("urgent", "high"):
+                out.append(Escalation(t, "priority", waited))
+            elif waited >= self.sla_minutes:
+                out.append(Escalation(t, "sla", waited))
+        return out
+
+    def reindex(self) -> int:
+        """Rebuild the index from the whole log (validating every line); returns the event count."""
+        with self._mutex, self.log.locked():
+            return self.index.rebuild()
+
+
+def _limit(limit: int) -> int:
+    if limit < 1:
+        raise UsageError("limit must be >= 1")
+    return min(limit, 10_000)
