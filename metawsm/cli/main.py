@@ -25,6 +25,9 @@ COMMANDS = (
     "validate",
     "schema",
     "plan",
+    "forum",
+    "signal",
+    "ask",
 )
 
 DESCRIPTION = """\

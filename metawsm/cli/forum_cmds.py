@@ -1,0 +1,125 @@
+"""The `metawsm forum …` sub-commands: parse → one Forum call → present."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from metawsm.cli.forum_common import (
+    actor, body, event_line, filters, kind_name, open_forum, print_lines, thread_line,
+)
+from metawsm.errors import UsageError
+
+
+def _thread_result(args: argparse.Namespace, thread: Any, verb: str) -> int:
+    args.out.result({"thread": thread})
+    args.out.text(f"{verb} {thread.thread_id} ({thread.state}, {thread.posts_count} posts)")
+    return 0
+
+
+def ask(args: argparse.Namespace) -> int:
+    forum = open_forum(args)
+    t = forum.open_thread(args.ticket, args.title, body(args), priority=args.priority, run_id=args.run_id,
+                          agent_name=args.agent_name, thread_id=args.thread_id,
+                          idempotency_key=args.idempotency_key, **actor(args))
+    return _thread_result(args, t, "opened")
+
+
+def answer(args: argparse.Namespace) -> int:
+    return _thread_result(args, open_forum(args).answer(args.thread_id, body(args), **actor(args)), "answered")
+
+
+def post(args: argparse.Namespace) -> int:
+    return _thread_result(args, open_forum(args).post(args.thread_id, body(args), **actor(args)), "posted to")
+
+
+def assign(args: argparse.Namespace) -> int:
+    kind, name = kind_name(args.to, "--to")
+    t = open_forum(args).assign(args.thread_id, kind, name, note=args.note, **actor(args))
+    return _thread_result(args, t, f"assigned to {kind}:{name}:")
+
+
+def state(args: argparse.Namespace) -> int:
+    return _thread_result(args, open_forum(args).set_state(args.thread_id, args.state, **actor(args)), "moved")
+
+
+def priority(args: argparse.Namespace) -> int:
+    t = open_forum(args).set_priority(args.thread_id, args.priority, **actor(args))
+    return _thread_result(args, t, f"priority {t.priority}:")
+
+
+def close(args: argparse.Namespace) -> int:
+    return _thread_result(args, open_forum(args).close(args.thread_id, **actor(args)), "closed")
+
+
+def seen(args: argparse.Namespace) -> int:
+    kind, name = kind_name(args.viewer, "--viewer")
+    mark = open_forum(args).mark_seen(args.thread_id, kind, name, args.sequence)
+    args.out.result({"seen": mark})
+    args.out.text(f"{mark.thread_id} seen by {kind}:{name} up to #{mark.last_seen_event_sequence}")
+    return 0
+
+
+def _threads(args: argparse.Namespace, threads: list[Any], empty: str) -> int:
+    args.out.result({"threads": threads})
+    print_lines(args.out, [thread_line(t) for t in threads], empty)
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    return _threads(args, open_forum(args).list_threads(**filters(args)), "no threads")
+
+
+def search(args: argparse.Namespace) -> int:
+    return _threads(args, open_forum(args).search(args.query, **filters(args)), "no matches")
+
+
+def queue(args: argparse.Namespace) -> int:
+    return _threads(args, open_forum(args).queue(args.kind, **filters(args)), f"{args.kind} queue is empty")
+
+
+def thread(args: argparse.Namespace) -> int:
+    t, posts, events = open_forum(args).get_thread(args.thread_id)
+    args.out.result({"thread": t, "posts": posts, "events": events})
+    lines = [thread_line(t), ""]
+    for p in posts:
+        lines.append(f"--- {p.author_type}:{p.author_name} at {p.created_at}")
+        lines.append(p.body)
+    print_lines(args.out, lines, "")
+    return 0
+
+
+def stats(args: argparse.Namespace) -> int:
+    rows = open_forum(args).stats(ticket=args.ticket, run_id=args.run_id)
+    args.out.result({"stats": rows})
+    print_lines(args.out, [f"{r.ticket} {r.run_id or '-'} {r.state} {r.priority}: {r.thread_count}"
+                           for r in rows], "no threads")
+    return 0
+
+
+def watch(args: argparse.Namespace) -> int:
+    if args.interval <= 0:
+        raise UsageError("--interval must be > 0")
+    forum = open_forum(args)
+    cursor = args.cursor
+    while True:
+        events, cursor = forum.events(cursor, 500, ticket=args.ticket, run_id=args.run_id)
+        for e in events:
+            if args.out.json_mode:
+                args.out.ndjson(e)
+            else:
+                args.out.text(event_line(e))
+        if len(events) == 500:
+            continue
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
+def reindex(args: argparse.Namespace) -> int:
+    forum = open_forum(args)
+    count = forum.reindex()
+    args.out.result({"events": count, "index": str(forum.index.path)})
+    args.out.text(f"reindexed {count} events into {forum.index.path}")
+    return 0
