@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metawsm.cli.common import add_command, project, resolve_path
@@ -85,7 +84,12 @@ def _run(args: argparse.Namespace) -> int:
     data: dict[str, Any] = {"changed": changed, "plans": [p.to_json() for p in previews]}
     if saved is not None:
         data["saved"] = proj.display(saved)
-    args.out.result(data, lambda c: _human(c, previews, saved and proj.display(saved)))
+    if args.out.json_mode:  # the steps are many: write them one per line (see plan/jsonfmt.py)
+        from metawsm.plan.jsonfmt import encode
+
+        args.out.raw(encode(data) + "\n")
+    else:
+        args.out.result(data, lambda c: _human(c, previews, saved and proj.display(saved)))
     return 2 if (args.detailed_exitcode and changed) else 0
 
 

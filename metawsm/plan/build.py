@@ -50,16 +50,20 @@ class _Planner:
         self.drafts: list[Draft] = []
         self.retries = self.policy.execution.step_retries
         self._policy_marks: dict[str, tuple[int, int]] | None = None
-        self.globals: dict[str, Any] = {
+        self._locations: dict[str, Location] = {}
+        self.globals: dict[str, Any] = self.renderer.base_context({
             "plan": wrap({"name": plan.name, "description": plan.description, "tickets": list(plan.tickets),
                           "vars": plan.vars}, "plan"),
             "policy": wrap(dataclasses.asdict(self.policy), "policy"),
             "run": Namespace("run", {"id": self.run_id}),
-        }
+        })
 
     # -- locations ---------------------------------------------------------------------------
     def at(self, keypath: str) -> Location:
-        return Location(self.plan.source, keypath, *self.plan.mark(keypath))
+        where = self._locations.get(keypath)
+        if where is None:
+            where = self._locations[keypath] = Location(self.plan.source, keypath, *self.plan.mark(keypath))
+        return where
 
     def at_policy(self, keypath: str) -> Location:
         if self._policy_marks is None:
@@ -90,15 +94,17 @@ class _Planner:
 
     def ticket_context(self, ticket: Ticket, ws: WorkspacePaths) -> dict[str, Any]:
         first = ticket.repos[0]
-        ticket_data = {
-            "id": ticket.id, "title": ticket.title, "goal": ticket.goal, "done_criteria": ticket.done_criteria,
-            "repos": ticket.repos, "labels": ticket.labels, "priority": ticket.priority, "vars": ticket.vars,
-        }
-        workspace = {
-            "path": ws.path, "branch": ws.branch, "base_branch": ws.base_branch,
-            "repo_root": ws.repo_roots[first], "repos": ws.repos,
-        }
-        return {**self.globals, "ticket": wrap(ticket_data, "ticket"), "workspace": wrap(workspace, "workspace")}
+        ticket_ns = Namespace("ticket", {
+            "id": ticket.id, "title": ticket.title, "goal": ticket.goal,
+            "done_criteria": list(ticket.done_criteria), "repos": list(ticket.repos), "labels": list(ticket.labels),
+            "priority": ticket.priority, "vars": wrap(ticket.vars, "ticket.vars"),
+        })
+        workspace = Namespace("workspace", {
+            "path": str(ws.path), "branch": ws.branch, "base_branch": ws.base_branch,
+            "repo_root": str(ws.repo_roots[first]),
+            "repos": Namespace("workspace.repos", {k: str(v) for k, v in ws.repos.items()}),
+        })
+        return {**self.globals, "ticket": ticket_ns, "workspace": workspace}
 
     def ticket_steps(self, ticket: Ticket) -> None:
         t = ticket.id
@@ -146,13 +152,13 @@ class _Planner:
         }, self.retries, 0))
 
         # phase 1: the agent's own templates, with agent.prompt / agent.run as written
-        agent: dict[str, Any] = {"name": a, "profile": spec.profile, "env": dict(spec.env),
+        agent: dict[str, Any] = {"name": a, "profile": spec.profile, "env": Namespace("agent.env", spec.env),
                                  "timeout_seconds": spec.timeout_seconds}
         if spec.prompt is not None:
             agent["prompt"] = spec.prompt
         if spec.run is not None:
             agent["run"] = spec.run
-        ctx1 = {**ctx, "agent": wrap(agent, "agent")}
+        ctx1 = {**ctx, "agent": Namespace("agent", agent)}
         key = f"agents[{i}]"
         plan_prompt = r.render(spec.prompt, ctx1, self.at(f"{key}.prompt")) if spec.prompt is not None else ""
         run = r.render(spec.run, ctx1, self.at(f"{key}.run")) if spec.run is not None else None
@@ -166,10 +172,10 @@ class _Planner:
         prompt = f"{base}\n\n{plan_prompt}" if plan_prompt.strip() else base
 
         # phase 2: the profile's command and env, with everything rendered
-        agent.update(env=env, prompt=plan_prompt)
+        agent.update(env=Namespace("agent.env", env), prompt=plan_prompt)
         if run is not None:
             agent["run"] = run
-        ctx2 = {**ctx, "agent": wrap(agent, "agent"), "prompt": prompt}
+        ctx2 = {**ctx, "agent": Namespace("agent", agent), "prompt": prompt}
         command = r.render(profile.command, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.command"))
         profile_env = {k: r.render(v, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.env.{k}"))
                        for k, v in sorted(profile.env.items())}

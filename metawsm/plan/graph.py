@@ -7,6 +7,7 @@ plan file. Steps come out in a stable topological order: Kahn's algorithm, ties 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import heapq
@@ -21,17 +22,25 @@ from metawsm.plan.render import Location
 
 KINDS = ("workspace", "session", "agent", "check", "gate", "close", "shell")
 HASH_VERSION = 1
+# One JSON dialect for hashing and for output: UTF-8, ", " and ": " separators, keys in the order
+# the planner builds them (fixed by code, so deterministic; HASH_VERSION changes if it ever changes).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 
 
-def definition_hash(kind: str, fields: Mapping[str, Any], needs: Iterable[str], retries: int, timeout: int) -> str:
-    """sha256 of the canonical JSON (sorted keys, no spaces) of
-    `[HASH_VERSION, kind, fields, sorted(needs), retries, timeout]`.
+def encode_json(value: Any) -> str:
+    return _JSON.encode(value)
+
+
+def definition_hash(kind: str, fields: Mapping[str, Any], needs: Iterable[str], retries: int, timeout: int,
+                    *, fields_json: str | None = None) -> str:
+    """sha256 (hex) of the UTF-8 text `JSON([HASH_VERSION, kind, sorted(needs), retries, timeout])`,
+    a newline, then `JSON(fields)`.
 
     Ids of needed steps are covered, their hashes are not: editing one step never changes the hash
     of the steps that need it."""
-    payload = json.dumps([HASH_VERSION, kind, fields, sorted(needs), retries, timeout],
-                         sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    head = _JSON.encode([HASH_VERSION, kind, sorted(needs), retries, timeout])
+    body = fields_json if fields_json is not None else _JSON.encode(dict(fields))
+    return hashlib.sha256(f"{head}\n{body}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,17 @@ class Step:
     retries: int
     timeout: int
     definition_hash: str
+    fields_json: str = field(default="", compare=False, repr=False)  # cached JSON of `fields`
+
+    def json_text(self) -> str:
+        """This step as one line of JSON: the same text as encoding `to_json()` with `encode_json`,
+        reusing the fields' JSON computed for the hash."""
+        e = _JSON.encode
+        fields = self.fields_json or e(dict(self.fields))
+        return (f'{{"id": {e(self.id)}, "kind": {e(self.kind)}, "ticket": {e(self.ticket)}, '
+                f'"agent": {e(self.agent)}, "needs": {e(list(self.needs))}, "fields": {fields}, '
+                f'"retries": {e(self.retries)}, "timeout": {e(self.timeout)}, '
+                f'"definition_hash": {e(self.definition_hash)}}}')
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,9 +138,10 @@ class Draft:
 
     def freeze(self) -> Step:
         needs = tuple(dict.fromkeys(self.needs))
+        fields_json = _JSON.encode(self.fields)
+        digest = definition_hash(self.kind, self.fields, needs, self.retries, self.timeout, fields_json=fields_json)
         return Step(self.id, self.kind, self.ticket, self.agent, needs, MappingProxyType(self.fields),
-                    self.retries, self.timeout,
-                    definition_hash(self.kind, self.fields, needs, self.retries, self.timeout))
+                    self.retries, self.timeout, digest, fields_json)
 
 
 Problem = tuple[Location, str]
@@ -165,8 +186,8 @@ def _cycles(steps: Mapping[str, Step], left: set[str]) -> list[list[str]]:
         start = loop.index(min(loop))
         cycles.append(loop[start:] + loop[:start])
         rest = {sid: s for sid, s in steps.items() if sid in left and sid not in loop}
-        pruned = {sid: Step(s.id, s.kind, s.ticket, s.agent, tuple(n for n in s.needs if n in rest), s.fields,
-                            s.retries, s.timeout, s.definition_hash) for sid, s in rest.items()}
+        pruned = {sid: dataclasses.replace(s, needs=tuple(n for n in s.needs if n in rest))
+                  for sid, s in rest.items()}
         _, left = _topo(pruned)
     return cycles
 

@@ -35,7 +35,7 @@ class PlanPreview:
             "source": self.plan.source,
             "summary": summary(self.changes),
             "changes": [c.to_json() for c in self.changes if c.mark != "="],
-            "graph": self.graph.to_json(),
+            "graph": self.graph,  # encoded by plan/jsonfmt.py (or via its to_json())
         }
 
 

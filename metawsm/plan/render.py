@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,7 +141,6 @@ class Renderer:
         self.project_root = project_root
         self.env = make_environment()
         self._templates: dict[str, Template | BaseException] = {}
-        self._expressions: dict[str, Callable[..., Any] | BaseException] = {}
         self._texts: dict[str, str] = {}
         self._seen: set[tuple[str, int, int, str, str]] = set()
         self.diagnostics: list[Diagnostic] = []
@@ -157,19 +156,12 @@ class Renderer:
             self._templates[source] = tmpl
         return tmpl
 
-    def _expression(self, source: str) -> Callable[..., Any] | BaseException:
-        expr = self._expressions.get(source)
-        if expr is None:
-            try:
-                expr = self.env.compile_expression(source, undefined_to_none=False)
-            except TemplateError as exc:
-                expr = exc
-            self._expressions[source] = expr
-        return expr
-
     # -- rendering ---------------------------------------------------------------------------
-    def render(self, source: str, context: Mapping[str, Any], where: Location) -> str | None:
-        """The rendered text, or None after recording a diagnostic."""
+    def render(self, source: str, context: dict[str, Any], where: Location) -> str | None:
+        """The rendered text, or None after recording a diagnostic.
+
+        `context` must already hold the environment's globals (see `base_context`): it is used as
+        the template's context directly (`shared=True`), which skips a merge per render."""
         if "{" not in source:  # no {{ }}, {% %} or {# #}: nothing to render
             return source
         tmpl = self._template(source)
@@ -177,31 +169,27 @@ class Renderer:
             self.fail(where, tmpl, source)
             return None
         try:
-            return tmpl.render(context)
+            try:
+                return "".join(tmpl.root_render_func(tmpl.new_context(context, shared=True)))
+            except Exception:
+                self.env.handle_exception()  # re-raises with template line numbers in the traceback
         except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError, LookupError,
                 AttributeError, RecursionError, MemoryError) as exc:
             self.fail(where, exc, source)
-            return None
+        return None
 
-    def truthy(self, source: str, context: Mapping[str, Any], where: Location) -> bool | None:
-        """A `when` condition: a template (`{{ … }}`) or a bare expression. False-ish renders
-        ("", "false", "0", "no", "none", "off") are false. None after recording a diagnostic."""
-        if "{{" in source or "{%" in source:
-            text = self.render(source, context, where)
-            return None if text is None else text.strip() not in FALSY
-        expr = self._expression(source)
-        if isinstance(expr, BaseException):
-            self.fail(where, expr, source)
-            return None
-        try:
-            value = expr(**context)
-            if isinstance(value, StrictUndefined):
-                str(value)  # raises the located UndefinedError
-        except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError, LookupError,
-                AttributeError, RecursionError, MemoryError) as exc:
-            self.fail(where, exc, source)
-            return None
-        return bool(value) and str(value).strip() not in FALSY
+    def truthy(self, source: str, context: dict[str, Any], where: Location) -> bool | None:
+        """A `when` condition: a template (`{{ … }}`) or a bare expression. It is false when it
+        renders false-ish ("", "false", "0", "no", "none", "off") or the expression is falsy.
+        None after recording a diagnostic."""
+        if "{{" not in source and "{%" not in source:
+            source = f"{{% if ({source}) %}}{{{{ ({source}) }}}}{{% endif %}}"
+        text = self.render(source, context, where)
+        return None if text is None else text.strip() not in FALSY
+
+    def base_context(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The environment's globals (range, dict, namespace) plus `values`."""
+        return {**self.env.globals, **values}
 
     # -- locating ----------------------------------------------------------------------------
     def _text(self, file: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from metawsm.config.models import Plan
 from metawsm.config.project import Project
 from metawsm.errors import MetawsmError, StalePlanError, UsageError
 from metawsm.plan.graph import StepGraph
+from metawsm.plan.jsonfmt import encode
 
 FORMAT = "metawsm.saved-plan"
 FORMAT_VERSION = 1
@@ -66,18 +66,18 @@ def document(project: Project, config: Config, plans: list[Plan], graphs: list[S
         "metawsm_version": __version__,
         "project_root": str(project.root),
         "inputs": {f: sha256_of(project.root / f) for f in input_files(project, config, plans)},
-        "plans": [g.to_json() for g in graphs],
+        "plans": list(graphs),
     }
 
 
 def save(path: Path, project: Project, config: Config, plans: list[Plan], graphs: list[StepGraph]) -> Path:
     """Write the saved plan atomically (a temporary file, then rename)."""
-    text = json.dumps(document(project, config, plans, graphs), indent=1, ensure_ascii=False) + "\n"
+    text = encode(document(project, config, plans, graphs)) + "\n"
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        tmp.replace(path)
     except OSError as exc:
         raise MetawsmError(f"cannot write {path}: {exc.strerror}") from exc
     return path
