@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from metawsm.cli import forum_cmds as cmds
 from metawsm.cli.common import add_command
 from metawsm.cli.forum_common import add_actor, add_body, add_filters
 
@@ -16,6 +15,21 @@ open threads, post, answer, assign and close them; agents also signal through pe
 threads (see `metawsm signal` and `metawsm ask`).
 
 exit codes: 0 ok, 1 unknown thread / illegal transition / refused, 2 usage"""
+
+
+class _Lazy:
+    """Resolves `cmds.<name>` on first call, so building the parser imports no forum code."""
+
+    def __getattr__(self, name: str) -> Any:
+        def run(args: Any) -> int:
+            from metawsm.cli import forum_cmds
+
+            return int(getattr(forum_cmds, name)(args))
+
+        return run
+
+
+cmds = _Lazy()
 
 
 def add_parser(subparsers: Any) -> None:
