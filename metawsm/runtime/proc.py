@@ -6,6 +6,7 @@ Every child runs in its own process group, so a timeout kills the whole tree it 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -48,7 +49,7 @@ class CommandFailed(ExternalError):
     def __init__(self, argv: Sequence[str], code: int | None, stdout: str, stderr: str, *,
                  timeout: float | None = None, cwd: str | None = None, hint: str | None = None) -> None:
         self.argv = tuple(argv)
-        self.code = code
+        self.exit_status = code  # (``code`` is the error's JSON code, inherited)
         self.stdout = stdout
         self.stderr = stderr
         self.timed_out = timeout is not None
@@ -121,7 +122,5 @@ def which(name: str, path: str | None = None) -> str | None:
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -18,7 +18,7 @@ from metawsm.state.lease import pid_alive
 pytestmark = pytest.mark.reliability
 
 CTX = mp.get_context("fork")
-ROUNDS = 40
+ROUNDS = 100
 
 
 def _worker(path: str, index: int, start: mp.synchronize.Barrier, out: mp.Queue) -> None:  # type: ignore[name-defined]
@@ -98,9 +98,8 @@ def test_sigkilled_holder_lease_is_taken_over(tmp_path: Path) -> None:
     pid, held = out.get(timeout=30)
     assert held and pid == proc.pid
     assert store.acquire_lease("r1") is None
-    with pytest.raises(StateError, match=f"pid {pid}"):
-        with store.lease("r1"):
-            pass
+    with pytest.raises(StateError, match=f"pid {pid}"), store.lease("r1"):
+        pass
     os.kill(pid, signal.SIGKILL)
     proc.join(timeout=10)
     assert not pid_alive(pid)

@@ -15,7 +15,10 @@ from metawsm.state import (
     RUN_TRANSITIONS,
     STEP_STATES,
     STEP_TRANSITIONS,
+    Agent,
+    Run,
     StateStore,
+    Step,
     check_transition,
 )
 
@@ -84,7 +87,7 @@ def _status(store: StateStore, entity: str) -> str:
     return store.get_agent("r1", "T1", "a").status
 
 
-def _transition(store: StateStore, case: Case) -> object:
+def _transition(store: StateStore, case: Case) -> Run | Step | Agent:
     if case.entity == "run":
         return store.transition_run("r1", case.to_state, "test")
     if case.entity == "step":
@@ -97,7 +100,7 @@ def test_allowed_transition_is_written_and_audited(store: StateStore, case: Case
     _force(store, case)
     before = len(store.audit("r1", limit=None))
     result = _transition(store, case)
-    assert getattr(result, "status") == case.to_state
+    assert result.status == case.to_state
     assert _status(store, case.entity) == case.to_state
     rows = store.audit("r1", limit=None)
     assert len(rows) == before + 1

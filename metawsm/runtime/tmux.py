@@ -1,0 +1,265 @@
+"""tmux through libtmux on an explicit socket (never the user's default server).
+
+Commands start as a window's command (argv ``/bin/sh -c <command>``, so neither typed keys nor the user's
+login shell are involved) with ``remain-on-exit on`` set for that window in the same tmux invocation, so a
+command that exits at once still leaves a dead pane whose exit status can be read. Requires tmux >= 3.2.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libtmux
+from libtmux import exc as libtmux_exc
+
+from metawsm.errors import ExternalError
+
+_NO_SERVER = ("no server running", "error connecting to", "No such file or directory", "server exited")
+_SEP = "\t"
+_PANE_FIELDS = (
+    "#{pane_pid}", "#{pane_dead}", "#{pane_dead_status}", "#{pane_dead_signal}", "#{session_activity}",
+    "#{window_activity}", "#{window_index}", "#{pane_index}", "#{window_id}", "#{pane_current_command}",
+    "#{window_name}", "#{session_name}",
+)
+_PANE_FORMAT = _SEP.join(_PANE_FIELDS)
+_BATCH = 20  # new-session commands per tmux invocation in start_many
+
+
+def bin_dir() -> str:
+    """The folder of the interpreter running metawsm (a virtualenv's bin holds the ``metawsm`` script)."""
+    return str(Path(sys.executable).parent)
+
+
+def agent_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with PATH starting with :func:`bin_dir` (PATH defaults to this process's PATH)."""
+    result = dict(env)
+    first = bin_dir()
+    parts = [p for p in (result.get("PATH") or os.environ.get("PATH", "")).split(os.pathsep) if p]
+    if not parts or parts[0] != first:
+        parts.insert(0, first)
+    result["PATH"] = os.pathsep.join(parts)
+    return result
+
+
+def _arg(value: str) -> str:
+    """tmux ends a command at an argument ending in ';'; escape that ';' so the value reaches tmux intact."""
+    return value[:-1] + "\\;" if value.endswith(";") else value
+
+
+def _env_args(env: Mapping[str, str]) -> list[str]:
+    args: list[str] = []
+    for key, value in env.items():
+        if not key or "=" in key:
+            raise ExternalError(f"invalid environment variable name {key!r} for tmux")
+        args += ["-e", _arg(f"{key}={value}")]
+    return args
+
+
+def _command_args(command: str | None) -> list[str]:
+    return [] if command is None else ["/bin/sh", "-c", _arg(command)]
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    name: str
+    cwd: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    command: str | None = None
+    window_name: str = "agent"
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    name: str
+    created: bool  # False: an existing session was adopted
+    pane_pid: int | None
+
+
+@dataclass(frozen=True)
+class WindowInfo:
+    session: str
+    name: str
+    window_id: str
+    pane_pid: int | None
+
+
+@dataclass(frozen=True)
+class PaneInfo:
+    session: str
+    pane_pid: int | None
+    pane_dead: bool
+    exit_status: int | None  # the dead pane's exit code (128 + signal when killed); None while alive
+    activity: float  # epoch seconds of the last output in the pane's window (session activity as fallback)
+    current_command: str
+    window_index: int = 0
+    pane_index: int = 0
+    window_name: str = ""
+    window_id: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _parse_pane(line: str) -> PaneInfo | None:
+    parts = line.split(_SEP, len(_PANE_FIELDS) - 1)
+    if len(parts) != len(_PANE_FIELDS):
+        return None
+    pid, dead, status, sig, s_act, w_act, w_idx, p_idx, w_id, current, w_name, session = parts
+    is_dead = dead == "1"
+    exit_status = None
+    if is_dead:
+        code, signum = _int(status), _int(sig)
+        exit_status = code if code is not None else (128 + signum if signum is not None else None)
+    activity = float(_int(w_act) or _int(s_act) or 0)
+    return PaneInfo(session=session, pane_pid=_int(pid), pane_dead=is_dead, exit_status=exit_status,
+                    activity=activity, current_command=current, window_index=_int(w_idx) or 0,
+                    pane_index=_int(p_idx) or 0, window_name=w_name, window_id=w_id)
+
+
+class Tmux:
+    """One tmux server, addressed by socket name (``tmux -L <socket_name>``)."""
+
+    def __init__(self, socket_name: str, *, config_file: str | None = None) -> None:
+        if not socket_name:
+            raise ExternalError("a tmux socket name is required (metawsm never uses the default server)")
+        self.socket_name = socket_name
+        self.server = libtmux.Server(socket_name=socket_name, config_file=config_file)
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+    def _cmd(self, *args: str, check: bool = True) -> tuple[int, list[str], list[str]]:
+        try:
+            result = self.server.cmd(*args)
+        except libtmux_exc.TmuxCommandNotFound as exc:
+            raise ExternalError("tmux is not installed", hint="install tmux (3.2 or newer)") from exc
+        except (libtmux_exc.LibTmuxException, OSError) as exc:
+            raise ExternalError(f"tmux {shlex.join(args)} failed: {exc}") from exc
+        code = int(result.returncode or 0)
+        if check and code != 0:
+            raise ExternalError(
+                f"tmux command failed with exit code {code}: tmux -L {self.socket_name} {shlex.join(args)}\n"
+                + "\n".join("  " + line for line in result.stderr[-10:]))
+        return code, list(result.stdout), list(result.stderr)
+
+    def _query(self, *args: str) -> list[str] | None:
+        """Run a read-only command; None when no server is running on the socket."""
+        code, out, err = self._cmd(*args, check=False)
+        if code == 0:
+            return out
+        if any(marker in line for line in err for marker in _NO_SERVER):
+            return None
+        raise ExternalError(f"tmux -L {self.socket_name} {shlex.join(args)} failed: {' '.join(err)}")
+
+    def _new_session_args(self, spec: SessionSpec, fmt: str) -> list[str]:
+        return [
+            "new-session", "-d", "-s", _arg(spec.name), "-n", _arg(spec.window_name), "-c", _arg(spec.cwd),
+            *_env_args(agent_env(spec.env)), "-P", "-F", fmt, *_command_args(spec.command),
+            ";", "set-option", "-w", "-t", _arg(f"={spec.name}:^"), "remain-on-exit", "on",
+        ]
+
+    # -- sessions ---------------------------------------------------------------------------------------
+    def has_session(self, name: str) -> bool:
+        return self._cmd("has-session", "-t", _arg(f"={name}"), check=False)[0] == 0
+
+    def list_sessions(self) -> list[str]:
+        return self._query("list-sessions", "-F", "#{session_name}") or []
+
+    def ensure_session(self, name: str, cwd: str | os.PathLike[str], env: Mapping[str, str],
+                       command: str | None, window_name: str = "agent") -> SessionInfo:
+        """Create session ``name`` running ``command`` in its first window, or adopt it if it exists."""
+        existing = self.snapshot().get(name)
+        if existing is not None:
+            return SessionInfo(name, created=False, pane_pid=existing.pane_pid)
+        spec = SessionSpec(name, os.fspath(cwd), env, command, window_name)
+        code, out, err = self._cmd(*self._new_session_args(spec, "#{pane_pid}"), check=False)
+        if code != 0:
+            if any("duplicate session" in line for line in err):  # created meanwhile by another process
+                pane = self.snapshot().get(name)
+                return SessionInfo(name, created=False, pane_pid=pane.pane_pid if pane else None)
+            raise ExternalError(f"cannot start tmux session {name!r} in {cwd}: {' '.join(err)}")
+        return SessionInfo(name, created=True, pane_pid=_int(out[0]) if out else None)
+
+    def start_many(self, specs: Sequence[SessionSpec]) -> list[SessionInfo]:
+        """Ensure many sessions with few tmux invocations: one snapshot, then one chained invocation per
+        batch of new sessions. Existing sessions are adopted. Results follow the order of ``specs``."""
+        current = self.snapshot()
+        pids: dict[str, int | None] = {}
+        todo: list[SessionSpec] = []
+        for spec in specs:
+            if spec.name not in current and spec.name not in {s.name for s in todo}:
+                todo.append(spec)
+        for start in range(0, len(todo), _BATCH):
+            args: list[str] = []
+            for spec in todo[start:start + _BATCH]:
+                if args:
+                    args.append(";")
+                args += self._new_session_args(spec, f"#{{pane_pid}}{_SEP}#{{session_name}}")
+            # a failing command (e.g. a session created meanwhile) ends its batch; the rest go one by one
+            _, out, _ = self._cmd(*args, check=False)
+            for line in out:
+                pid, _, session = line.partition(_SEP)
+                pids[session] = _int(pid)
+        infos = []
+        for spec in specs:
+            if spec.name in pids:
+                infos.append(SessionInfo(spec.name, created=True, pane_pid=pids[spec.name]))
+            elif spec in todo:
+                infos.append(self.ensure_session(spec.name, spec.cwd, spec.env, spec.command, spec.window_name))
+            else:
+                pane = current.get(spec.name)
+                infos.append(SessionInfo(spec.name, created=False, pane_pid=pane.pane_pid if pane else None))
+        return infos
+
+    def kill_session(self, name: str) -> bool:
+        """Kill exactly the session ``name``; False when it did not exist."""
+        return self._cmd("kill-session", "-t", _arg(f"={name}"), check=False)[0] == 0
+
+    def new_window(self, session: str, name: str, command: str, cwd: str | os.PathLike[str],
+                   env: Mapping[str, str]) -> WindowInfo:
+        """Run ``command`` in a new window of ``session``, kept after exit so its status can be read.
+
+        The window starts on a placeholder; ``remain-on-exit`` is set on it and the real command replaces
+        the placeholder (respawn-pane), so even a command that exits at once leaves its status."""
+        _, out, _ = self._cmd("new-window", "-d", "-t", _arg(f"={session}:"), "-n", _arg(name),
+                              "-P", "-F", "#{window_id}", "/bin/sh", "-c", "exec sleep 86400")
+        window_id = out[0].strip()
+        _, out, _ = self._cmd(
+            "set-option", "-w", "-t", window_id, "remain-on-exit", "on", ";",
+            "respawn-pane", "-k", "-t", window_id, "-c", _arg(os.fspath(cwd)), *_env_args(agent_env(env)),
+            *_command_args(command), ";", "display-message", "-p", "-t", window_id, "#{pane_pid}",
+        )
+        return WindowInfo(session, name, window_id, _int(out[-1]) if out else None)
+
+    # -- observation ------------------------------------------------------------------------------------
+    def snapshot_panes(self) -> list[PaneInfo]:
+        """Every pane of every session, in ONE tmux call."""
+        lines = self._query("list-panes", "-a", "-F", _PANE_FORMAT) or []
+        return [pane for pane in map(_parse_pane, lines) if pane is not None]
+
+    def snapshot(self) -> dict[str, PaneInfo]:
+        """Per session, its first window's first pane (the agent pane), from ONE tmux call."""
+        result: dict[str, PaneInfo] = {}
+        for pane in self.snapshot_panes():
+            seen = result.get(pane.session)
+            if seen is None or (pane.window_index, pane.pane_index) < (seen.window_index, seen.pane_index):
+                result[pane.session] = pane
+        return result
+
+    def capture_pane(self, session: str, lines: int = 200, *, window: str | None = None) -> str:
+        """The last ``lines`` lines of the session's first window (or ``window``, an id like ``@3``)."""
+        target = window if window else f"={session}:^"
+        _, out, _ = self._cmd("capture-pane", "-p", "-J", "-S", f"-{int(lines)}", "-t", _arg(target))
+        while out and not out[-1].strip():
+            out.pop()
+        return "\n".join(out[-lines:])
