@@ -46,6 +46,22 @@ def agent_env(env: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
+def safe_session_name(name: str) -> str:
+    """``name`` with the characters tmux would silently rewrite ('.', ':') or that break targets replaced by
+    '_', so the name metawsm stores is exactly the name tmux uses."""
+    cleaned = "".join("_" if ch in ".:" or ch.isspace() or not ch.isprintable() else ch for ch in name)
+    return cleaned.lstrip("=") or "_"
+
+
+def check_session_name(name: str) -> str:
+    if not name or name != safe_session_name(name):
+        raise ExternalError(
+            f"invalid tmux session name {name!r}: tmux would rename it",
+            hint=f"use {safe_session_name(name)!r} (metawsm.runtime.tmux.safe_session_name)",
+        )
+    return name
+
+
 def _arg(value: str) -> str:
     """tmux ends a command at an argument ending in ';'; escape that ';' so the value reaches tmux intact."""
     return value[:-1] + "\\;" if value.endswith(";") else value
@@ -162,6 +178,7 @@ class Tmux:
         raise ExternalError(f"tmux -L {self.socket_name} {shlex.join(args)} failed: {' '.join(err)}")
 
     def _new_session_args(self, spec: SessionSpec, fmt: str) -> list[str]:
+        check_session_name(spec.name)
         return [
             "new-session", "-d", "-s", _arg(spec.name), "-n", _arg(spec.window_name), "-c", _arg(spec.cwd),
             *_env_args(agent_env(spec.env)), "-P", "-F", fmt, *_command_args(spec.command),
@@ -178,6 +195,7 @@ class Tmux:
     def ensure_session(self, name: str, cwd: str | os.PathLike[str], env: Mapping[str, str],
                        command: str | None, window_name: str = "agent") -> SessionInfo:
         """Create session ``name`` running ``command`` in its first window, or adopt it if it exists."""
+        check_session_name(name)
         existing = self.snapshot().get(name)
         if existing is not None:
             return SessionInfo(name, created=False, pane_pid=existing.pane_pid)
@@ -193,6 +211,8 @@ class Tmux:
     def start_many(self, specs: Sequence[SessionSpec]) -> list[SessionInfo]:
         """Ensure many sessions with few tmux invocations: one snapshot, then one chained invocation per
         batch of new sessions. Existing sessions are adopted. Results follow the order of ``specs``."""
+        for spec in specs:
+            check_session_name(spec.name)
         current = self.snapshot()
         pids: dict[str, int | None] = {}
         todo: list[SessionSpec] = []

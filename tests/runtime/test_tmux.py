@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from metawsm.errors import ExternalError
-from metawsm.runtime.tmux import SessionSpec, Tmux, agent_env, bin_dir
+from metawsm.runtime.tmux import SessionSpec, Tmux, agent_env, bin_dir, safe_session_name
 
 pytestmark = pytest.mark.tmux
 
@@ -164,3 +164,16 @@ def test_bad_cwd_is_an_external_error(tmux_socket: str, tmp_path: Path) -> None:
     tmux = Tmux(tmux_socket)
     with pytest.raises(ExternalError):
         tmux.new_window("nosuch", "w", "true", tmp_path, {})
+
+
+def test_session_names_tmux_would_rewrite_are_refused(tmux_socket: str, tmp_path: Path) -> None:
+    assert safe_session_name("mw.run:T-1 a") == "mw_run_T-1_a"
+    assert safe_session_name("=x") == "x"
+    tmux = Tmux(tmux_socket)
+    with pytest.raises(ExternalError, match="would rename"):
+        tmux.ensure_session("a.b", tmp_path, {}, "sleep 1")
+    with pytest.raises(ExternalError, match="would rename"):
+        tmux.start_many([SessionSpec("ok", str(tmp_path)), SessionSpec("x:y", str(tmp_path))])
+    assert tmux.list_sessions() == []
+    info = tmux.ensure_session(safe_session_name("a.b"), tmp_path, {}, None)  # no command: default shell
+    assert tmux.list_sessions() == ["a_b"] and info.created

@@ -77,7 +77,7 @@ def test_two_processes_only_one_holds_the_lease(tmp_path: Path) -> None:
     StateStore(path).create_run("r1", "p", "h", "{}")
     start = CTX.Barrier(2)
     out: mp.Queue = CTX.Queue()  # type: ignore[type-arg]
-    procs = [CTX.Process(target=_holder, args=(path, start, out, 1.0)) for _ in range(2)]
+    procs = [CTX.Process(target=_holder, args=(path, start, out, 0.5)) for _ in range(2)]
     for p in procs:
         p.start()
     got = [out.get(timeout=30) for _ in procs]
@@ -140,3 +140,27 @@ def test_lease_context_waits_for_release(tmp_path: Path) -> None:
     started = time.monotonic()
     with store.lease("r1", wait=5, poll=0.05):
         assert time.monotonic() - started >= 0.2
+
+
+def _opener(path: str, start: mp.synchronize.Barrier, out: mp.Queue) -> None:  # type: ignore[name-defined]
+    try:
+        start.wait(timeout=20)
+        store = StateStore(path)
+        store.create_run(f"r{os.getpid()}", "p", "h", "{}")
+        out.put(("ok", store.schema_version()))
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+
+
+def test_processes_creating_a_fresh_database_at_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "fresh" / "state.db")
+    start = CTX.Barrier(4)
+    out: mp.Queue = CTX.Queue()  # type: ignore[type-arg]
+    procs = [CTX.Process(target=_opener, args=(path, start, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=10)
+    assert all(r[0] == "ok" for r in results), results
+    assert len(StateStore(path).list_runs()) == 4
