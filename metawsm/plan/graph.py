@@ -202,7 +202,10 @@ def assemble(plan_name: str, drafts: Iterable[Draft], *, source: str = "",
     for draft in drafts:
         if draft.id in steps:
             other = wheres[draft.id]
-            also = f" (also defined by {other.where.keypath})" if other.where and other.where.keypath else ""
+            if other.where == draft.where and other.ticket and draft.ticket:
+                also = f" (rendered for both {other.ticket} and {draft.ticket})"
+            else:
+                also = f" (also defined by {other.where.keypath})" if other.where and other.where.keypath else ""
             hint = " — include {{ ticket.id }} in a per-ticket step's id" if draft.ticket else ""
             problems.append((draft.where or fallback, f"duplicate step id {draft.id!r}{also}{hint}"))
             continue
