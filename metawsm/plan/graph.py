@@ -24,7 +24,7 @@ KINDS = ("workspace", "session", "agent", "check", "gate", "close", "shell")
 HASH_VERSION = 1
 # One JSON dialect for hashing and for output: UTF-8, ", " and ": " separators, keys in the order
 # the planner builds them (fixed by code, so deterministic; HASH_VERSION changes if it ever changes).
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=lambda o: o.to_json())
 
 
 def encode_json(value: Any) -> str:

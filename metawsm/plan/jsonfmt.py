@@ -39,7 +39,7 @@ def _encode(value: Any, depth: int, indent: int, inline_depth: int) -> str:
     if isinstance(value, (list, tuple)):
         records = bool(value) and _is_record(value[0])
         if not records and (not value or depth >= inline_depth
-                            or not any(isinstance(v, (dict, list, tuple)) for v in value)):
+                            or not any(isinstance(v, (dict, list, tuple, StepGraph)) for v in value)):
             return encode_json(list(value))
         pad = " " * (indent * (depth + 1))
         if records:
