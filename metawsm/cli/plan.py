@@ -89,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
 
         args.out.raw(encode(data) + "\n")
     else:
-        args.out.result(data, lambda c: _human(c, previews, saved and proj.display(saved)))
+        args.out.result(data, lambda c: _human(c, previews, data.get("saved")))
     return 2 if (args.detailed_exitcode and changed) else 0
 
 

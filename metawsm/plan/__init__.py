@@ -1,4 +1,4 @@
-"""The planner: sandboxed rendering of tickets × agents × policy into a step graph, and its diff."""
+"""The planner: sandboxed rendering of tickets x agents x policy into a step graph, and its diff."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Render one plan into a `StepGraph`: tickets × agents × policy → steps.
+"""Render one plan into a `StepGraph`: tickets x agents x policy → steps.
 
 `render_plan()` is the planner's one entry point (the engine calls it too). Per ticket T and agent
 A it drafts `workspace:T → session:T:A → agent:T:A → check:T → gate:T (→ close:T)`, adds the plan's
