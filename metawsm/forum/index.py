@@ -73,16 +73,20 @@ class Index:
             self._conn = None
 
     # -- catching up ------------------------------------------------------------------------
-    def catch_up(self) -> None:
-        """Bring the index level with the log, healing a broken database once."""
+    def catch_up(self) -> sqlite3.Connection:
+        """Bring the index level with the log, healing a broken database once; returns the
+        connection that was caught up (use it for the reads that follow)."""
         try:
-            self._catch_up(self.conn)
+            conn = self.conn
+            self._catch_up(conn)
         except LogCorrupt:
             raise
         except sqlite3.DatabaseError as exc:
             log.warning("forum index %s unusable (%s); rebuilding from the log", self.path, exc)
             self.rebuild(only_if_ino=self._ino)
-            self._catch_up(self.conn)
+            conn = self.conn
+            self._catch_up(conn)
+        return conn
 
     def _position(self, conn: sqlite3.Connection) -> tuple[int, int]:
         rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('offset', 'line')").fetchall())

@@ -5,6 +5,7 @@ Every write runs under the log lock against the caught-up index: validate, build
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -50,36 +51,45 @@ class Forum(SignalsMixin):
     # -- plumbing ---------------------------------------------------------------------------
     def _commit(self, build: Builder) -> list[Event]:
         with self._mutex, self.log.locked() as writer:
-            self.index.catch_up()
-            envelopes = build(self.index.conn)
+            envelopes = self._with_index(build)
             if envelopes and isinstance(envelopes[0], Event):
                 return envelopes  # type: ignore[return-value]  # idempotent replay
             start = writer.size
             written = writer.write(envelopes)
             if written:
-                self.index.apply_written(written, start, writer.size)
+                self._index_written(written, start, writer.size)
             return [Event.from_dict(e) for e in written]
+
+    def _index_written(self, written: list[dict[str, Any]], start: int, end: int) -> None:
+        try:
+            self.index.apply_written(written, start, end)
+        except sqlite3.DatabaseError:  # the index broke under us: the log has the events
+            self.index.rebuild(only_if_ino=self.index._ino)
+
+    def _with_index(self, fn: Callable[[Any], Any]) -> Any:
+        """Run fn(conn) on the caught-up index; a database found broken midway is rebuilt once."""
+        with self._mutex:
+            try:
+                return fn(self.index.catch_up())
+            except sqlite3.DatabaseError:
+                self.index.rebuild(only_if_ino=self.index._ino)
+                return fn(self.index.catch_up())
 
     def append_batch(self, envelopes: list[dict[str, Any]]) -> list[Event]:
         """Append prepared envelopes (see threads.envelope) under one lock with one fsync."""
         with self._mutex, self.log.locked() as writer:
-            self.index.catch_up()
+            self._with_index(lambda conn: None)
             start = writer.size
             written = writer.write(envelopes, sync=True)
-            self.index.apply_written(written, start, writer.size)
+            self._index_written(written, start, writer.size)
             return [Event.from_dict(e) for e in written]
 
     def sync(self) -> None:
         """fsync the log (with `fsync: batch`, single appends are not synced one by one)."""
         self.log.sync()
 
-    def _conn(self) -> Any:
-        with self._mutex:
-            self.index.catch_up()
-            return self.index.conn
-
     def _thread_after(self, thread_id: str) -> Thread:
-        t = queries.get_thread(self.index.conn, thread_id)
+        t = self._with_index(lambda c: queries.get_thread(c, thread_id))
         assert t is not None
         return t
 
@@ -248,18 +258,23 @@ class Forum(SignalsMixin):
                                    ("operator" if kind == "operator" else "agent"), actor_name=viewer_id)]
 
         self._commit(build)
-        mark = queries.seen_mark(self.index.conn, thread_id, kind, viewer_id)
+        mark = self._with_index(lambda c: queries.seen_mark(c, thread_id, kind, viewer_id))
         assert mark is not None
         return Seen(thread_id, kind, viewer_id, mark[0], mark[1])
 
     # -- reads ------------------------------------------------------------------------------
     def get_thread(self, thread_id: str) -> tuple[Thread, list[Post], list[Event]]:
-        conn = self._conn()
-        t = queries.get_thread(conn, thread_id)
+        def read(conn: Any) -> tuple[Thread | None, list[Post], list[Event]]:
+            t = queries.get_thread(conn, thread_id)
+            if t is None:
+                return None, [], []
+            return t, queries.posts(conn, thread_id), queries.thread_events(conn, thread_id)
+
+        t, posts, events = self._with_index(read)
         if t is None:
             raise NotFoundError(f"forum thread {thread_id!r} not found",
                                 hint="list threads with `metawsm forum list`")
-        return t, queries.posts(conn, thread_id), queries.thread_events(conn, thread_id)
+        return t, posts, events
 
     @staticmethod
     def _viewer(viewer_type: str | None, viewer_id: str | None) -> tuple[str, str] | None:
@@ -277,15 +292,15 @@ class Forum(SignalsMixin):
                      priority: str | None = None, assignee: str | None = None, limit: int = 100,
                      viewer_type: str | None = None, viewer_id: str | None = None) -> list[Thread]:
         f = self._filters(ticket, run_id, state, priority, assignee)
-        return queries.list_threads(self._conn(), f, limit=_limit(limit),
-                                    viewer=self._viewer(viewer_type, viewer_id))
+        return self._with_index(lambda c: queries.list_threads(c, f, limit=_limit(limit),
+                                    viewer=self._viewer(viewer_type, viewer_id)))
 
     def search(self, query: str, *, ticket: str | None = None, run_id: str | None = None,
                state: str | None = None, priority: str | None = None, assignee: str | None = None,
                limit: int = 50, viewer_type: str | None = None, viewer_id: str | None = None) -> list[Thread]:
         f = self._filters(ticket, run_id, state, priority, assignee)
-        return queries.search(self._conn(), query, f, limit=_limit(limit),
-                              viewer=self._viewer(viewer_type, viewer_id))
+        return self._with_index(lambda c: queries.search(c, query, f, limit=_limit(limit),
+                              viewer=self._viewer(viewer_type, viewer_id)))
 
     def queue(self, kind: str, *, viewer_type: str | None = None, viewer_id: str | None = None,
               ticket: str | None = None, run_id: str | None = None, state: str | None = None,
@@ -296,16 +311,16 @@ class Forum(SignalsMixin):
         if kind == "unseen" and viewer is None:
             raise UsageError("the unseen queue needs a viewer (--viewer KIND:NAME)")
         f = self._filters(ticket, run_id, state, priority, assignee)
-        return queries.queue(self._conn(), kind, f, limit=_limit(limit), viewer=viewer)
+        return self._with_index(lambda c: queries.queue(c, kind, f, limit=_limit(limit), viewer=viewer))
 
     def stats(self, *, ticket: str | None = None, run_id: str | None = None) -> list[StatRow]:
-        return queries.stats(self._conn(), ticket, run_id)
+        return self._with_index(lambda c: queries.stats(c, ticket, run_id))
 
     def events(self, cursor: int = 0, limit: int = 100, ticket: str | None = None,
                run_id: str | None = None) -> tuple[list[Event], int]:
         if cursor < 0:
             raise UsageError("cursor must be >= 0")
-        found = queries.events(self._conn(), cursor, _limit(limit), ticket, run_id)
+        found = self._with_index(lambda c: queries.events(c, cursor, _limit(limit), ticket, run_id))
         return found, (found[-1].sequence if found else cursor)
 
     def escalations(self, run_id: str | None = None, ticket: str | None = None,
@@ -314,8 +329,8 @@ class Forum(SignalsMixin):
         now = now or datetime.now(timezone.utc)
         f = self._filters(ticket, run_id, None, None, None, include_control=False)
         out = []
-        for t in queries.list_threads(self._conn(), f, limit=10_000,
-                                      extra=("t.state IN ('new', 'waiting_human')",)):
+        for t in self._with_index(lambda c: queries.list_threads(c, f, limit=10_000,
+                                      extra=("t.state IN ('new', 'waiting_human')",))):
             waited = (now - ids.parse_time(t.updated_at)).total_seconds() / 60
             if t.priority in ("urgent", "high"):
                 out.append(Escalation(t, "priority", waited))

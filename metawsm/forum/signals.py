@@ -67,10 +67,10 @@ class SignalsMixin:
 
     def control_state(self: Forum, run_id: str, agent_name: str, attempt: int) -> ControlState:
         """Pending question, completion and last validation of exactly this attempt."""
-        return queries.control_state(self._conn(), run_id, agent_name, attempt)
+        return self._with_index(lambda c: queries.control_state(c, run_id, agent_name, attempt))
 
     def latest_attempt(self: Forum, run_id: str, agent_name: str) -> int | None:
-        return queries.latest_attempt(self._conn(), run_id, agent_name)
+        return self._with_index(lambda c: queries.latest_attempt(c, run_id, agent_name))
 
     def wait_for_answer(self: Forum, run_id: str, agent_name: str, attempt: int, after_sequence: int, *,
                         timeout: float | None = None, poll: float = 0.2) -> tuple[str, int]:
