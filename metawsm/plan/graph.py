@@ -61,12 +61,12 @@ class Step:
     def json_text(self) -> str:
         """This step as one line of JSON: the same text as encoding `to_json()` with `encode_json`,
         reusing the fields' JSON computed for the hash."""
-        e = _JSON.encode
-        fields = self.fields_json or e(dict(self.fields))
-        return (f'{{"id": {e(self.id)}, "kind": {e(self.kind)}, "ticket": {e(self.ticket)}, '
-                f'"agent": {e(self.agent)}, "needs": {e(list(self.needs))}, "fields": {fields}, '
-                f'"retries": {e(self.retries)}, "timeout": {e(self.timeout)}, '
-                f'"definition_hash": {e(self.definition_hash)}}}')
+        head = _JSON.encode({"id": self.id, "kind": self.kind, "ticket": self.ticket, "agent": self.agent,
+                             "needs": list(self.needs)})
+        fields = self.fields_json or _JSON.encode(dict(self.fields))
+        tail = _JSON.encode([self.retries, self.timeout, self.definition_hash])[1:-1].split(", ")
+        return (f'{head[:-1]}, "fields": {fields}, "retries": {tail[0]}, "timeout": {tail[1]}, '
+                f'"definition_hash": {tail[2]}}}')
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from metawsm.config.models import Policy, Ticket
@@ -17,6 +18,7 @@ _DASHES = re.compile(r"-{2,}")
 SESSION_TOKENS = ("plan", "ticket", "agent", "run")
 
 
+@lru_cache(maxsize=8192)
 def sanitize(token: str) -> str:
     """Keep letters, digits, '_' and '-'; every other run of characters becomes one '-'.
 

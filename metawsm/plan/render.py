@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.runtime import new_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from metawsm.config import yamlload
@@ -170,7 +171,8 @@ class Renderer:
             return None
         try:
             try:
-                return "".join(tmpl.root_render_func(tmpl.new_context(context, shared=True)))
+                ctx = new_context(self.env, tmpl.name, tmpl.blocks, context, True, None)
+                return "".join(tmpl.root_render_func(ctx))
             except Exception:
                 self.env.handle_exception()  # re-raises with template line numbers in the traceback
         except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError, LookupError,
