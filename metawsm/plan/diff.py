@@ -5,11 +5,13 @@ The engine passes the graph recorded for the plan's run as `old`; with no record
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from metawsm.plan.graph import Step, StepGraph
 
+_quote = json.encoder.encode_basestring
 ADDED, CHANGED, REMOVED, UNCHANGED = "+", "~", "-", "="
 _ATTRS = ("kind", "needs", "retries", "timeout")
 
@@ -19,6 +21,11 @@ class StepChange:
     id: str
     mark: str
     changed_fields: tuple[str, ...] = ()
+
+    def json_text(self) -> str:
+        """One line of JSON, as `encode_json(self.to_json())` would write it."""
+        fields = ", ".join(map(_quote, self.changed_fields))
+        return f'{{"id": {_quote(self.id)}, "mark": {_quote(self.mark)}, "changed_fields": [{fields}]}}'
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "mark": self.mark, "changed_fields": list(self.changed_fields)}

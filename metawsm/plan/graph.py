@@ -27,6 +27,13 @@ HASH_VERSION = 1
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=lambda o: o.to_json())
 
 
+_quote = json.encoder.encode_basestring  # what _JSON uses for strings (ensure_ascii=False)
+
+
+def _quote_opt(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
+
+
 def encode_json(value: Any) -> str:
     return _JSON.encode(value)
 
@@ -61,12 +68,13 @@ class Step:
     def json_text(self) -> str:
         """This step as one line of JSON: the same text as encoding `to_json()` with `encode_json`,
         reusing the fields' JSON computed for the hash."""
-        head = _JSON.encode({"id": self.id, "kind": self.kind, "ticket": self.ticket, "agent": self.agent,
-                             "needs": list(self.needs)})
+        s = _quote
+        needs = ", ".join(map(s, self.needs))
         fields = self.fields_json or _JSON.encode(dict(self.fields))
-        tail = _JSON.encode([self.retries, self.timeout, self.definition_hash])[1:-1].split(", ")
-        return (f'{head[:-1]}, "fields": {fields}, "retries": {tail[0]}, "timeout": {tail[1]}, '
-                f'"definition_hash": {tail[2]}}}')
+        return (f'{{"id": {s(self.id)}, "kind": {s(self.kind)}, "ticket": {_quote_opt(self.ticket)}, '
+                f'"agent": {_quote_opt(self.agent)}, "needs": [{needs}], "fields": {fields}, '
+                f'"retries": {int(self.retries)}, "timeout": {int(self.timeout)}, '
+                f'"definition_hash": {s(self.definition_hash)}}}')
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metawsm.plan.graph import Step, StepGraph, encode_json
+from metawsm.plan.graph import StepGraph, encode_json
 
 
 def encode(data: Any, *, indent: int = 2, inline_depth: int = 4) -> str:
@@ -19,12 +19,12 @@ def encode(data: Any, *, indent: int = 2, inline_depth: int = 4) -> str:
 
 
 def _is_record(value: Any) -> bool:
-    return isinstance(value, Step) or (isinstance(value, dict) and "id" in value)
+    return hasattr(value, "json_text") or (isinstance(value, dict) and "id" in value)
 
 
 def _encode(value: Any, depth: int, indent: int, inline_depth: int) -> str:
-    if isinstance(value, Step):
-        return value.json_text()
+    if hasattr(value, "json_text"):
+        return str(value.json_text())
     if isinstance(value, StepGraph):
         value = {"plan": value.plan_name, "source": value.source, "steps": value.steps}
     elif not isinstance(value, (dict, list, tuple)) and hasattr(value, "to_json"):
@@ -43,7 +43,7 @@ def _encode(value: Any, depth: int, indent: int, inline_depth: int) -> str:
             return encode_json(list(value))
         pad = " " * (indent * (depth + 1))
         if records:
-            items = [pad + (v.json_text() if isinstance(v, Step) else encode_json(v)) for v in value]
+            items = [pad + (v.json_text() if hasattr(v, "json_text") else encode_json(v)) for v in value]
         else:
             items = [pad + _encode(v, depth + 1, indent, inline_depth) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + " " * (indent * depth) + "]"

@@ -34,7 +34,7 @@ class PlanPreview:
             "name": self.plan.name,
             "source": self.plan.source,
             "summary": summary(self.changes),
-            "changes": [c.to_json() for c in self.changes if c.mark != "="],
+            "changes": [c for c in self.changes if c.mark != "="],  # StepChange: to_json() / json_text()
             "graph": self.graph,  # encoded by plan/jsonfmt.py (or via its to_json())
         }
 

@@ -95,3 +95,13 @@ def test_run_id_reaches_session_pattern(files: Any) -> None:
     files.policy('tmux: {session_pattern: "mw.{run}.{agent}.{ticket}"}\n')
     graph = files.render(TWO_AGENTS, run_id="r:42")
     assert graph.by_id["session:ABC-1:impl"].fields["name"] == "mw-r-42-impl-ABC-1"
+
+
+def test_one_line_json_matches_the_encoder(files: Any) -> None:
+    from metawsm.plan.diff import StepChange
+    from metawsm.plan.graph import encode_json
+
+    graph = files.render(TWO_AGENTS)
+    assert all(s.json_text() == encode_json(s.to_json()) for s in graph.steps)
+    change = StepChange('a"é\n', "~", ("fields.x", "needs"))
+    assert change.json_text() == encode_json(change.to_json())
