@@ -160,7 +160,7 @@ def build(path: Path, log_: EventLog) -> int:
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("PRAGMA cache_size = -32000")
+        conn.execute("PRAGMA cache_size = -8000")
         conn.executescript(SCHEMA)
         offset = line = 0
         for events, offset, line in log_.read(0, 0):

@@ -20,7 +20,7 @@ import orjson
 
 from metawsm.errors import ForumError
 
-CHUNK = 1 << 22  # 4 MiB reads while catching up
+CHUNK = 1 << 20  # 1 MiB reads while catching up (bounds memory)
 REPAIR_HINT = (
     "the log is the source of truth and was edited by hand: fix or delete line {line} of {path} "
     "(every line must be one UTF-8 JSON object), then run `metawsm forum reindex`"

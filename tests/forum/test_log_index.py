@@ -125,3 +125,16 @@ def test_forum_append_batch_indexes(forum: Forum) -> None:
     out = forum.append_batch(envs)
     assert out[-1].sequence == 100
     assert forum.get_thread("t-1")[0].posts_count == 100
+
+
+def test_every_logged_event_matches_event_schema(forum: Forum) -> None:
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "event.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    _activity(forum)
+    v = Draft202012Validator(schema)
+    for line in forum.log.path.read_bytes().splitlines():
+        assert not list(v.iter_errors(orjson.loads(line)))
