@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ _SEP = "\t"
 _PANE_FIELDS = (
     "#{pane_pid}", "#{pane_dead}", "#{pane_dead_status}", "#{pane_dead_signal}", "#{session_activity}",
     "#{window_activity}", "#{window_index}", "#{pane_index}", "#{window_id}", "#{pane_current_command}",
-    "#{window_name}", "#{session_name}",
+    "#{@metawsm_exit}", "#{window_name}", "#{session_name}",
 )
 _PANE_FORMAT = _SEP.join(_PANE_FIELDS)
 _BATCH = 20  # new-session commands per tmux invocation in start_many
@@ -76,8 +77,18 @@ def _env_args(env: Mapping[str, str]) -> list[str]:
     return args
 
 
-def _command_args(command: str | None) -> list[str]:
-    return [] if command is None else ["/bin/sh", "-c", _arg(command)]
+# The window command: the user's command runs in an inner /bin/sh (passed as "$1", never interpolated);
+# its exit code is then stored in the pane option @metawsm_exit through the pane's own server ($TMUX).
+# tmux's own #{pane_dead_status} is sometimes left empty for panes that exit close together (tmux 3.3),
+# so the snapshot reads the option first.
+_WRAPPER = '/bin/sh -c "$1"; s=$?; "$2" set-option -p -t "$TMUX_PANE" @metawsm_exit "$s" 2>/dev/null; exit "$s"'
+_EXIT_OPTION = "@metawsm_exit"
+
+
+def _command_args(command: str | None, tmux_bin: str = "tmux") -> list[str]:
+    if command is None:
+        return []
+    return ["/bin/sh", "-c", _WRAPPER, "metawsm-agent", _arg(command), _arg(tmux_bin)]
 
 
 @dataclass(frozen=True)
@@ -108,8 +119,8 @@ class WindowInfo:
 class PaneInfo:
     session: str
     pane_pid: int | None
-    pane_dead: bool
-    exit_status: int | None  # the dead pane's exit code (128 + signal when killed); None while alive
+    pane_dead: bool  # the window command exited
+    exit_status: int | None  # its exit code (128 + signal); None while alive, or when killed from outside
     activity: float  # epoch seconds of the last output in the pane's window (session activity as fallback)
     current_command: str
     window_index: int = 0
@@ -132,10 +143,12 @@ def _parse_pane(line: str) -> PaneInfo | None:
     parts = line.split(_SEP, len(_PANE_FIELDS) - 1)
     if len(parts) != len(_PANE_FIELDS):
         return None
-    pid, dead, status, sig, s_act, w_act, w_idx, p_idx, w_id, current, w_name, session = parts
-    is_dead = dead == "1"
-    exit_status = None
-    if is_dead:
+    pid, dead, status, sig, s_act, w_act, w_idx, p_idx, w_id, current, recorded, w_name, session = parts
+    # The wrapper records the exit code just before the pane's shell exits; tmux's own status may lag or
+    # stay empty. A pane killed from outside (no recorded code, no tmux status) is dead with status None.
+    exit_status = _int(recorded)
+    is_dead = dead == "1" or exit_status is not None
+    if is_dead and exit_status is None:
         code, signum = _int(status), _int(sig)
         exit_status = code if code is not None else (128 + signum if signum is not None else None)
     activity = float(_int(w_act) or _int(s_act) or 0)
@@ -151,6 +164,7 @@ class Tmux:
         if not socket_name:
             raise ExternalError("a tmux socket name is required (metawsm never uses the default server)")
         self.socket_name = socket_name
+        self.tmux_bin = shutil.which("tmux") or "tmux"
         self.server = libtmux.Server(socket_name=socket_name, config_file=config_file)
 
     # -- plumbing ---------------------------------------------------------------------------------------
@@ -181,7 +195,7 @@ class Tmux:
         check_session_name(spec.name)
         return [
             "new-session", "-d", "-s", _arg(spec.name), "-n", _arg(spec.window_name), "-c", _arg(spec.cwd),
-            *_env_args(agent_env(spec.env)), "-P", "-F", fmt, *_command_args(spec.command),
+            *_env_args(agent_env(spec.env)), "-P", "-F", fmt, *_command_args(spec.command, self.tmux_bin),
             ";", "set-option", "-w", "-t", _arg(f"={spec.name}:^"), "remain-on-exit", "on",
         ]
 
@@ -241,6 +255,20 @@ class Tmux:
                 infos.append(SessionInfo(spec.name, created=False, pane_pid=pane.pane_pid if pane else None))
         return infos
 
+    def respawn(self, name: str, cwd: str | os.PathLike[str], env: Mapping[str, str],
+                command: str | None) -> int | None:
+        """Restart the session's first-window command in place (killing the old process, alive or dead),
+        e.g. for a new agent attempt; returns the new pane pid. The session must exist."""
+        check_session_name(name)
+        target = _arg(f"={name}:^")
+        _, out, _ = self._cmd(
+            "set-option", "-w", "-t", target, "remain-on-exit", "on", ";",
+            "set-option", "-p", "-u", "-t", target, _EXIT_OPTION, ";",
+            "respawn-pane", "-k", "-t", target, "-c", _arg(os.fspath(cwd)), *_env_args(agent_env(env)),
+            *_command_args(command, self.tmux_bin), ";", "display-message", "-p", "-t", target, "#{pane_pid}",
+        )
+        return _int(out[-1]) if out else None
+
     def kill_session(self, name: str) -> bool:
         """Kill exactly the session ``name``; False when it did not exist."""
         return self._cmd("kill-session", "-t", _arg(f"={name}"), check=False)[0] == 0
@@ -257,7 +285,7 @@ class Tmux:
         _, out, _ = self._cmd(
             "set-option", "-w", "-t", window_id, "remain-on-exit", "on", ";",
             "respawn-pane", "-k", "-t", window_id, "-c", _arg(os.fspath(cwd)), *_env_args(agent_env(env)),
-            *_command_args(command), ";", "display-message", "-p", "-t", window_id, "#{pane_pid}",
+            *_command_args(command, self.tmux_bin), ";", "display-message", "-p", "-t", window_id, "#{pane_pid}",
         )
         return WindowInfo(session, name, window_id, _int(out[-1]) if out else None)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from metawsm.errors import StateError
 from metawsm.state.agents import AgentsMixin
 from metawsm.state.audit import AuditMixin
 from metawsm.state.db import Database, now
@@ -48,8 +49,6 @@ class StateStore(RunsMixin, StepsMixin, AgentsMixin, LeaseMixin, AuditMixin):
     def put_operator_state(self, run_id: str, ticket: str, agent: str, **fields: object) -> OperatorAgentState:
         unknown = sorted(set(fields) - set(_OPERATOR_COLUMNS))
         if unknown:
-            from metawsm.errors import StateError
-
             raise StateError(f"put_operator_state: cannot set {', '.join(unknown)}")
         current = self.get_operator_state(run_id, ticket, agent)
         values = {c: getattr(current, c) if current else (0 if c in _OPERATOR_COLUMNS[:2] else None)

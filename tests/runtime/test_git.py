@@ -130,6 +130,7 @@ def test_changed_files_unmerged_commits_times(repo: Path, tmp_path: Path) -> Non
     path = tmp_path / "wt" / "T1"
     g.add_worktree(repo, path, "mw/T1", "main")
     assert g.changed_files(path, "main") == []
+    assert g.tree_hash(path) == git(path, "rev-parse", "HEAD^{tree}").strip()  # linked worktree index
     assert g.unmerged_commits(repo, "mw/T1", "main") == []
     first = _commit(path, "src/a.py", "a")
     second = _commit(path, "src/b.py", "b")

@@ -150,14 +150,14 @@ def test_new_window_runs_command_and_keeps_status(tmux_socket: str, tmp_path: Pa
     tmux = Tmux(tmux_socket)
     tmux.ensure_session("main", tmp_path, {}, "sleep 30")
     out = tmp_path / "w.txt"
-    window = tmux.new_window("main", "shell:lint", f'echo "$STEP" > {out}; exit 9', tmp_path, {"STEP": "lint"})
+    window = tmux.new_window("main", "shell:lint", f'echo "$STEP" | tee {out}; exit 9', tmp_path, {"STEP": "lint"})
     assert window.window_id.startswith("@")
-    panes = {p.window_id: p for p in tmux.snapshot_panes()}
     wait_for(lambda: {p.window_id: p for p in tmux.snapshot_panes()}[window.window_id].pane_dead)
     panes = {p.window_id: p for p in tmux.snapshot_panes()}
     assert panes[window.window_id].exit_status == 9
     assert out.read_text(encoding="utf-8").strip() == "lint"
-    assert "Pane is dead" in tmux.capture_pane("main", window=window.window_id)
+    wait_for(lambda: "lint" in tmux.capture_pane("main", window=window.window_id))
+    assert "lint" not in tmux.capture_pane("main")  # the session's first window is another pane
 
 
 def test_bad_cwd_is_an_external_error(tmux_socket: str, tmp_path: Path) -> None:
@@ -177,3 +177,17 @@ def test_session_names_tmux_would_rewrite_are_refused(tmux_socket: str, tmp_path
     assert tmux.list_sessions() == []
     info = tmux.ensure_session(safe_session_name("a.b"), tmp_path, {}, None)  # no command: default shell
     assert tmux.list_sessions() == ["a_b"] and info.created
+
+
+def test_respawn_restarts_the_agent_command(tmux_socket: str, tmp_path: Path) -> None:
+    tmux = Tmux(tmux_socket)
+    tmux.ensure_session("agent", tmp_path, {"METAWSM_ATTEMPT": "1"}, "exit 2")
+    wait_for(lambda: tmux.snapshot()["agent"].pane_dead)
+    out = tmp_path / "attempt.txt"
+    pid = tmux.respawn("agent", tmp_path, {"METAWSM_ATTEMPT": "2"}, f'echo "$METAWSM_ATTEMPT" > {out}; exit 0')
+    assert pid
+    wait_for(lambda: out.exists() and tmux.snapshot()["agent"].pane_dead)
+    assert out.read_text(encoding="utf-8").strip() == "2"
+    assert tmux.snapshot()["agent"].exit_status == 0
+    with pytest.raises(ExternalError):
+        tmux.respawn("missing", tmp_path, {}, "true")
