@@ -44,11 +44,27 @@ def context(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"{var} is not set and --{name} was not given",
                              hint="metawsm sets METAWSM_* in agent sessions; outside one pass the flags")
         found[name] = value
+    from metawsm.forum.ids import agent_key
+
+    found["agent_name"] = found["agent"]
+    found["agent"] = agent_key(found["ticket"], found["agent"])
     try:
         found["attempt"] = int(found["attempt"])
     except ValueError as exc:
         raise UsageError(f"attempt {found['attempt']!r} is not a number (METAWSM_ATTEMPT or --attempt)") from exc
     return found
+
+
+def _sha(args: argparse.Namespace) -> str:
+    """--sha, else the HEAD commit of the current directory (one git process)."""
+    if getattr(args, "sha", None):
+        return str(args.sha).strip().lower()
+    import subprocess
+
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=args.cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UsageError("cannot find the HEAD commit here; pass --sha", hint=proc.stderr.strip() or None)
+    return proc.stdout.strip()
 
 
 def add_parser(subparsers: Any) -> None:
@@ -67,7 +83,7 @@ def add_parser(subparsers: Any) -> None:
                     description="Record a validation result for the git sha that was validated.")
     s.add_argument("--status", required=True, help="passed or failed")
     s.add_argument("--done-criteria", required=True)
-    s.add_argument("--sha", required=True, help="the validated commit (git rev-parse HEAD)")
+    s.add_argument("--sha", help="the validated commit (default: HEAD of the current directory)")
     s.add_argument("--output-tail", help="the last lines of the validation output")
     s.set_defaults(run=run, control_type="validation")
     for s in sub.choices.values():
@@ -84,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         "summary": getattr(args, "summary", None),
         "status": args.status.strip().lower() if getattr(args, "status", None) else None,
         "done_criteria": getattr(args, "done_criteria", None),
-        "sha": args.sha.strip().lower() if getattr(args, "sha", None) else None,
+        "sha": _sha(args) if args.control_type == "validation" else None,
         "output_tail": getattr(args, "output_tail", None),
     }
     forum = open_forum(args, policy=False)

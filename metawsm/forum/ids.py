@@ -55,3 +55,9 @@ def seg(value: str | None) -> str:
 def control_thread_id(run_id: str, agent_name: str) -> str:
     """The deterministic id of the control thread of (run, agent): fctrl-<seg(run)>-<seg(agent)>."""
     return f"fctrl-{seg(run_id)}-{seg(agent_name)}"
+
+
+def agent_key(ticket: str, agent: str) -> str:
+    """The forum's name for one agent of one ticket (`DEMO-1/writer`): control threads are per
+    (run, agent key), so two tickets with an agent of the same name never share a thread."""
+    return agent if "/" in agent else f"{ticket}/{agent}"

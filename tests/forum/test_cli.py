@@ -87,10 +87,11 @@ def test_signal_reads_environment(cli, home: Path, monkeypatch: pytest.MonkeyPat
                  "METAWSM_ATTEMPT": "3"}.items():
         monkeypatch.setenv(k, v)
     ev = json.loads(cli("signal", "completion", "--summary", "ok", "--json").out)["event"]
-    assert ev["actor_type"] == "agent" and ev["actor_name"] == "a1" and ev["payload"]["attempt"] == 3
+    assert ev["actor_type"] == "agent" and ev["actor_name"] == "ABC-1/a1" and ev["payload"]["attempt"] == 3
     ev = json.loads(cli("signal", "validation", "--status", "PASSED", "--done-criteria", "tests", "--sha",
                         "ABC1234", "--agent", "a2", "--json").out)["event"]
-    assert ev["agent_name"] == "a2" and ev["payload"]["status"] == "passed" and ev["thread_id"] == "fctrl-r1-a2"
+    assert ev["agent_name"] == "ABC-1/a2" and ev["payload"]["status"] == "passed"
+    assert ev["thread_id"] == "fctrl-r1-abc-1-a2"  # control threads are per (run, ticket/agent)
 
 
 def _spawn(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
@@ -101,7 +102,7 @@ def _spawn(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[
 def test_two_terminals_converse_through_ask_and_answer(home: Path) -> None:
     env = {"METAWSM_RUN": "run-1", "METAWSM_TICKET": "ABC-1", "METAWSM_AGENT": "coder", "METAWSM_ATTEMPT": "1"}
     asker = _spawn(["ask", "Which database?", "--timeout", "30"], env, home)
-    tid = "fctrl-run-1-coder"
+    tid = "fctrl-run-1-abc-1-coder"
     deadline = time.monotonic() + 20
     answered = False
     while time.monotonic() < deadline and not answered:
