@@ -25,6 +25,8 @@ COMMANDS = (
     "validate",
     "schema",
     "plan",
+    "apply",
+    "reconcile",
     "forum",
     "signal",
     "ask",

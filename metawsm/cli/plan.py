@@ -42,10 +42,22 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
+def active_run(proj: Project, plan: Plan) -> Any:
+    """The plan's active run, read from state.db without creating it."""
+    db = proj.state_dir / "state.db"
+    if not db.exists():
+        return None
+    from metawsm.state import StateStore
+
+    with StateStore(db) as store:
+        return store.active_run_for_plan(plan.name)
+
+
 def recorded_graph(proj: Project, plan: Plan) -> StepGraph | None:
-    """The graph recorded for the plan's active run — the diff base. No run exists yet at plan
-    time; the engine supplies the recorded graph here."""
-    return None
+    """The graph recorded for the plan's active run — the diff base (None: no run yet)."""
+    from metawsm.engine.apply import recorded_graph as from_run
+
+    return from_run(active_run(proj, plan))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,11 +82,13 @@ def _run(args: argparse.Namespace) -> int:
 
             raise UsageError("metawsm plan: --check FILE takes no PLAN and no --out")
         return _check(args, proj)
-    paths = [resolve_path(args, p) for p in args.plans if _looks_like_path(args, p)]
+    paths = [resolve_path(args, p) for p in args.plans if looks_like_path(args, p)]
     config = loader.load(proj, extra=[p for p in paths if p.is_file()])
-    plans = _select(args, proj, config)
+    plans = select_plans(args, proj, config)
+    runs = {plan.name: active_run(proj, plan) for plan in plans}
     previews = preview(config, plans, project_root=proj.root,
-                       recorded=lambda plan: recorded_graph(proj, plan))
+                       recorded=lambda plan: recorded_graph(proj, plan),
+                       run_ids=lambda plan: runs[plan.name].run_id if runs[plan.name] else None)
     saved = None
     if args.out_file:
         from metawsm.plan.saved import save
@@ -93,11 +107,11 @@ def _run(args: argparse.Namespace) -> int:
     return 2 if (args.detailed_exitcode and changed) else 0
 
 
-def _looks_like_path(args: argparse.Namespace, value: str) -> bool:
+def looks_like_path(args: argparse.Namespace, value: str) -> bool:
     return "/" in value or value.endswith((".yaml", ".yml")) or resolve_path(args, value).is_file()
 
 
-def _select(args: argparse.Namespace, proj: Project, config: Config) -> list[Plan]:
+def select_plans(args: argparse.Namespace, proj: Project, config: Config) -> list[Plan]:
     from metawsm.config.schemas import suggest
     from metawsm.errors import UsageError
 
@@ -108,7 +122,7 @@ def _select(args: argparse.Namespace, proj: Project, config: Config) -> list[Pla
     by_source = {p.source: p for p in config.plans.values()}
     chosen: list[Plan] = []
     for value in args.plans:
-        if _looks_like_path(args, value):
+        if looks_like_path(args, value):
             path = resolve_path(args, value)
             plan = by_source.get(proj.display(path))
             if plan is None:

@@ -40,13 +40,15 @@ class PlanPreview:
 
 
 def preview(config: Config, plans: Sequence[Plan], *, project_root: Path,
-            recorded: RecordedLookup | None = None, run_id: str | None = None) -> list[PlanPreview]:
+            recorded: RecordedLookup | None = None, run_id: str | None = None,
+            run_ids: Callable[[Plan], str | None] | None = None) -> list[PlanPreview]:
     """Render every plan (all errors of all plans raised together) and diff each against its record."""
     out: list[PlanPreview] = []
     diags: list[Diagnostic] = []
     for plan in plans:
         try:
-            graph = render_plan(config, plan, project_root=project_root, run_id=run_id)
+            rid = run_ids(plan) if run_ids is not None else run_id
+            graph = render_plan(config, plan, project_root=project_root, run_id=rid)
         except PlanError as exc:
             diags += exc.diagnostics
             continue

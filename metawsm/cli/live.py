@@ -1,0 +1,116 @@
+"""Following runs from the terminal: reconcile in a loop and show progress (apply --wait).
+
+In a terminal the view refreshes in place (rich Live); otherwise each step event is printed once, and
+in --json mode each event is one NDJSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from metawsm.errors import EXIT_INTERRUPTED, WaitTimeout
+
+POLL_SECONDS = 0.5
+STATUS_STYLE = {"done": "green", "running": "cyan", "failed": "red", "pending": "dim", "skipped": "dim"}
+
+
+def questions(eng: Any, run_id: str) -> list[dict[str, str]]:
+    """Pending guidance questions of a run's agents, with the command that answers each."""
+    found = []
+    for agent in eng.store.list_agents(run_id):
+        if agent.attempt < 1 or agent.status in ("stopped", "pending"):
+            continue
+        state = eng.forum.control_state(run_id, eng.agent_key(agent.ticket, agent.name), agent.attempt)
+        if state.pending_question:
+            thread = state.pending_thread_id or ""
+            found.append({"run_id": run_id, "ticket": agent.ticket, "agent": agent.name, "thread_id": thread,
+                          "question": state.pending_question,
+                          "answer_with": f"metawsm forum answer {thread} --body '...'"})
+    return found
+
+
+def run_table(eng: Any, run_id: str) -> Any:
+    from rich.table import Table
+
+    run = eng.store.get_run(run_id)
+    table = Table(title=f"{run.plan_name} · {run_id} · {run.status}", title_justify="left", expand=False)
+    for column in ("step", "status", "tries", "note"):
+        table.add_column(column, overflow="fold")
+    for step in eng.store.list_steps(run_id):
+        style = STATUS_STYLE.get(step.status, "")
+        note = (step.last_error or "")[:80]
+        table.add_row(step.step_id, f"[{style}]{step.status}[/]", str(step.attempts), note)
+    return table
+
+
+def follow(args: argparse.Namespace, eng: Any, run_ids: Sequence[str], *, timeout: float | None,
+           max_parallel: int | None, terminal: Sequence[str], intro: Sequence[Any] = ()) -> int:
+    from metawsm.engine.reconcile import reconcile
+
+    out = args.out
+    live_view = not out.json_mode and out.console.is_terminal
+    deadline = time.monotonic() + timeout if timeout else None
+    asked: set[str] = set()
+    for result in intro:
+        if result.reconcile:
+            _events(out, result.run_id, result.reconcile.events, live_view)
+    live = None
+    if live_view:
+        from rich.console import Group
+        from rich.live import Live
+
+        live = Live(console=out.console, refresh_per_second=4, transient=False)
+        live.start()
+    try:
+        while True:
+            statuses = {}
+            for rid in run_ids:
+                result = reconcile(eng, rid, max_parallel=max_parallel)
+                statuses[rid] = result.status
+                _events(out, rid, result.events, live_view)
+                for q in questions(eng, rid):
+                    key = f"{q['thread_id']}:{q['question']}"
+                    if key not in asked:
+                        asked.add(key)
+                        _question(out, q)
+            if live is not None:
+                live.update(Group(*(run_table(eng, rid) for rid in run_ids)))
+            if all(s in terminal for s in statuses.values()):
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise WaitTimeout(f"runs still {', '.join(sorted(set(statuses.values())))} after {timeout:g}s",
+                                  hint="agents keep running; `metawsm status` shows them")
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        if live is not None:
+            live.stop()
+        out.warn("stopped watching; agents keep running (`metawsm status`, `metawsm apply --wait` to follow)")
+        return EXIT_INTERRUPTED
+    finally:
+        if live is not None:
+            live.stop()
+    summary = [{"run_id": rid, "status": eng.store.get_run(rid).status} for rid in run_ids]
+    if out.json_mode:
+        out.ndjson({"type": "summary", "runs": summary})
+    else:
+        for item in summary:
+            out.text(f"run {item['run_id']}: {item['status']}")
+    return 1 if any(item["status"] == "failed" for item in summary) else 0
+
+
+def _events(out: Any, run_id: str, events: Sequence[Any], live_view: bool) -> None:
+    for event in events:
+        if out.json_mode:
+            out.ndjson({"type": "step", "run_id": run_id, **event.to_json()})
+        elif not live_view:
+            out.text(f"{event.step_id}: {event.status}" + (f" — {event.message}" if event.message else ""))
+
+
+def _question(out: Any, q: dict[str, str]) -> None:
+    if out.json_mode:
+        out.ndjson({"type": "question", **q})
+    else:
+        out.text(f"? {q['ticket']}/{q['agent']} asks: {q['question']}\n  answer: {q['answer_with']}")

@@ -1,0 +1,41 @@
+"""metawsm reconcile: advance runs once (what apply, the operator and the daemon do on each tick)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from metawsm.cli.common import add_command, project
+
+HELP = "advance active runs once"
+DESCRIPTION = """\
+Advance runs by one reconcile pass: read new signals, move steps and agents, start ready work.
+Agents and finished checks start this command in the background themselves, so runs move on without
+a daemon; it is safe to run from several processes at once (one lease per run).
+
+exit codes: 0 ok, 1 a run failed or does not exist"""
+
+
+def add_parser(subparsers: Any) -> None:
+    p = add_command(subparsers, "reconcile", help=HELP, description=DESCRIPTION)
+    p.add_argument("--run", dest="run_id", metavar="RUN", help="only this run (default: every active run)")
+    p.add_argument("--quiet", action="store_true", help="print nothing")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from metawsm.engine.context import Engine
+    from metawsm.engine.reconcile import reconcile
+    from metawsm.state.machines import ACTIVE_RUN_STATES
+
+    eng = Engine.open(project(args))
+    if args.run_id:
+        run_ids = [eng.store.get_run(args.run_id).run_id]
+    else:
+        run_ids = [r.run_id for r in eng.store.list_runs(status_in=sorted(ACTIVE_RUN_STATES))]
+    results = [reconcile(eng, rid) for rid in run_ids]
+    if not args.quiet:
+        args.out.result({"runs": [r.to_json() for r in results]},
+                        lambda c: [c.print(f"{r.run_id}: {r.status}" + (" (busy)" if r.busy else ""), markup=False)
+                                   for r in results] and None)
+    return 1 if any(r.status == "failed" for r in results) else 0

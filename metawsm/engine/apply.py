@@ -1,0 +1,202 @@
+"""`apply`: validate and preflight everything, then create (or reuse) the plan's run, bring its recorded
+steps in line with the rendered graph, and reconcile once.
+
+Step sync: new steps are added as pending; a changed step that has not started is updated; a changed
+finished (or failed) step is reset to pending so it runs again; a changed running step is stopped and
+reset; steps no longer in the plan are skipped (finished ones stay as they were).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from metawsm.engine.kinds import REGISTRY, StepRef
+from metawsm.engine.reconcile import ReconcileResult, reconcile
+from metawsm.errors import MetawsmError
+from metawsm.plan import StepChange, StepGraph, diff, render_plan
+from metawsm.runtime import git, proc
+
+if TYPE_CHECKING:
+    from metawsm.config.loader import Config
+    from metawsm.config.models import Plan
+    from metawsm.engine.context import Engine
+    from metawsm.state.models import Run
+
+TMUX_KINDS = ("session", "agent")
+
+
+class PreflightError(MetawsmError):
+    """Something apply needs is missing; nothing was changed."""
+
+    code = "preflight_failed"
+
+
+@dataclass
+class ApplyResult:
+    plan: str
+    run_id: str | None
+    created: bool
+    dry_run: bool
+    changes: list[StepChange]
+    status: str
+    warnings: list[str] = field(default_factory=list)
+    reconcile: ReconcileResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan, "run_id": self.run_id, "created": self.created, "dry_run": self.dry_run,
+            "status": self.status, "warnings": self.warnings,
+            "changes": [c.to_json() for c in self.changes if c.mark != "="],
+            "unchanged": sum(1 for c in self.changes if c.mark == "="),
+            "events": [e.to_json() for e in self.reconcile.events] if self.reconcile else [],
+        }
+
+
+def recorded_graph(run: Run | None) -> StepGraph | None:
+    """The step graph a run recorded at its last apply."""
+    if run is None or not run.graph_json:
+        return None
+    return StepGraph.from_json(json.loads(run.graph_json))
+
+
+def new_run_id(plan_name: str) -> str:
+    return f"{plan_name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def graph_hash(graph: StepGraph) -> str:
+    return hashlib.sha256("\n".join(f"{s.id} {s.definition_hash}" for s in graph.steps).encode()).hexdigest()
+
+
+def preflight(eng: Engine, graph: StepGraph) -> list[str]:
+    """Everything that would make apply fail half-way, found before anything is created."""
+    problems: list[str] = []
+    if proc.which("git") is None:
+        return ["git is not installed (or not on PATH)"]
+    if any(s.kind in TMUX_KINDS or (s.kind == "shell" and s.fields.get("tmux")) for s in graph.steps):
+        if proc.which("tmux") is None:
+            problems.append("tmux is not installed (or not on PATH); agents run in tmux sessions")
+    for step in graph.steps:
+        if step.kind == "workspace":
+            problems += _workspace_problems(step.fields)
+        elif step.kind == "agent":
+            for binary in step.fields.get("requires", ()):
+                if proc.which(binary) is None:
+                    problems.append(f"{step.id}: profile {step.fields.get('profile')!r} needs `{binary}`, "
+                                    f"which is not on PATH")
+    return sorted(set(problems), key=problems.index)
+
+
+def _workspace_problems(fields: Any) -> list[str]:
+    problems = []
+    for name, repo in sorted(fields["repos"].items()):
+        root = Path(repo["repo_root"])
+        if not (root / ".git").exists():
+            problems.append(f"repo {name}: {root} is not a git repository")
+            continue
+        if not git.ref_exists(root, f"refs/heads/{fields['branch']}") and not git.ref_exists(
+                root, f"refs/heads/{repo['base_branch']}"):
+            problems.append(f"repo {name}: base branch {repo['base_branch']!r} does not exist in {root} "
+                            f"(set workspace.base_branch in the policy)")
+        path = Path(repo["path"])
+        if path.exists() and any(path.iterdir()):
+            known = {Path(w.path).resolve() for w in git.list_worktrees(root)}
+            if path.resolve() not in known:
+                problems.append(f"repo {name}: {path} exists and is not a worktree of {root}; move it away")
+    return problems
+
+
+def _sync_steps(eng: Engine, run: Run, graph: StepGraph, changes: list[StepChange]) -> None:
+    store, run_id = eng.store, run.run_id
+    rows = {s.step_id: s for s in store.list_steps(run_id)}
+    marks = {c.id: c.mark for c in changes}
+    for step in graph.steps:
+        fields_json = _fields_json(step)
+        row = rows.get(step.id)
+        if row is None:
+            store.upsert_step(run_id, step.id, step.kind, step.ticket, step.agent, step.definition_hash, fields_json)
+            continue
+        if marks.get(step.id) == "~" or row.definition_hash != step.definition_hash:
+            store.set_step_definition(run_id, step.id, step.definition_hash, fields_json)
+            _reset(eng, run, row, "definition changed")
+        elif row.status == "failed":
+            _reset(eng, run, row, "re-applied")
+    for sid, row in rows.items():
+        if sid not in graph.by_id and row.status in ("pending", "running", "failed"):
+            if row.status == "running":
+                _stop(eng, run, row)
+                store.transition_step(run_id, sid, "failed", "removed from the plan", error="removed from the plan")
+            store.transition_step(run_id, sid, "skipped", "removed from the plan")
+    for step in graph.steps:
+        if step.kind == "agent" and step.ticket and step.agent:
+            store.upsert_agent(run_id, step.ticket, step.agent, str(step.fields.get("profile", "")),
+                               str(step.fields.get("session", "")))
+
+
+def _fields_json(step: Any) -> str:
+    return json.dumps(dict(step.fields), sort_keys=True, ensure_ascii=False)
+
+
+def _stop(eng: Engine, run: Run, row: Any) -> None:
+    kind = REGISTRY.get(row.kind)
+    if kind is not None:
+        with contextlib.suppress(MetawsmError):
+            kind.stop(eng, StepRef(run, row))
+
+
+def _reset(eng: Engine, run: Run, row: Any, reason: str) -> None:
+    store, sid = eng.store, row.step_id
+    if row.status == "running":
+        _stop(eng, run, row)
+        store.transition_step(run.run_id, sid, "failed", reason, error=reason)
+        store.transition_step(run.run_id, sid, "skipped", reason)
+    elif row.status == "failed":
+        store.transition_step(run.run_id, sid, "skipped", reason)
+    if store.get_step(run.run_id, sid).status in ("done", "skipped"):
+        store.transition_step(run.run_id, sid, "pending", reason)
+
+
+def _start_run(eng: Engine, run: Run, changed: bool) -> Run:
+    store = eng.store
+    path = {"created": ["planning", "running"], "planning": ["running"], "paused": ["running"],
+            "failed": ["running"], "stopped": ["running"], "complete": ["running"] if changed else []}
+    for status in path.get(run.status, []):
+        run = store.transition_run(run.run_id, status, "apply")
+    return run
+
+
+def apply_plan(eng: Engine, config: Config, plan: Plan, *, dry_run: bool = False,
+               max_parallel: int | None = None, warnings: list[str] | None = None) -> ApplyResult:
+    """Render, preflight, diff against the recorded run, then (unless dry_run) record and reconcile."""
+    active = eng.store.active_run_for_plan(plan.name) if (eng.has_state() or not dry_run) else None
+    run_id = active.run_id if active else new_run_id(plan.name)
+    graph = render_plan(config, plan, project_root=eng.project.root, run_id=run_id)
+    recorded = recorded_graph(active)
+    changes = diff(recorded, graph)
+    changed = any(c.mark != "=" for c in changes)
+    problems = preflight(eng, graph)
+    if problems:
+        raise PreflightError("cannot apply plan " + plan.name + ": " + "; ".join(problems),
+                             hint="fix these first; nothing was changed")
+    if dry_run:
+        return ApplyResult(plan.name, active.run_id if active else None, False, True, changes,
+                           active.status if active else "(new run)", list(warnings or []))
+    if active is None:
+        run = eng.store.create_run(run_id, plan.name, graph_hash(graph), _graph_json(graph))
+    else:
+        run = eng.store.update_run_graph(run_id, graph_hash(graph), _graph_json(graph))
+    _sync_steps(eng, run, graph, changes)
+    run = _start_run(eng, eng.store.get_run(run_id), changed or active is None)
+    result = reconcile(eng, run_id, max_parallel=max_parallel)
+    return ApplyResult(plan.name, run_id, active is None, False, changes, result.status, list(warnings or []),
+                       result)
+
+
+def _graph_json(graph: StepGraph) -> str:
+    return json.dumps(graph.to_json(), sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,102 @@
+"""`agent:T:A`: the profile's command runs as the tmux session's window command until the agent signals
+completion for its current attempt. A completion from an older attempt never completes a newer one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from metawsm.engine.kinds.base import Outcome, StepRef, session_env
+from metawsm.errors import MetawsmError
+from metawsm.state.machines import can_transition
+
+if TYPE_CHECKING:
+    from metawsm.engine.context import Engine
+    from metawsm.state.models import Agent
+
+
+def agent_env(eng: Engine, ref: StepRef, attempt: int) -> dict[str, str]:
+    fields = ref.fields
+    env = {
+        "METAWSM_HOME": str(eng.project.root),
+        "METAWSM_PLAN": ref.run.plan_name,
+        "METAWSM_AGENT": ref.agent,
+        "METAWSM_PROFILE": str(fields.get("profile", "")),
+    }
+    env.update(session_env(ref, fields, attempt))
+    return env
+
+
+def move(eng: Engine, agent: Agent, *states: str, reason: str) -> None:
+    """Walk the agent through `states` where the machine allows it (skipping impossible hops)."""
+    current = agent.status
+    for state in states:
+        if current != state and can_transition("agent", current, state):
+            eng.store.transition_agent(agent.run_id, agent.ticket, agent.name, state, reason)
+            current = state
+
+
+class AgentKind:
+    def start(self, eng: Engine, ref: StepRef) -> Outcome:
+        fields = ref.fields
+        session, cwd = fields["session"], fields["cwd"]
+        attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
+        env = agent_env(eng, ref, attempt)
+        try:
+            if not eng.tmux.has_session(session):
+                eng.tmux.ensure_session(session, cwd, env, None)
+            pid = eng.tmux.respawn(session, cwd, env, fields["command"])
+        except MetawsmError as exc:
+            return Outcome.failed(f"cannot start agent {ref.agent} for {ref.ticket}: {exc.message}")
+        eng.forget_panes()
+        agent = eng.store.get_agent(ref.run_id, ref.ticket, ref.agent)
+        move(eng, agent, "running", reason=f"attempt {attempt} started")
+        now = eng.clock()
+        eng.store.update_agent(ref.run_id, ref.ticket, ref.agent, pane_pid=pid, exit_status=None,
+                               last_activity_at=now, last_progress_at=now, stopped_by_user=False)
+        return Outcome.running(note=f"attempt {attempt} started in tmux session {session}")
+
+    def poll(self, eng: Engine, ref: StepRef) -> Outcome:
+        agent = eng.store.get_agent(ref.run_id, ref.ticket, ref.agent)
+        if agent.status == "pending" or agent.attempt == 0:  # a crash between step start and launch
+            return self.start(eng, ref)
+        key = eng.agent_key(ref.ticket, ref.agent)
+        state = eng.forum.control_state(ref.run_id, key, agent.attempt)
+        if state.completion is None:
+            pane = eng.panes().get(agent.session)
+            if pane is not None and not pane.pane_dead:
+                timeout = int(ref.fields.get("timeout_seconds") or 0)
+                started = ref.step.started_at or eng.clock()
+                if timeout and eng.clock() - started > timeout:
+                    self.stop(eng, ref)
+                    move(eng, agent, "failed", reason="timed out")
+                    return Outcome.failed(f"agent {ref.agent} of {ref.ticket} did not complete within {timeout}s")
+                return Outcome.running(waiting=state.pending_question is not None)
+            state = eng.forum.control_state(ref.run_id, key, agent.attempt)  # it may have signalled, then exited
+            if state.completion is None:
+                return self._ended(eng, ref, agent, pane)
+        summary, _seq = state.completion
+        move(eng, agent, "stopping", "stopped", reason=f"completed attempt {agent.attempt}")
+        return Outcome.done(f"completed: {summary}" if summary else "completed")
+
+    def _ended(self, eng: Engine, ref: StepRef, agent: Agent, pane: object) -> Outcome:
+        session = agent.session
+        if pane is None:
+            move(eng, agent, "dead", reason="tmux session disappeared")
+            return Outcome.failed(f"tmux session {session} of agent {ref.agent} ({ref.ticket}) disappeared "
+                                  f"before the agent signalled completion")
+        code = getattr(pane, "exit_status", None)
+        eng.store.update_agent(ref.run_id, ref.ticket, ref.agent, exit_status=code)
+        move(eng, agent, "failed", reason=f"command exited with status {code}")
+        try:
+            last = eng.tmux.capture_pane(session, 5).strip().splitlines()[-3:]
+        except MetawsmError:
+            last = []
+        where = f"; last output: {' | '.join(last)}" if last else ""
+        return Outcome.failed(f"agent {ref.agent} of {ref.ticket} exited with status {code} before signalling "
+                              f"completion (attempt {agent.attempt}){where}")
+
+    def stop(self, eng: Engine, ref: StepRef) -> None:
+        session = ref.fields.get("session")
+        if session:
+            eng.tmux.kill_session(session)
+            eng.forget_panes()

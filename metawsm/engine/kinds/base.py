@@ -1,0 +1,92 @@
+"""The StepKind protocol: `start` begins a step, `poll` reports on a running one, `stop` ends it.
+
+Every kind is idempotent: a start after a crash finds its worktree, session or process and adopts it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from metawsm.engine.context import Engine
+    from metawsm.state.models import Run, Step
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """`running` (poll again later), `done`, or `failed` with an error a person can act on."""
+
+    status: str
+    error: str | None = None
+    output_log: str | None = None
+    note: str | None = None
+    waiting: bool = False  # an agent waits for an answer to its question
+
+    @classmethod
+    def running(cls, output_log: str | None = None, note: str | None = None, *, waiting: bool = False) -> Outcome:
+        return cls("running", output_log=output_log, note=note, waiting=waiting)
+
+    @classmethod
+    def done(cls, note: str | None = None, output_log: str | None = None) -> Outcome:
+        return cls("done", note=note, output_log=output_log)
+
+    @classmethod
+    def failed(cls, error: str, output_log: str | None = None) -> Outcome:
+        return cls("failed", error=error, output_log=output_log)
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """A recorded step plus the run it belongs to, with its rendered fields decoded once."""
+
+    run: Run
+    step: Step
+
+    @cached_property
+    def fields(self) -> Mapping[str, Any]:
+        return json.loads(self.step.fields_json or "{}")  # type: ignore[no-any-return]
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def ticket(self) -> str:
+        return self.step.ticket or ""
+
+    @property
+    def agent(self) -> str:
+        return self.step.agent or ""
+
+
+class StepKind(Protocol):
+    def start(self, eng: Engine, ref: StepRef) -> Outcome: ...
+
+    def poll(self, eng: Engine, ref: StepRef) -> Outcome: ...
+
+    def stop(self, eng: Engine, ref: StepRef) -> None: ...
+
+
+class Immediate:
+    """Base for kinds whose start finishes the work (workspace, session, gate)."""
+
+    def poll(self, eng: Engine, ref: StepRef) -> Outcome:
+        return self.start(eng, ref)  # type: ignore[attr-defined,no-any-return]
+
+    def stop(self, eng: Engine, ref: StepRef) -> None:
+        return None
+
+
+def session_env(ref: StepRef, fields: Mapping[str, Any], attempt: int | None = None) -> dict[str, str]:
+    """The METAWSM_* environment every agent, check and shell command of a run gets."""
+    env = {str(k): str(v) for k, v in fields.get("env", {}).items()}
+    env["METAWSM_RUN"] = ref.run_id
+    if ref.ticket:
+        env["METAWSM_TICKET"] = ref.ticket
+    if attempt is not None:
+        env["METAWSM_ATTEMPT"] = str(attempt)
+    return env

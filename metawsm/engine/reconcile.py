@@ -1,0 +1,170 @@
+"""`reconcile(run)`: the only code that advances a run.
+
+One pass, under the run's lease: poll running steps, retry failed ones whose backoff has passed, start
+ready steps (needs done) up to `execution.max_parallel`, repeat while anything moved, then derive the
+run's status (complete, failed, awaiting_guidance or running). Safe to call from many processes at once:
+a pass that cannot take the lease returns at once with `busy=True`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from metawsm.engine.kinds import REGISTRY, Outcome, StepRef
+from metawsm.errors import MetawsmError
+from metawsm.plan.graph import StepGraph
+from metawsm.state.machines import can_transition
+
+if TYPE_CHECKING:
+    from metawsm.engine.context import Engine
+    from metawsm.state.models import Run, Step
+
+RECONCILABLE = frozenset({"running", "awaiting_guidance"})
+SATISFIED = frozenset({"done", "skipped"})
+
+
+@dataclass
+class StepEvent:
+    step_id: str
+    status: str
+    message: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"step_id": self.step_id, "status": self.status, "message": self.message}
+
+
+@dataclass
+class ReconcileResult:
+    run_id: str
+    status: str
+    busy: bool = False
+    events: list[StepEvent] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # agent keys with a pending question
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "status": self.status, "busy": self.busy,
+                "events": [e.to_json() for e in self.events], "waiting": self.waiting}
+
+
+def backoff_seconds(eng: Engine, attempts: int) -> float:
+    b = eng.policy.execution.backoff
+    return float(min(b.initial_seconds * b.multiplier ** max(attempts - 1, 0), b.max_seconds))
+
+
+class _Pass:
+    def __init__(self, eng: Engine, run: Run, max_parallel: int) -> None:
+        self.eng, self.run, self.max_parallel = eng, run, max_parallel
+        self.graph = StepGraph.from_json(json.loads(run.graph_json))
+        self.rows: dict[str, Step] = {s.step_id: s for s in eng.store.list_steps(run.run_id)}
+        self.events: list[StepEvent] = []
+        self.waiting: set[str] = set()
+
+    def running(self) -> int:
+        return sum(1 for s in self.graph.steps if self.rows[s.id].status == "running")
+
+    def ready(self, step_id: str) -> bool:
+        return all(self.rows[n].status in SATISFIED for n in self.graph.by_id[step_id].needs)
+
+    def record(self, row: Step, outcome: Outcome) -> bool:
+        """Write an outcome; True when the step left `running`."""
+        store, sid = self.eng.store, row.step_id
+        if outcome.status == "running":
+            if outcome.waiting and row.ticket and row.agent:
+                self.waiting.add(self.eng.agent_key(row.ticket, row.agent))
+            return False
+        if outcome.status == "done":
+            self.rows[sid] = store.transition_step(self.run.run_id, sid, "done", outcome.note or "",
+                                                   output_log=outcome.output_log)
+            self.events.append(StepEvent(sid, "done", outcome.note or ""))
+            return True
+        retries = self.graph.by_id[sid].retries
+        retry_at = self.eng.clock() + backoff_seconds(self.eng, row.attempts) if row.attempts <= retries else None
+        self.rows[sid] = store.transition_step(self.run.run_id, sid, "failed", "failed", error=outcome.error,
+                                               output_log=outcome.output_log, next_attempt_at=retry_at)
+        suffix = f" (retry {row.attempts}/{retries} scheduled)" if retry_at is not None else ""
+        self.events.append(StepEvent(sid, "failed", (outcome.error or "") + suffix))
+        return True
+
+    def start(self, row: Step, reason: str) -> bool:
+        sid = row.step_id
+        kind = REGISTRY.get(row.kind)
+        row = self.eng.store.transition_step(self.run.run_id, sid, "running", reason)
+        self.rows[sid] = row
+        if kind is None:
+            outcome = Outcome.failed(f"unknown step kind {row.kind!r}")
+        else:
+            try:
+                outcome = kind.start(self.eng, StepRef(self.run, row))
+            except MetawsmError as exc:
+                outcome = Outcome.failed(exc.message)
+        if outcome.status == "running":
+            self.events.append(StepEvent(sid, "running", outcome.note or reason))
+        self.record(row, outcome)
+        return True
+
+    def poll_all(self) -> bool:
+        moved = False
+        for step in self.graph.steps:
+            row = self.rows[step.id]
+            if row.status != "running":
+                continue
+            kind = REGISTRY.get(row.kind)
+            try:
+                outcome = kind.poll(self.eng, StepRef(self.run, row)) if kind else Outcome.failed("unknown kind")
+            except MetawsmError as exc:
+                outcome = Outcome.failed(exc.message)
+            moved |= self.record(row, outcome)
+        return moved
+
+    def start_ready(self) -> bool:
+        moved = False
+        now = self.eng.clock()
+        for step in self.graph.steps:
+            if self.running() >= self.max_parallel:
+                break
+            row = self.rows[step.id]
+            if row.status == "pending" and self.ready(step.id):
+                moved |= self.start(row, "needs satisfied")
+            elif (row.status == "failed" and row.attempts <= step.retries and row.next_attempt_at is not None
+                  and row.next_attempt_at <= now and self.ready(step.id)):
+                moved |= self.start(row, f"retry {row.attempts}/{step.retries}")
+        return moved
+
+    def derive_status(self) -> str:
+        rows = [self.rows[s.id] for s in self.graph.steps]
+        if any(r.status == "failed" and r.next_attempt_at is None for r in rows):
+            return "failed"
+        if all(r.status in SATISFIED for r in rows):
+            return "complete"
+        return "awaiting_guidance" if self.waiting else "running"
+
+
+def _move_run(eng: Engine, run: Run, status: str) -> Run:
+    path = [status] if can_transition("run", run.status, status) else ["running", status]
+    for target in path:
+        if run.status != target and can_transition("run", run.status, target):
+            run = eng.store.transition_run(run.run_id, target, f"reconcile: {target}")
+    return run
+
+
+def reconcile(eng: Engine, run_id: str, *, max_parallel: int | None = None) -> ReconcileResult:
+    lease = eng.store.acquire_lease(run_id, ttl=120)
+    if lease is None:
+        return ReconcileResult(run_id, eng.store.get_run(run_id).status, busy=True)
+    try:
+        run = eng.store.get_run(run_id)
+        if run.status not in RECONCILABLE:
+            return ReconcileResult(run_id, run.status)
+        p = _Pass(eng, run, max_parallel or eng.policy.execution.max_parallel)
+        for _ in range(4 * len(p.graph.steps) + 2):  # each round moves at least one step, or stops
+            eng.forget_panes()
+            moved = p.poll_all()
+            moved |= p.start_ready()
+            if not moved:
+                break
+        run = _move_run(eng, eng.store.get_run(run_id), p.derive_status())
+        return ReconcileResult(run_id, run.status, events=p.events, waiting=sorted(p.waiting))
+    finally:
+        eng.store.release_lease(lease)

@@ -1,0 +1,180 @@
+"""Evaluate the close gate for one ticket of one run.
+
+Checks (policy close.required_checks): clean_tree, completion (every agent signalled for its current
+attempt), validation (the latest validation passed, for the HEAD sha or a given sha), forbidden_files
+(no changed path matches close.forbidden_file_patterns), and {name, run} commands.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from metawsm.errors import MetawsmError, NotFoundError
+from metawsm.runtime import git, proc
+
+if TYPE_CHECKING:
+    from metawsm.engine.context import Engine
+    from metawsm.state.models import Run
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    reason: str
+    details: tuple[str, ...] = ()
+    fix: str | None = None
+
+    def summary(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "reason": self.reason, "details": list(self.details),
+                "fix": self.fix}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    run_id: str
+    ticket: str
+    sha: str | None
+    checks: tuple[CheckResult, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "ticket": self.ticket, "sha": self.sha, "passed": self.passed,
+                "checks": [c.to_json() for c in self.checks]}
+
+
+def workspace_fields(eng: Engine, run_id: str, ticket: str) -> dict[str, Any]:
+    try:
+        step = eng.store.get_step(run_id, f"workspace:{ticket}")
+    except NotFoundError as exc:
+        raise NotFoundError(f"ticket {ticket} is not part of run {run_id}") from exc
+    return json.loads(step.fields_json or "{}")  # type: ignore[no-any-return]
+
+
+def primary_repo(ws: dict[str, Any]) -> dict[str, Any]:
+    repos = ws.get("repos", {})
+    return repos.get("self") or repos[sorted(repos)[0]]
+
+
+def _clean_tree(ws: dict[str, Any]) -> CheckResult:
+    dirty: list[str] = []
+    for name, repo in sorted(ws["repos"].items()):
+        try:
+            dirty += [f"{name}:{p}" if len(ws["repos"]) > 1 else p for p in git.is_dirty(repo["path"])]
+        except MetawsmError as exc:
+            return CheckResult("clean_tree", False, f"cannot read worktree {repo['path']}: {exc.message}")
+    if dirty:
+        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        return CheckResult("clean_tree", False, f"uncommitted or untracked files: {shown}", tuple(dirty),
+                           fix=f"commit or remove them in {ws['path']}")
+    return CheckResult("clean_tree", True, "worktree is clean")
+
+
+def _completion(eng: Engine, run_id: str, ticket: str) -> CheckResult:
+    missing = []
+    agents = [a for a in eng.store.list_agents(run_id) if a.ticket == ticket]
+    for agent in agents:
+        state = eng.forum.control_state(run_id, eng.agent_key(ticket, agent.name), agent.attempt)
+        if agent.attempt < 1 or state.completion is None:
+            missing.append(f"{agent.name} (attempt {agent.attempt})")
+    if missing:
+        return CheckResult("completion", False, "no completion signal from " + ", ".join(missing), tuple(missing),
+                           fix="wait for the agents, or `metawsm signal completion` from their sessions")
+    return CheckResult("completion", True, f"{len(agents)} agent(s) signalled completion")
+
+
+def latest_validation(eng: Engine, run_id: str, ticket: str) -> dict[str, Any] | None:
+    from metawsm.engine.context import CHECKS_AGENT
+
+    found: list[dict[str, Any]] = []
+    keys = [eng.agent_key(ticket, CHECKS_AGENT)]
+    attempts: dict[str, int | None] = {keys[0]: None}
+    for agent in eng.store.list_agents(run_id):
+        if agent.ticket == ticket:
+            key = eng.agent_key(ticket, agent.name)
+            keys.append(key)
+            attempts[key] = agent.attempt
+    for key in keys:
+        attempt = attempts[key] if attempts[key] is not None else eng.forum.latest_attempt(run_id, key)
+        if not attempt:
+            continue
+        validation = eng.forum.control_state(run_id, key, attempt).validation
+        if validation:
+            found.append(dict(validation, by=key))
+    return max(found, key=lambda v: v["sequence"]) if found else None
+
+
+def _validation(eng: Engine, run_id: str, ticket: str, sha: str) -> CheckResult:
+    latest = latest_validation(eng, run_id, ticket)
+    fix = f"re-run the checks: `metawsm apply` (or `metawsm gate --ticket {ticket}` to see why)"
+    if latest is None:
+        return CheckResult("validation", False, "no validation recorded", fix=fix)
+    if latest["status"] != "passed":
+        return CheckResult("validation", False, f"latest validation failed (by {latest['by']})", fix=fix)
+    if (latest.get("sha") or "") != sha:
+        return CheckResult("validation", False,
+                           f"validation was for {str(latest.get('sha'))[:12]}, not for {sha[:12]}", fix=fix)
+    return CheckResult("validation", True, f"passed for {sha[:12]}")
+
+
+def _forbidden(ws: dict[str, Any], patterns: tuple[str, ...]) -> CheckResult:
+    hits: list[str] = []
+    for name, repo in sorted(ws["repos"].items()):
+        try:
+            changed = git.changed_files(repo["path"], repo["base_branch"])
+        except MetawsmError as exc:
+            return CheckResult("forbidden_files", False, f"cannot list changes in {repo['path']}: {exc.message}")
+        for path in changed:
+            base = path.rsplit("/", 1)[-1]
+            if any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(base, p) for p in patterns):
+                hits.append(path if len(ws["repos"]) == 1 else f"{name}:{path}")
+    if hits:
+        return CheckResult("forbidden_files", False, "forbidden files changed: " + ", ".join(hits[:10]),
+                           tuple(hits), fix="remove them from the branch (git rm --cached, then commit)")
+    return CheckResult("forbidden_files", True, "no forbidden files changed")
+
+
+def _command(name: str, command: str, cwd: str) -> CheckResult:
+    try:
+        result = proc.run_shell(command, cwd=cwd, check=False, timeout=600)
+    except MetawsmError as exc:
+        return CheckResult(name, False, exc.message)
+    if result.code == 0:
+        return CheckResult(name, True, f"`{command}` passed")
+    last = " | ".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+    return CheckResult(name, False, f"`{command}` exited with {result.code}: {last}")
+
+
+def evaluate(eng: Engine, run: Run, ticket: str, *, sha: str | None = None) -> GateResult:
+    """Every required check for `ticket`; `sha` (a pushed commit) replaces the worktree's HEAD."""
+    ws = workspace_fields(eng, run.run_id, ticket)
+    primary = primary_repo(ws)
+    try:
+        target = sha or git.head_sha(primary["path"])
+    except MetawsmError as exc:
+        return GateResult(run.run_id, ticket, None, (CheckResult("workspace", False, exc.message),))
+    results: list[CheckResult] = []
+    for check in eng.policy.close.required_checks:
+        if check.run is not None:
+            results.append(_command(check.name, check.run, primary["path"]))
+        elif check.name == "clean_tree":
+            results.append(_clean_tree(ws))
+        elif check.name == "completion":
+            results.append(_completion(eng, run.run_id, ticket))
+        elif check.name == "validation":
+            results.append(_validation(eng, run.run_id, ticket, target))
+        elif check.name == "forbidden_files":
+            results.append(_forbidden(ws, eng.policy.close.forbidden_file_patterns))
+    return GateResult(run.run_id, ticket, target, tuple(results))
