@@ -14,9 +14,12 @@ from pathlib import Path
 from metawsm.errors import ForumError
 from metawsm.forum import projector
 from metawsm.forum.log import EventLog, LogCorrupt
-from metawsm.forum.schema_sql import SCHEMA, VERSION
+from metawsm.forum.schema_sql import INDEXES_DDL, POSTS_DDL, SCHEMA, SEARCH_DDL, TABLES_DDL, VERSION
 
 log = logging.getLogger(__name__)
+
+BUILD_CHUNK = 1 << 20  # bytes of log per rebuild transaction
+BUILD_CACHE_KIB = 16 << 10  # page cache of the rebuild connection (peak RSS stays far below 100 MB)
 
 
 class Index:
@@ -154,22 +157,30 @@ class Index:
 
 
 def build(path: Path, log_: EventLog) -> int:
-    """Write a complete index of `log_` into a new database file at `path`."""
+    """Write a complete index of `log_` into a new database file at `path`.
+
+    A throwaway file (no journal, no fsync until the end): the base tables are loaded first, one
+    transaction per chunk, then the secondary indexes are created and the full-text table is filled
+    from the loaded rows in one statement each, which is much cheaper than maintaining them row by row."""
     conn = sqlite3.connect(path, isolation_level=None)
     count = 0
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("PRAGMA cache_size = -8000")
-        conn.executescript(SCHEMA)
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.execute(f"PRAGMA cache_size = {-BUILD_CACHE_KIB:d}")
+        conn.executescript(TABLES_DDL + POSTS_DDL)
         offset = line = 0
-        for events, offset, line in log_.read(0, 0):
+        state = projector.Carry()
+        for events, offset, line in log_.read(0, 0, limit_bytes=BUILD_CHUNK):
             conn.execute("BEGIN")
             with conn:
-                projector.apply(conn, events)
+                projector.apply(conn, events, search=False, carry=state)
             count += len(events)
+        conn.executescript(INDEXES_DDL + SEARCH_DDL)
         conn.execute("BEGIN")
         with conn:
+            projector.fill_search(conn)
             conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", (("offset", offset), ("line", line)))
             conn.execute(f"PRAGMA user_version = {int(VERSION)}")
     except sqlite3.Error as exc:

@@ -112,19 +112,29 @@ class EventLog:
                     continue
                 rest = data[cut + 1:]
                 lines = data[:cut].split(b"\n")
-                events = []
-                for i, raw in enumerate(lines):
-                    try:
-                        obj = loads(raw)
-                    except orjson.JSONDecodeError as exc:
-                        why = "not UTF-8" if "utf-8" in str(exc).lower() else "not JSON"
-                        raise LogCorrupt(self.path, line + i + 1, why) from exc
-                    if not isinstance(obj, dict) or not isinstance(obj.get("sequence"), int):
-                        raise LogCorrupt(self.path, line + i + 1, "no integer sequence")
-                    events.append(obj)
+                try:
+                    events = list(map(loads, lines))
+                except orjson.JSONDecodeError:
+                    events = self._parse_slowly(lines, line)
+                if not all([type(e) is dict and type(e.get("sequence")) is int for e in events]):
+                    self._parse_slowly(lines, line)
                 offset += cut + 1
                 line += len(lines)
                 yield events, offset, line
+
+    def _parse_slowly(self, lines: list[bytes], line: int) -> list[dict[str, Any]]:
+        """Parse line by line to name the first bad one (LogCorrupt)."""
+        events = []
+        for i, raw in enumerate(lines):
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                why = "not UTF-8" if "utf-8" in str(exc).lower() else "not JSON"
+                raise LogCorrupt(self.path, line + i + 1, why) from exc
+            if type(obj) is not dict or type(obj.get("sequence")) is not int:
+                raise LogCorrupt(self.path, line + i + 1, "no integer sequence")
+            events.append(obj)
+        return events
 
     def last_sequence(self, fd: int | None = None) -> int:
         """The `sequence` of the last complete line (0 for an empty log)."""

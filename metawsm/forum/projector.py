@@ -1,7 +1,9 @@
 """Apply a batch of log events to the index tables (the one code path for catch-up and rebuild).
 
 Batching changes nothing in the result: a rebuild in big chunks equals the index built one event at
-a time (tests compare a dump of every table)."""
+a time (tests compare a dump of every table). A rebuild passes `search=False` and fills the
+full-text table from the loaded rows at the end (`fill_search`), and a `Carry` so that threads
+touched by one chunk are not read back from the database by the next."""
 
 from __future__ import annotations
 
@@ -16,21 +18,31 @@ from metawsm.forum.schema_sql import THREAD_COLS
 _THREAD_SELECT = "SELECT " + ", ".join(THREAD_COLS) + " FROM threads WHERE thread_id = ?"
 _THREAD_UPSERT = ("INSERT OR REPLACE INTO threads (" + ", ".join(THREAD_COLS) + ") VALUES ("
                   + ", ".join("?" * len(THREAD_COLS)) + ")")
+_EVENT_INSERT = "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _HUMAN_OR_OPERATOR = ("human", "operator")
+_NEW_THREAD = dict.fromkeys(THREAD_COLS)
 
 
 def _key(t: dict[str, Any]) -> tuple[str, str, str, str]:
     return (t["ticket"], t["run_id"] or "", t["state"], t["priority"])
 
 
+class Carry:
+    """Threads as the previous chunk of a rebuild left them (the same rows as in the database), so the
+    next chunk does not read them back. Only for a connection no other process writes to."""
+
+    def __init__(self) -> None:
+        self.threads: dict[str, dict[str, Any]] = {}
+
+
 class _Batch:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, carry: Carry | None) -> None:
         self.conn = conn
+        self.carry = carry
         self.threads: dict[str, dict[str, Any] | None] = {}
         self.orig: dict[str, tuple[str, str, str, str] | None] = {}
         self.reads: dict[tuple[str, str, str], tuple[int, str]] = {}
         self.events: list[tuple[Any, ...]] = []
-        self.posts: list[tuple[Any, ...]] = []
         self.fts: list[tuple[str, str, str]] = []
         self.assignments: list[tuple[Any, ...]] = []
         self.transitions: list[tuple[Any, ...]] = []
@@ -38,18 +50,22 @@ class _Batch:
         self.signals: list[tuple[Any, ...]] = []
 
     def thread(self, tid: str) -> dict[str, Any] | None:
-        if tid not in self.threads:
+        """The current row of thread `tid` as a mutable dict (None: not opened yet)."""
+        try:
+            return self.threads[tid]
+        except KeyError:
+            pass
+        t: dict[str, Any] | None = self.carry.threads.get(tid) if self.carry is not None else None
+        if t is None:
             row = self.conn.execute(_THREAD_SELECT, (tid,)).fetchone()
             t = dict(zip(THREAD_COLS, row, strict=True)) if row else None
-            self.threads[tid] = t
-            self.orig[tid] = _key(t) if t else None
-        return self.threads[tid]
+        self.threads[tid] = t
+        self.orig[tid] = _key(t) if t else None
+        return t
 
     def flush(self) -> None:
         c = self.conn
-        c.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", self.events)
-        if self.posts:
-            c.executemany("INSERT OR IGNORE INTO posts VALUES (?,?,?,?,?,?,?,?)", self.posts)
+        c.executemany(_EVENT_INSERT, self.events)
         if self.fts:
             c.executemany("INSERT INTO search (thread_id, kind, text) VALUES (?,?,?)", self.fts)
         if self.assignments:
@@ -63,17 +79,19 @@ class _Batch:
         if self.reads:
             c.executemany("INSERT OR REPLACE INTO reads VALUES (?,?,?,?,?)",
                           [(*k, seq, at) for k, (seq, at) in self.reads.items()])
-        changed = [t for t in self.threads.values() if t is not None]
+        changed = {tid: t for tid, t in self.threads.items() if t is not None}
         if changed:
-            c.executemany(_THREAD_UPSERT, [tuple(t[k] for k in THREAD_COLS) for t in changed])
+            c.executemany(_THREAD_UPSERT, [tuple(t.values()) for t in changed.values()])
+        if self.carry is not None:
+            self.carry.threads = changed
         delta: dict[tuple[str, str, str, str], int] = {}
-        for tid, t in self.threads.items():
-            before, after = self.orig.get(tid), _key(t) if t else None
+        orig = self.orig
+        for tid, t in changed.items():
+            before, after = orig[tid], _key(t)
             if before != after:
                 if before:
                     delta[before] = delta.get(before, 0) - 1
-                if after:
-                    delta[after] = delta.get(after, 0) + 1
+                delta[after] = delta.get(after, 0) + 1
         rows = [(*k, n) for k, n in delta.items() if n]
         if rows:
             c.executemany("INSERT INTO stats VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE "
@@ -92,73 +110,121 @@ class _Batch:
         self.reads[key] = (max(old, int(p.get("last_seen_event_sequence") or 0)), e["occurred_at"])
 
 
-def apply(conn: sqlite3.Connection, events: list[dict[str, Any]]) -> None:
-    """Project `events` (in sequence order) into the tables; the caller owns the transaction."""
-    b = _Batch(conn)
+def apply(conn: sqlite3.Connection, events: list[dict[str, Any]], *, search: bool = True,
+          carry: Carry | None = None) -> None:
+    """Project `events` (in sequence order) into the tables; the caller owns the transaction.
+    `search=False` leaves the full-text table to `fill_search` (rebuild)."""
+    b = _Batch(conn, carry)
     dumps = orjson.dumps
+    ev_append = b.events.append
+    fts = b.fts if search else None
+    threads, get_thread = b.threads, b.thread
+    posted, opened, seen, docs_sync = m.POSTED, m.OPENED, m.SEEN, m.DOCS_SYNC
     for e in events:
-        seq, etype, tid, at = e["sequence"], e["event_type"], e["thread_id"], e["occurred_at"]
+        seq, etype, tid, at, actor = (e["sequence"], e["event_type"], e["thread_id"], e["occurred_at"],
+                                      e["actor_type"])
         p = e.get("payload") or {}
-        actor, name = e["actor_type"], e.get("actor_name") or ""
-        b.events.append((seq, e["event_id"], etype, e.get("event_version", 1), at, tid, e["ticket"],
-                         e.get("run_id"), e.get("agent_name"), actor, name, e.get("correlation_id"),
-                         e.get("causation_id"), e.get("idempotency_key"), dumps(p).decode()))
-        if etype == m.SEEN:
+        name = e.get("actor_name") or ""
+        is_post = 0
+        if etype == posted:  # the common case, inlined
+            t = threads[tid] if tid in threads else get_thread(tid)
+            if t is not None:  # else: a post to a thread the log never opened (hand-edited): ignored
+                is_post = 1
+                if fts is not None:
+                    fts.append((tid, "post", p.get("body", "")))
+                t["posts_count"] += 1
+                t["last_post_at"], t["last_post_by_type"], t["last_post_by_name"] = at, actor, name
+                t["last_event_sequence"], t["updated_at"], t["last_actor_type"] = seq, at, actor
+                if actor != "system":
+                    t["last_non_system_actor_type"] = actor
+                if actor in _HUMAN_OR_OPERATOR:
+                    t["last_human_or_operator_sequence"] = seq
+                elif actor == "agent":
+                    t["last_agent_sequence"] = seq
+        elif etype == seen:
             b.seen(e)
-            continue
-        if etype == m.DOCS_SYNC:
-            continue
-        t = b.thread(tid)
-        if etype == m.OPENED:
+        elif etype == docs_sync:
+            pass
+        elif etype == opened:
+            if get_thread(tid) is None:  # opened twice (hand-edited log): the first one counts
+                t = _open(b, e, p, name, fts)
+                is_post = 1
+                _touch(t, seq, at, actor)
+        else:
+            t = threads[tid] if tid in threads else get_thread(tid)
             if t is not None:
-                continue
-            prio = p.get("priority") or "normal"
-            t = dict.fromkeys(THREAD_COLS)
-            t.update(thread_id=tid, ticket=e["ticket"], run_id=e.get("run_id"),
-                     agent_name=e.get("agent_name"), title=p.get("title", ""), state="new", priority=prio,
-                     prio_rank=m.PRIORITY_RANK.get(prio, 5), opened_by_type=actor, opened_by_name=name,
-                     posts_count=0, last_human_or_operator_sequence=0, last_agent_sequence=0,
-                     opened_at=at, is_control=1 if tid.startswith("fctrl-") else 0)
-            b.threads[tid] = t
-            b.fts.append((tid, "title", t["title"]))
-            if t["is_control"] and e.get("run_id") and e.get("agent_name"):
-                b.controls.append((e["run_id"], e["agent_name"], e["ticket"], tid))
-            _post(b, t, e, p.get("body", ""))
-        elif t is None:
-            continue  # an event for a thread the log never opened (hand-edited log): ignored
-        elif etype == m.POSTED:
-            _post(b, t, e, p.get("body", ""))
-        elif etype == m.CONTROL:
-            body = dumps(p).decode()
-            _post(b, t, e, body)
-            b.signals.append((seq, tid, p.get("run_id") or e.get("run_id") or "",
-                              p.get("agent_name") or e.get("agent_name") or "", int(p.get("attempt") or 1),
-                              p.get("control_type", ""), body))
-        elif etype == m.ASSIGNED:
-            t["assignee_type"], t["assignee_name"] = p.get("to_assignee_type"), p.get("to_assignee_name")
-            b.assignments.append((seq, e["event_id"], tid, p.get("from_assignee_type"),
-                                  p.get("from_assignee_name"), p.get("to_assignee_type"),
-                                  p.get("to_assignee_name"), p.get("note", ""), actor, name, at))
-        elif etype in (m.STATE_CHANGED, m.CLOSED):
-            to = p.get("to_state") or ("closed" if etype == m.CLOSED else t["state"])
-            b.transitions.append((seq, e["event_id"], tid, p.get("from_state", t["state"]), to, actor, name, at))
-            t["state"] = to
-            if to == "closed":
-                t["closed_at"] = at
-        elif etype == m.PRIORITY_CHANGED:
-            prio = p.get("to_priority") or t["priority"]
-            t["priority"], t["prio_rank"] = prio, m.PRIORITY_RANK.get(prio, 5)
-        _touch(t, seq, at, actor)
+                is_post = _other(b, t, e, etype, p, name, fts)
+                _touch(t, seq, at, actor)
+        try:  # every envelope the forum writes has all fields; a hand-edited one may not
+            ev_append((seq, e["event_id"], etype, e["event_version"], at, tid, e["ticket"], e["run_id"],
+                       e["agent_name"], actor, name, e["correlation_id"], e["causation_id"],
+                       e["idempotency_key"], dumps(p).decode(), is_post))
+        except KeyError:
+            ev_append((seq, e["event_id"], etype, e.get("event_version", 1), at, tid, e["ticket"],
+                       e.get("run_id"), e.get("agent_name"), actor, name, e.get("correlation_id"),
+                       e.get("causation_id"), e.get("idempotency_key"), dumps(p).decode(), is_post))
     b.flush()
 
 
-def _post(b: _Batch, t: dict[str, Any], e: dict[str, Any], body: str) -> None:
-    name = e.get("actor_name") or ""
-    b.posts.append((e["event_id"] + ".post", t["thread_id"], e["event_id"], e["sequence"], e["actor_type"],
-                    name, body, e["occurred_at"]))
-    b.fts.append((t["thread_id"], "post", body))
+def fill_search(conn: sqlite3.Connection) -> None:
+    """Fill the full-text table from threads and posts in bulk (the same rows `apply` adds one by one)."""
+    conn.execute("INSERT INTO search (thread_id, kind, text) SELECT thread_id, 'title', title FROM threads")
+    conn.execute("INSERT INTO search (thread_id, kind, text) SELECT thread_id, 'post', body FROM posts")
+
+
+def _open(b: _Batch, e: dict[str, Any], p: dict[str, Any], name: str,
+          fts: list[tuple[str, str, str]] | None) -> dict[str, Any]:
+    tid, at, actor = e["thread_id"], e["occurred_at"], e["actor_type"]
+    prio = p.get("priority") or "normal"
+    t = _NEW_THREAD.copy()
+    t.update(thread_id=tid, ticket=e["ticket"], run_id=e.get("run_id"),
+             agent_name=e.get("agent_name"), title=p.get("title", ""), state="new", priority=prio,
+             prio_rank=m.PRIORITY_RANK.get(prio, 5), opened_by_type=actor, opened_by_name=name,
+             posts_count=0, last_human_or_operator_sequence=0, last_agent_sequence=0, opened_at=at,
+             is_control=1 if tid.startswith("fctrl-") else 0)
+    b.threads[tid] = t
+    if fts is not None:
+        fts.append((tid, "title", t["title"]))
+    if t["is_control"] and e.get("run_id") and e.get("agent_name"):
+        b.controls.append((e["run_id"], e["agent_name"], e["ticket"], tid))
+    _post(t, at, actor, name, p.get("body", ""), fts)
+    return t
+
+
+def _other(b: _Batch, t: dict[str, Any], e: dict[str, Any], etype: str, p: dict[str, Any], name: str,
+           fts: list[tuple[str, str, str]] | None) -> int:
+    """The rarer thread events (an unknown type only touches the thread); 1 when it is a post."""
+    seq, tid, at, actor = e["sequence"], e["thread_id"], e["occurred_at"], e["actor_type"]
+    if etype == m.CONTROL:
+        body = orjson.dumps(p).decode()  # the same text as the event's payload_json
+        _post(t, at, actor, name, body, fts)
+        b.signals.append((seq, tid, p.get("run_id") or e.get("run_id") or "",
+                          p.get("agent_name") or e.get("agent_name") or "", int(p.get("attempt") or 1),
+                          p.get("control_type", ""), body))
+        return 1
+    if etype == m.ASSIGNED:
+        t["assignee_type"], t["assignee_name"] = p.get("to_assignee_type"), p.get("to_assignee_name")
+        b.assignments.append((seq, e["event_id"], tid, p.get("from_assignee_type"),
+                              p.get("from_assignee_name"), p.get("to_assignee_type"),
+                              p.get("to_assignee_name"), p.get("note", ""), actor, name, at))
+    elif etype in (m.STATE_CHANGED, m.CLOSED):
+        to = p.get("to_state") or ("closed" if etype == m.CLOSED else t["state"])
+        b.transitions.append((seq, e["event_id"], tid, p.get("from_state", t["state"]), to, actor, name, at))
+        t["state"] = to
+        if to == "closed":
+            t["closed_at"] = at
+    elif etype == m.PRIORITY_CHANGED:
+        prio = p.get("to_priority") or t["priority"]
+        t["priority"], t["prio_rank"] = prio, m.PRIORITY_RANK.get(prio, 5)
+    return 0
+
+
+def _post(t: dict[str, Any], at: str, actor: str, name: str, body: str,
+          fts: list[tuple[str, str, str]] | None) -> None:
+    if fts is not None:
+        fts.append((t["thread_id"], "post", body))
     t["posts_count"] += 1
-    t["last_post_at"], t["last_post_by_type"], t["last_post_by_name"] = e["occurred_at"], e["actor_type"], name
+    t["last_post_at"], t["last_post_by_type"], t["last_post_by_name"] = at, actor, name
 
 
 def _touch(t: dict[str, Any], seq: int, at: str, actor: str) -> None:

@@ -3,7 +3,7 @@ VERSION and the next read rebuilds the index from the log."""
 
 from __future__ import annotations
 
-VERSION = 1
+VERSION = 2  # 2: posts are a view over events (is_post), search without column sizes
 
 THREAD_COLS = (
     "thread_id", "ticket", "run_id", "agent_name", "title", "state", "priority", "prio_rank",
@@ -13,17 +13,15 @@ THREAD_COLS = (
     "opened_at", "updated_at", "closed_at", "is_control",
 )
 
-SCHEMA = """
+# Base tables (a rebuild loads them first, then adds INDEXES_DDL and fills SEARCH_DDL in bulk).
+TABLES_DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
   event_version INTEGER NOT NULL, occurred_at TEXT NOT NULL, thread_id TEXT NOT NULL,
   ticket TEXT NOT NULL, run_id TEXT, agent_name TEXT, actor_type TEXT NOT NULL, actor_name TEXT,
-  correlation_id TEXT, causation_id TEXT, idempotency_key TEXT, payload_json TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS events_ticket ON events (ticket, sequence);
-CREATE INDEX IF NOT EXISTS events_run ON events (run_id, sequence);
-CREATE INDEX IF NOT EXISTS events_thread ON events (thread_id, sequence);
-CREATE INDEX IF NOT EXISTS events_idem ON events (idempotency_key) WHERE idempotency_key IS NOT NULL;
+  correlation_id TEXT, causation_id TEXT, idempotency_key TEXT, payload_json TEXT NOT NULL,
+  is_post INTEGER NOT NULL);
 -- threads: the ThreadView projection plus the queue data (last actor / sequence columns)
 CREATE TABLE IF NOT EXISTS threads (
   thread_id TEXT PRIMARY KEY, ticket TEXT NOT NULL, run_id TEXT, agent_name TEXT, title TEXT NOT NULL,
@@ -33,13 +31,6 @@ CREATE TABLE IF NOT EXISTS threads (
   last_event_sequence INTEGER NOT NULL, last_actor_type TEXT, last_non_system_actor_type TEXT,
   last_human_or_operator_sequence INTEGER NOT NULL, last_agent_sequence INTEGER NOT NULL,
   opened_at TEXT NOT NULL, updated_at TEXT NOT NULL, closed_at TEXT, is_control INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS threads_order ON threads (prio_rank, last_event_sequence DESC);
-CREATE INDEX IF NOT EXISTS threads_ticket ON threads (ticket, state, priority);
-CREATE INDEX IF NOT EXISTS threads_run ON threads (run_id, state);
-CREATE TABLE IF NOT EXISTS posts (
-  post_id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, event_id TEXT NOT NULL, sequence INTEGER NOT NULL,
-  author_type TEXT NOT NULL, author_name TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS posts_thread ON posts (thread_id, sequence);
 CREATE TABLE IF NOT EXISTS assignments (
   sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL, thread_id TEXT NOT NULL,
   from_assignee_type TEXT, from_assignee_name TEXT, to_assignee_type TEXT, to_assignee_name TEXT,
@@ -60,10 +51,35 @@ CREATE TABLE IF NOT EXISTS control_threads (
 CREATE TABLE IF NOT EXISTS signals (
   sequence INTEGER PRIMARY KEY, thread_id TEXT NOT NULL, run_id TEXT NOT NULL, agent_name TEXT NOT NULL,
   attempt INTEGER NOT NULL, control_type TEXT NOT NULL, payload_json TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS signals_agent ON signals (run_id, agent_name, attempt, sequence);
-CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
-  thread_id UNINDEXED, kind UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2');
 """
+
+INDEXES_DDL = """
+CREATE INDEX IF NOT EXISTS events_ticket ON events (ticket, sequence);
+CREATE INDEX IF NOT EXISTS events_run ON events (run_id, sequence);
+CREATE INDEX IF NOT EXISTS events_thread ON events (thread_id, sequence);
+CREATE INDEX IF NOT EXISTS events_idem ON events (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS threads_order ON threads (prio_rank, last_event_sequence DESC);
+CREATE INDEX IF NOT EXISTS threads_ticket ON threads (ticket, state, priority);
+CREATE INDEX IF NOT EXISTS threads_run ON threads (run_id, state);
+CREATE INDEX IF NOT EXISTS signals_agent ON signals (run_id, agent_name, attempt, sequence);
+"""
+
+# A post is an event (opened, post added, control signal) that the projector marked `is_post`: the
+# body is stored once, in the event's payload.
+POSTS_DDL = """
+CREATE VIEW IF NOT EXISTS posts (post_id, thread_id, event_id, sequence, author_type, author_name, body,
+  created_at) AS SELECT event_id || '.post', thread_id, event_id, sequence, actor_type, actor_name,
+  CASE WHEN event_type = 'forum.control.signal' THEN payload_json
+       ELSE coalesce(json_extract(payload_json, '$.body'), '') END, occurred_at
+  FROM events WHERE is_post = 1;
+"""
+
+SEARCH_DDL = """
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
+  thread_id UNINDEXED, kind UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);
+"""
+
+SCHEMA = TABLES_DDL + POSTS_DDL + INDEXES_DDL + SEARCH_DDL
 
 # Tables compared by the rebuild == incremental test and dumped by `forum reindex --dump`.
 TABLES = ("meta", "events", "threads", "posts", "assignments", "transitions", "stats", "reads",
