@@ -55,6 +55,23 @@ def context(args: argparse.Namespace) -> dict[str, Any]:
     return found
 
 
+def kick_reconcile(run_id: str) -> None:
+    """Inside an agent session, start `metawsm reconcile --run R` in the background so the run moves on
+    (checks start after a completion) without a daemon. Plain subprocess: no engine import here."""
+    home = os.environ.get("METAWSM_HOME")
+    if not home or os.environ.get("METAWSM_RUN") != run_id:
+        return
+    import subprocess
+    import sys
+
+    try:
+        subprocess.Popen([sys.executable, "-m", "metawsm", "-C", home, "reconcile", "--run", run_id, "--quiet"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
+    except OSError:
+        pass
+
+
 def _sha(args: argparse.Namespace) -> str:
     """--sha, else the HEAD commit of the current directory (one git process)."""
     if getattr(args, "sha", None):
@@ -107,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     event = forum.signal(ctx["run"], ctx["ticket"], ctx["agent"], ctx["attempt"], args.control_type,
                          actor_type="agent", actor_name=ctx["agent"], idempotency_key=args.idempotency_key,
                          **fields)
+    kick_reconcile(ctx["run"])
     if args.out.json_mode:
         args.out.ndjson({"event": event})
     else:

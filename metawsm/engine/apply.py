@@ -116,21 +116,28 @@ def _sync_steps(eng: Engine, run: Run, graph: StepGraph, changes: list[StepChang
     store, run_id = eng.store, run.run_id
     rows = {s.step_id: s for s in store.list_steps(run_id)}
     marks = {c.id: c.mark for c in changes}
-    for step in graph.steps:
+    rerun: set[str] = set()  # steps that will run again: their finished dependents must too
+    for step in graph.steps:  # topological order: needs come first
         fields_json = _fields_json(step)
         row = rows.get(step.id)
         if row is None:
             store.upsert_step(run_id, step.id, step.kind, step.ticket, step.agent, step.definition_hash, fields_json)
+            rerun.add(step.id)
             continue
         if marks.get(step.id) == "~" or row.definition_hash != step.definition_hash:
             store.set_step_definition(run_id, step.id, step.definition_hash, fields_json)
-            _reset(eng, run, row, "definition changed")
+            reset_step(eng, run, row, "definition changed")
+            rerun.add(step.id)
         elif row.status == "failed":
-            _reset(eng, run, row, "re-applied")
+            reset_step(eng, run, row, "re-applied")
+            rerun.add(step.id)
+        elif any(n in rerun for n in step.needs) and row.status != "pending":
+            reset_step(eng, run, row, "a step it needs runs again")
+            rerun.add(step.id)
     for sid, row in rows.items():
         if sid not in graph.by_id and row.status in ("pending", "running", "failed"):
             if row.status == "running":
-                _stop(eng, run, row)
+                stop_step(eng, run, row)
                 store.transition_step(run_id, sid, "failed", "removed from the plan", error="removed from the plan")
             store.transition_step(run_id, sid, "skipped", "removed from the plan")
     for step in graph.steps:
@@ -143,17 +150,18 @@ def _fields_json(step: Any) -> str:
     return json.dumps(dict(step.fields), sort_keys=True, ensure_ascii=False)
 
 
-def _stop(eng: Engine, run: Run, row: Any) -> None:
+def stop_step(eng: Engine, run: Run, row: Any) -> None:
     kind = REGISTRY.get(row.kind)
     if kind is not None:
         with contextlib.suppress(MetawsmError):
             kind.stop(eng, StepRef(run, row))
 
 
-def _reset(eng: Engine, run: Run, row: Any, reason: str) -> None:
+def reset_step(eng: Engine, run: Run, row: Any, reason: str) -> None:
+    """Put a step back to pending so it runs again (stopping it first when it is running)."""
     store, sid = eng.store, row.step_id
     if row.status == "running":
-        _stop(eng, run, row)
+        stop_step(eng, run, row)
         store.transition_step(run.run_id, sid, "failed", reason, error=reason)
         store.transition_step(run.run_id, sid, "skipped", reason)
     elif row.status == "failed":

@@ -165,6 +165,11 @@ def reconcile(eng: Engine, run_id: str, *, max_parallel: int | None = None) -> R
             if not moved:
                 break
         run = _move_run(eng, eng.store.get_run(run_id), p.derive_status())
+        if run.status == "complete" and eng.store.closed_tickets(run_id):  # auto_close closed them all?
+            from metawsm.engine.close import advance_run
+
+            advance_run(eng, run)
+            run = eng.store.get_run(run_id)
         return ReconcileResult(run_id, run.status, events=p.events, waiting=sorted(p.waiting))
     finally:
         eng.store.release_lease(lease)

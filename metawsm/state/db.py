@@ -111,6 +111,17 @@ MIGRATIONS: list[list[str]] = [
             expires_at REAL NOT NULL
         )""",
     ],
+    [
+        """CREATE TABLE closed_tickets (
+            run_id TEXT NOT NULL REFERENCES runs (run_id),
+            ticket TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            base_branch TEXT NOT NULL,
+            merged_sha TEXT NOT NULL,
+            closed_at REAL NOT NULL,
+            PRIMARY KEY (run_id, ticket)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,12 +12,13 @@ from metawsm.state.lease import LeaseMixin
 from metawsm.state.models import OperatorAgentState
 from metawsm.state.runs import RunsMixin
 from metawsm.state.steps import StepsMixin
+from metawsm.state.tickets import TicketsMixin
 
 _OPERATOR_COLUMNS = ("consecutive_unhealthy", "restart_attempts", "last_restart_at", "cooldown_until",
                      "last_alert")
 
 
-class StateStore(RunsMixin, StepsMixin, AgentsMixin, LeaseMixin, AuditMixin):
+class StateStore(RunsMixin, StepsMixin, AgentsMixin, LeaseMixin, AuditMixin, TicketsMixin):
     """state.db at ``path`` (created and migrated on open). Safe to use from several processes at once:
     WAL, a busy timeout, and BEGIN IMMEDIATE for every write; every transition is checked and audited in
     the transaction that writes it."""

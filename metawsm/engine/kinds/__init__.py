@@ -5,6 +5,7 @@ from __future__ import annotations
 from metawsm.engine.kinds.agent import AgentKind
 from metawsm.engine.kinds.base import Outcome, StepKind, StepRef
 from metawsm.engine.kinds.check import CheckKind
+from metawsm.engine.kinds.close import CloseKind
 from metawsm.engine.kinds.gate import GateKind
 from metawsm.engine.kinds.session import SessionKind
 from metawsm.engine.kinds.shell import ShellKind
@@ -17,6 +18,7 @@ REGISTRY: dict[str, StepKind] = {
     "check": CheckKind(),
     "gate": GateKind(),
     "shell": ShellKind(),
+    "close": CloseKind(),
 }
 
 

@@ -3,7 +3,8 @@ completion for its current attempt. A completion from an older attempt never com
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import shlex
+from typing import TYPE_CHECKING, Any
 
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
@@ -26,6 +27,24 @@ def agent_env(eng: Engine, ref: StepRef, attempt: int) -> dict[str, str]:
     return env
 
 
+def with_restart_note(eng: Engine, ref: StepRef, command: str, env: dict[str, str]) -> tuple[str, Any]:
+    """A restart leaves a note (see engine/lifecycle.py): it goes into $METAWSM_RESTART_NOTE and, where the
+    profile passes the prompt as `{{ prompt | shquote }}`, in front of the prompt itself."""
+    from metawsm.engine.lifecycle import restart_note_path
+
+    path = restart_note_path(eng, ref.run_id, ref.ticket, ref.agent)
+    try:
+        note = path.read_text(encoding="utf-8")
+    except OSError:
+        return command, None
+    env["METAWSM_RESTART_NOTE"] = note
+    prompt = str(ref.fields.get("prompt") or "")
+    quoted = shlex.quote(prompt)
+    if prompt and quoted in command:
+        command = command.replace(quoted, shlex.quote(f"{note}\n\n{prompt}"), 1)
+    return command, path
+
+
 def move(eng: Engine, agent: Agent, *states: str, reason: str) -> None:
     """Walk the agent through `states` where the machine allows it (skipping impossible hops)."""
     current = agent.status
@@ -41,10 +60,13 @@ class AgentKind:
         session, cwd = fields["session"], fields["cwd"]
         attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
         env = agent_env(eng, ref, attempt)
+        command, note_file = with_restart_note(eng, ref, str(fields["command"]), env)
         try:
             if not eng.tmux.has_session(session):
                 eng.tmux.ensure_session(session, cwd, env, None)
-            pid = eng.tmux.respawn(session, cwd, env, fields["command"])
+            pid = eng.tmux.respawn(session, cwd, env, command)
+            if note_file is not None:
+                note_file.unlink(missing_ok=True)
         except MetawsmError as exc:
             return Outcome.failed(f"cannot start agent {ref.agent} for {ref.ticket}: {exc.message}")
         eng.forget_panes()

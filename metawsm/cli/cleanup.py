@@ -1,0 +1,34 @@
+"""metawsm cleanup: end runs and remove their worktrees and branches — never losing work unless --force."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from metawsm.cli._runsel import add_selector, engine_and_runs, print_actions
+from metawsm.cli.common import add_command
+
+HELP = "end runs; remove worktrees and branches (refuses to lose work)"
+DESCRIPTION = """\
+Stop the selected runs' agents, kill their tmux sessions, and remove each ticket's worktree and
+branch. Removing a worktree with uncommitted changes, or a branch with commits not merged into the
+base branch, is refused — the message lists what would be lost — unless --force.
+
+exit codes: 0 ok, 1 refused (work would be lost) or no such run"""
+
+
+def add_parser(subparsers: Any) -> None:
+    p = add_command(subparsers, "cleanup", help=HELP, description=DESCRIPTION)
+    add_selector(p)
+    p.add_argument("--keep-workspaces", action="store_true", help="keep worktrees and branches")
+    p.add_argument("--force", action="store_true", help="remove them even if work would be lost")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from metawsm.engine.lifecycle import cleanup_run
+
+    eng, runs = engine_and_runs(args, active_only=False if args.run_id else True)
+    results = [cleanup_run(eng, r, keep_workspaces=args.keep_workspaces, force=args.force) for r in runs]
+    print_actions(args, "cleanup", results)
+    return 0

@@ -1,0 +1,22 @@
+"""`close:T` (plans with auto_close): close the ticket as soon as its gate passes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from metawsm.engine.kinds.base import Immediate, Outcome, StepRef
+from metawsm.errors import MetawsmError
+
+if TYPE_CHECKING:
+    from metawsm.engine.context import Engine
+
+
+class CloseKind(Immediate):
+    def start(self, eng: Engine, ref: StepRef) -> Outcome:
+        from metawsm.engine.close import close_ticket
+
+        try:
+            result = close_ticket(eng, ref.run, ref.ticket, from_step=True)
+        except MetawsmError as exc:
+            return Outcome.failed(exc.message)
+        return Outcome.done(f"merged {result.branch} into {result.base_branch} at {(result.merged_sha or '')[:12]}")
