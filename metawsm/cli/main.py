@@ -36,6 +36,9 @@ COMMANDS = (
     "forum",
     "signal",
     "ask",
+    "status",
+    "watch",
+    "attach",
 )
 
 DESCRIPTION = """\

@@ -1,0 +1,241 @@
+"""RunSnapshot: one typed picture of a run — steps, agents with health, pending questions, escalations
+and the close gate per ticket — for `metawsm status`, `metawsm watch` and the daemon's /runs routes.
+
+Building snapshots evaluates agent health (engine/health.py) and writes nothing else: no reconcile, no
+gate commands (the gate column is the recorded `gate:T` step), no forum writes. `select_runs` keeps
+"active runs" one indexed query, so a project with thousands of finished runs costs nothing extra.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from metawsm.engine.health import (
+    AgentHealth,
+    evaluate_run,
+    is_unhealthy,
+    recorded_health,
+    run_signals,
+    workspace_paths,
+)
+from metawsm.errors import NotFoundError
+from metawsm.state.db import iso
+from metawsm.state.machines import ACTIVE_RUN_STATES
+
+if TYPE_CHECKING:
+    from metawsm.engine.context import Engine
+    from metawsm.forum.models import Escalation
+    from metawsm.state.models import Run
+
+GATE_STATE = {"pending": "not evaluated", "running": "evaluating", "done": "passed", "failed": "refused",
+              "skipped": "skipped"}
+
+
+class _Json:
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload,no-any-return]
+
+
+@dataclass(frozen=True)
+class StepView(_Json):
+    step_id: str
+    kind: str
+    ticket: str | None
+    agent: str | None
+    status: str
+    attempts: int
+    last_error: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class AgentView(_Json):
+    ticket: str
+    name: str
+    key: str  # TICKET/name, the forum's agent name and `metawsm attach`'s argument
+    profile: str
+    status: str
+    health: str | None
+    health_reason: str
+    unhealthy: bool
+    attempt: int
+    session: str
+    pane_pid: int | None
+    exit_status: int | None
+    last_activity_at: str | None
+    last_progress_at: str | None
+    activity_age_seconds: float | None
+    progress_age_seconds: float | None
+    attach: str  # the command that attaches a terminal to the agent's session
+
+
+@dataclass(frozen=True)
+class QuestionView(_Json):
+    ticket: str
+    agent: str
+    attempt: int
+    thread_id: str
+    question: str
+    answer_with: str
+
+
+@dataclass(frozen=True)
+class EscalationView(_Json):
+    thread_id: str
+    ticket: str
+    title: str
+    state: str
+    priority: str
+    reason: str  # "priority" or "sla"
+    waiting_minutes: float
+
+
+@dataclass(frozen=True)
+class GateView(_Json):
+    ticket: str
+    state: str  # not evaluated | evaluating | passed | refused | skipped | no gate
+    step_status: str | None
+    reason: str | None
+    evaluated_at: str | None
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    run_id: str
+    plan_name: str
+    status: str
+    active: bool
+    created_at: str | None
+    updated_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    last_error: str | None
+    tickets: list[str]
+    step_counts: dict[str, int]
+    steps: list[StepView] = field(default_factory=list)
+    agents: list[AgentView] = field(default_factory=list)
+    questions: list[QuestionView] = field(default_factory=list)
+    escalations: list[EscalationView] = field(default_factory=list)
+    gates: list[GateView] = field(default_factory=list)
+
+    @property
+    def unhealthy_agents(self) -> list[AgentView]:
+        return [a for a in self.agents if a.unhealthy]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "plan_name": self.plan_name, "status": self.status, "active": self.active,
+            "created_at": self.created_at, "updated_at": self.updated_at, "started_at": self.started_at,
+            "finished_at": self.finished_at, "last_error": self.last_error, "tickets": self.tickets,
+            "step_counts": self.step_counts, "steps": [s.to_json() for s in self.steps],
+            "agents": [a.to_json() for a in self.agents],
+            "unhealthy_agents": [a.key for a in self.unhealthy_agents],
+            "questions": [q.to_json() for q in self.questions],
+            "escalations": [e.to_json() for e in self.escalations],
+            "gates": [g.to_json() for g in self.gates],
+        }
+
+
+def select_runs(eng: Engine, *, run_id: str | None = None, ticket: str | None = None,
+                include_finished: bool = False) -> list[Run]:
+    """The runs a command looks at: one run (NotFoundError if unknown), a ticket's runs, or — by default —
+    the active runs only (`include_finished` adds closed/stopped/failed ones). Newest first."""
+    if not eng.has_state():
+        if run_id or ticket:
+            raise NotFoundError(f"run {run_id} not found" if run_id else f"no run has ticket {ticket}",
+                                hint="nothing has been applied in this repository yet (`metawsm apply`)")
+        return []
+    statuses = None if include_finished else sorted(ACTIVE_RUN_STATES)
+    if run_id:
+        run = eng.store.get_run(run_id)  # NotFoundError names the run
+        if ticket and run_id not in {r.run_id for r in eng.store.list_runs(ticket=ticket)}:
+            raise NotFoundError(f"run {run_id} has no ticket {ticket}")
+        return [run]
+    if ticket:
+        runs = eng.store.list_runs(status_in=statuses, ticket=ticket)
+        if not runs and not eng.store.list_runs(ticket=ticket, limit=1):
+            raise NotFoundError(f"no run has ticket {ticket}", hint="`metawsm status --all` lists every run")
+        return runs
+    return eng.store.list_runs(status_in=statuses)
+
+
+def attach_command(eng: Engine, session: str) -> list[str]:
+    return ["tmux", "-L", eng.policy.tmux.socket_name, "attach-session", "-t", f"={session}"]
+
+
+def _escalation_views(items: list[Escalation]) -> list[EscalationView]:
+    return [EscalationView(e.thread.thread_id, e.thread.ticket, e.thread.title, e.thread.state, e.thread.priority,
+                           e.reason, round(e.waiting_minutes, 1)) for e in items]
+
+
+def _agent_view(eng: Engine, agent: Any, h: AgentHealth) -> AgentView:
+    return AgentView(
+        ticket=agent.ticket, name=agent.name, key=eng.agent_key(agent.ticket, agent.name), profile=agent.profile,
+        status=h.status, health=h.health, health_reason=h.reason, unhealthy=is_unhealthy(h.status, h.health),
+        attempt=agent.attempt, session=agent.session, pane_pid=agent.pane_pid, exit_status=h.exit_status,
+        last_activity_at=iso(h.last_activity_at), last_progress_at=iso(h.last_progress_at),
+        activity_age_seconds=None if h.activity_age is None else round(h.activity_age, 1),
+        progress_age_seconds=None if h.progress_age is None else round(h.progress_age, 1),
+        attach=shlex.join(attach_command(eng, agent.session)),
+    )
+
+
+def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | None = None,
+                   evaluate_health: bool = True) -> RunSnapshot:
+    """One run's snapshot. `escalations` are the forum's current escalations (all runs; this run's are
+    picked out), fetched once by `build_snapshots`."""
+    steps = eng.store.list_steps(run.run_id)
+    agents = eng.store.list_agents(run.run_id)
+    signals = run_signals(eng, run.run_id) if agents else {}
+    if evaluate_health:
+        healths = evaluate_run(eng, run.run_id, agents=agents, signals=signals, workspaces=workspace_paths(steps))
+    else:
+        healths = recorded_health(eng, agents, "health not evaluated")
+    tickets = sorted({s.ticket for s in steps if s.ticket} | {a.ticket for a in agents})
+    counts: dict[str, int] = {}
+    for s in steps:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    questions = []
+    for agent in agents:
+        if agent.attempt < 1 or agent.status in ("stopped", "pending"):
+            continue
+        sig = signals.get(eng.agent_key(agent.ticket, agent.name))
+        state = sig.state(agent.attempt) if sig else None
+        if state is not None and state.pending_question:
+            thread = state.pending_thread_id or ""
+            questions.append(QuestionView(agent.ticket, agent.name, agent.attempt, thread, state.pending_question,
+                                          f"metawsm forum answer {thread} --body '...'"))
+    gates = []
+    by_id = {s.step_id: s for s in steps}
+    for ticket in tickets:
+        gate = by_id.get(f"gate:{ticket}")
+        if gate is None:
+            gates.append(GateView(ticket, "no gate", None, None, None))
+        else:
+            gates.append(GateView(ticket, GATE_STATE.get(gate.status, gate.status), gate.status,
+                                  gate.last_error if gate.status == "failed" else None, iso(gate.finished_at)))
+    mine = [e for e in escalations or () if e.thread.run_id == run.run_id
+            or (e.thread.run_id is None and e.thread.ticket in tickets)]
+    return RunSnapshot(
+        run_id=run.run_id, plan_name=run.plan_name, status=run.status, active=run.status in ACTIVE_RUN_STATES,
+        created_at=iso(run.created_at), updated_at=iso(run.updated_at), started_at=iso(run.started_at),
+        finished_at=iso(run.finished_at), last_error=run.last_error, tickets=tickets, step_counts=counts,
+        steps=[StepView(s.step_id, s.kind, s.ticket, s.agent, s.status, s.attempts, s.last_error,
+                        iso(s.started_at), iso(s.finished_at)) for s in steps],
+        agents=[_agent_view(eng, a, h) for a, h in zip(agents, healths, strict=True)],
+        questions=questions, escalations=_escalation_views(mine), gates=gates,
+    )
+
+
+def build_snapshots(eng: Engine, runs: list[Run], *, evaluate_health: bool = True,
+                    now: datetime | None = None) -> list[RunSnapshot]:
+    """Snapshots of `runs` with ONE tmux query and ONE escalation query for all of them."""
+    if not runs:
+        return []
+    eng.forget_panes()  # the first run with a live agent asks tmux once; the others reuse the answer
+    escalations = eng.forum.escalations(now=now or datetime.now(UTC))
+    return [build_snapshot(eng, run, escalations=escalations, evaluate_health=evaluate_health) for run in runs]
