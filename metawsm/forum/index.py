@@ -10,6 +10,7 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from metawsm.errors import ForumError
 from metawsm.forum import projector
@@ -18,6 +19,7 @@ from metawsm.forum.schema_sql import INDEXES_DDL, POSTS_DDL, SCHEMA, SEARCH_DDL,
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_IN_WRITE = 4 << 20  # a longer lag is caught up in chunks before the write transaction
 BUILD_CHUNK = 1 << 20  # bytes of log per rebuild transaction
 BUILD_CACHE_KIB = 16 << 10  # page cache of the rebuild connection (peak RSS stays far below 100 MB)
 
@@ -30,6 +32,8 @@ class Index:
         self.log = log_
         self._conn: sqlite3.Connection | None = None
         self._ino: int | None = None
+        self._tx: sqlite3.Connection | None = None  # the connection of the open write transaction
+        self._pos = (0, 0)  # (offset, line) that transaction has reached
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -116,18 +120,47 @@ class Index:
             if done:
                 return
 
-    def apply_written(self, events: list[dict[str, object]], start: int, end: int) -> None:
-        """Index events that the caller, holding the log lock, just wrote between `start` and `end`."""
+    # -- writing (the caller holds the log lock) -----------------------------------------------
+    def begin_write(self, log_end: int) -> sqlite3.Connection:
+        """Open the write transaction of one append: BEGIN IMMEDIATE with the index caught up to
+        `log_end` (the repaired end of the locked log) inside it, so that the catch-up, the checks
+        and the projection of the new events commit once. A long lag is caught up first, in chunks."""
         conn = self.conn
+        if log_end - self._position(conn)[0] > CATCH_UP_IN_WRITE:
+            self._catch_up(conn)
         conn.execute("BEGIN IMMEDIATE")
-        with conn:
+        self._tx = conn
+        try:
             offset, line = self._position(conn)
-            if offset == start:
-                projector.apply(conn, events)  # type: ignore[arg-type]
-                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                                 (("offset", end), ("line", line + len(events))))
-                return
-        self.catch_up()
+            if offset > log_end:
+                raise sqlite3.DatabaseError("the log is shorter than the indexed offset")
+            for events, offset, line in self.log.read(offset, line):
+                projector.apply(conn, events)
+            self._pos = (offset, line)
+        except BaseException:
+            self.rollback()
+            raise
+        return conn
+
+    def apply_written(self, events: list[dict[str, Any]], end: int) -> None:
+        """Project events just written (ending at byte `end`) in the open write transaction."""
+        assert self._tx is not None
+        projector.apply(self._tx, events)
+        self._pos = (end, self._pos[1] + len(events))
+
+    def commit(self) -> None:
+        """Record the position reached and commit the write transaction."""
+        conn, self._tx = self._tx, None
+        assert conn is not None
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                         (("offset", self._pos[0]), ("line", self._pos[1])))
+        conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        conn, self._tx = self._tx, None
+        if conn is not None and conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
 
     # -- rebuilding -------------------------------------------------------------------------
     def rebuild(self, *, only_if_ino: int | None = None) -> int:

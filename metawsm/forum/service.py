@@ -50,21 +50,55 @@ class Forum(SignalsMixin):
 
     # -- plumbing ---------------------------------------------------------------------------
     def _commit(self, build: Builder) -> list[Event]:
-        with self._mutex, self.log.locked() as writer:
-            envelopes = self._with_index(build)
-            if envelopes and isinstance(envelopes[0], Event):
-                return envelopes  # type: ignore[return-value]  # idempotent replay
-            start = writer.size
-            written = writer.write(envelopes)
-            if written:
-                self._index_written(written, start, writer.size)
-            return [Event.from_dict(e) for e in written]
+        return self._write(build)[0]
 
-    def _index_written(self, written: list[dict[str, Any]], start: int, end: int) -> None:
-        try:
-            self.index.apply_written(written, start, end)
-        except sqlite3.DatabaseError:  # the index broke under us: the log has the events
-            self.index.rebuild(only_if_ino=self.index._ino)
+    def _commit_thread(self, build: Builder, thread_id: str | None = None) -> Thread:
+        """Commit and return the thread as it is afterwards (read in the same transaction)."""
+        def then(conn: Any, events: list[Event]) -> Thread | None:
+            return queries.get_thread(conn, thread_id or events[0].thread_id)
+
+        thread = self._write(build, then)[1]
+        assert thread is not None
+        return thread  # type: ignore[no-any-return]
+
+    def _write(self, build: Builder, then: Callable[[Any, list[Event]], Any] | None = None, *,
+               sync: bool | None = None) -> tuple[list[Event], Any]:
+        """Under the log lock, in ONE index transaction: catch up, run `build` (checks + envelopes),
+        append what it returns (one write, one fsync), project it, run `then(conn, events)`, commit.
+        The log is written before the index commits; an index that fails after that is rebuilt."""
+        with self._mutex, self.log.locked() as writer:
+            for attempt in (0, 1):
+                try:
+                    conn = self.index.begin_write(writer.size)
+                    try:
+                        envelopes = build(conn)
+                    except sqlite3.DatabaseError:
+                        raise
+                    except BaseException:
+                        self.index.commit()  # a refused command: keep the catch-up
+                        raise
+                    break
+                except sqlite3.DatabaseError:  # broken index: rebuild it from the log once
+                    self.index.rollback()
+                    if attempt:
+                        raise
+                    self.index.rebuild(only_if_ino=self.index._ino)
+            if envelopes and isinstance(envelopes[0], Event):  # idempotent replay
+                events: list[Event] = envelopes  # type: ignore[assignment]
+                written: list[dict[str, Any]] = []
+            else:
+                written = writer.write(envelopes, sync=sync)
+                events = [Event.from_dict(e) for e in written]
+            try:
+                if written:
+                    self.index.apply_written(written, writer.size)
+                result = then(conn, events) if then else None
+                self.index.commit()
+            except sqlite3.DatabaseError:  # the index broke under us: the log has the events
+                self.index.rollback()
+                self.index.rebuild(only_if_ino=self.index._ino)
+                result = self._with_index(lambda c: then(c, events)) if then else None
+            return events, result
 
     def _with_index(self, fn: Callable[[Any], Any]) -> Any:
         """Run fn(conn) on the caught-up index; a database found broken midway is rebuilt once."""
@@ -77,21 +111,11 @@ class Forum(SignalsMixin):
 
     def append_batch(self, envelopes: list[dict[str, Any]]) -> list[Event]:
         """Append prepared envelopes (see threads.envelope) under one lock with one fsync."""
-        with self._mutex, self.log.locked() as writer:
-            self._with_index(lambda conn: None)
-            start = writer.size
-            written = writer.write(envelopes, sync=True)
-            self._index_written(written, start, writer.size)
-            return [Event.from_dict(e) for e in written]
+        return self._write(lambda conn: envelopes, sync=True)[0]
 
     def sync(self) -> None:
         """fsync the log (with `fsync: batch`, single appends are not synced one by one)."""
         self.log.sync()
-
-    def _thread_after(self, thread_id: str) -> Thread:
-        t = self._with_index(lambda c: queries.get_thread(c, thread_id))
-        assert t is not None
-        return t
 
     def _replay(self, conn: Any, key: str | None) -> list[Event] | None:
         if key:
@@ -124,8 +148,7 @@ class Forum(SignalsMixin):
             return [rules.envelope(m.OPENED, head, {"title": title, "body": body, "priority": prio},
                                    actor_type=actor, actor_name=actor_name, idempotency_key=idempotency_key)]
 
-        events = self._commit(build)
-        return self._thread_after(events[0].thread_id)
+        return self._commit_thread(build)
 
     def post(self, thread_id: str, body: str, *, actor_type: str, actor_name: str,
              idempotency_key: str | None = None) -> Thread:
@@ -141,8 +164,7 @@ class Forum(SignalsMixin):
             return [rules.envelope(m.POSTED, t, {"body": body}, actor_type=actor, actor_name=actor_name,
                                    idempotency_key=idempotency_key)]
 
-        self._commit(build)
-        return self._thread_after(thread_id)
+        return self._commit_thread(build, thread_id)
 
     def answer(self, thread_id: str, body: str, *, actor_type: str, actor_name: str) -> Thread:
         """Post `body` and move the thread to answered; on a control thread also record a
@@ -169,8 +191,7 @@ class Forum(SignalsMixin):
                 out.append(rules.docs_sync(first, t, "answered", "answered", posts_added, first["occurred_at"]))
             return out
 
-        self._commit(build)
-        return self._thread_after(thread_id)
+        return self._commit_thread(build, thread_id)
 
     def assign(self, thread_id: str, assignee_type: str, assignee_name: str, *, note: str = "",
                actor_type: str, actor_name: str) -> Thread:
@@ -187,8 +208,7 @@ class Forum(SignalsMixin):
                        "note": note}
             return [rules.envelope(m.ASSIGNED, t, payload, actor_type=actor, actor_name=actor_name)]
 
-        self._commit(build)
-        return self._thread_after(thread_id)
+        return self._commit_thread(build, thread_id)
 
     def set_state(self, thread_id: str, state: str, *, actor_type: str, actor_name: str) -> Thread:
         to = rules.check_state(state)
@@ -204,8 +224,7 @@ class Forum(SignalsMixin):
             return [rules.envelope(m.STATE_CHANGED, t, {"from_state": t["state"], "to_state": to},
                                    actor_type=actor, actor_name=actor_name)]
 
-        self._commit(build)
-        return self._thread_after(thread_id)
+        return self._commit_thread(build, thread_id)
 
     def set_priority(self, thread_id: str, priority: str, *, actor_type: str, actor_name: str) -> Thread:
         prio = rules.check_priority(priority)
@@ -219,8 +238,7 @@ class Forum(SignalsMixin):
             return [rules.envelope(m.PRIORITY_CHANGED, t, {"from_priority": t["priority"], "to_priority": prio},
                                    actor_type=actor, actor_name=actor_name)]
 
-        self._commit(build)
-        return self._thread_after(thread_id)
+        return self._commit_thread(build, thread_id)
 
     def close(self, thread_id: str, *, actor_type: str, actor_name: str) -> Thread:
         actor = rules.check_actor(actor_type)
@@ -236,8 +254,7 @@ class Forum(SignalsMixin):
                 out.append(rules.docs_sync(first, t, "closed", "closed", 0, first["occurred_at"]))
             return out
 
-        self._commit(build)
-        return self._thread_after(thread_id)
+        return self._commit_thread(build, thread_id)
 
     def mark_seen(self, thread_id: str, viewer_type: str, viewer_id: str, sequence: int = 0) -> Seen:
         """Raise the viewer's read mark (never lowers it); sequence <= 0 means the latest event."""
@@ -257,8 +274,7 @@ class Forum(SignalsMixin):
             return [rules.envelope(m.SEEN, t, payload, actor_type="human" if kind == "human" else
                                    ("operator" if kind == "operator" else "agent"), actor_name=viewer_id)]
 
-        self._commit(build)
-        mark = self._with_index(lambda c: queries.seen_mark(c, thread_id, kind, viewer_id))
+        mark = self._write(build, lambda c, _: queries.seen_mark(c, thread_id, kind, viewer_id))[1]
         assert mark is not None
         return Seen(thread_id, kind, viewer_id, mark[0], mark[1])
 
