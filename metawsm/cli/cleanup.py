@@ -28,7 +28,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from metawsm.engine.lifecycle import cleanup_run
 
-    eng, runs = engine_and_runs(args, active_only=False if args.run_id else True)
+    eng, runs = engine_and_runs(args, active_only=not args.run_id)
     results = [cleanup_run(eng, r, keep_workspaces=args.keep_workspaces, force=args.force) for r in runs]
     print_actions(args, "cleanup", results)
     return 0
