@@ -36,6 +36,7 @@ COMMANDS = (
     "forum",
     "signal",
     "ask",
+    "hooks",
     "status",
     "watch",
     "attach",

@@ -1,0 +1,198 @@
+"""Entry point of the installed git hooks: `python -m metawsm.gate.hookrun pre-commit|pre-push [ARGS]`.
+
+Hooks run on every commit, so the fast path (nothing metawsm cares about is staged or pushed) must cost
+little more than starting Python: this module and the fast halves of `precommit`/`prepush` import only
+os, sys, json, subprocess and fnmatch. yaml, jsonschema, sqlite, the engine and libtmux are imported inside
+the functions that need them (a metawsm file is staged, the policy cache is stale, a ticket branch is
+pushed). The policy facts the fast path needs (forbidden file patterns, branch prefix) are cached in
+`.metawsm/state/hooks-cache.json`, keyed by the policy file's path, size and mtime, and read with json.
+
+Exit codes: 0 pass, 1 refused (or metawsm failed: a hook never lets a crash pass silently).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+CACHE_NAME = "hooks-cache.json"
+CACHE_FORMAT = 1
+HOOKS = ("pre-commit", "pre-push")
+
+# GIT_* variables kept when git runs from inside a hook (same idea as pre-commit's `no_git_env`): git sets
+# GIT_DIR, GIT_WORK_TREE, GIT_PREFIX, ... for hooks, and in a linked worktree or a submodule they point
+# git at the wrong place. GIT_INDEX_FILE is the exception for the pre-commit hook: `git commit -a` and
+# `git commit PATH` stage into a temporary index and the hook must read THAT index (see index_env()).
+_KEEP = frozenset({
+    "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_COUNT",
+    "GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY", "GIT_ASKPASS",
+    "GIT_TERMINAL_PROMPT", "GIT_HTTP_PROXY_AUTHMETHOD", "GIT_ALLOW_PROTOCOL",
+})
+
+
+def no_git_env(environ: dict[str, str] | os._Environ[str] | None = None) -> dict[str, str]:
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items()
+            if not k.startswith("GIT_") or k in _KEEP or k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))}
+
+
+def index_env() -> dict[str, str]:
+    """no_git_env() plus the index git is committing (absolute, since git may give it relative)."""
+    env = no_git_env()
+    index = os.environ.get("GIT_INDEX_FILE")
+    if index:
+        env["GIT_INDEX_FILE"] = os.path.abspath(index)
+    return env
+
+
+def run_git(cwd: str, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> bytes:
+    """stdout of a git command; a failure raises HookError naming the command and git's message."""
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env if env is not None else no_git_env(), input=stdin,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip()
+        raise HookError(f"`git {' '.join(args)}` failed (exit {proc.returncode}): {detail}")
+    return proc.stdout
+
+
+class HookError(Exception):
+    """A hook could not do its job (git failed, state unreadable): the commit or push is refused."""
+
+
+# --------------------------------------------------------------------------- where things are
+def main_root(top: str) -> str:
+    """The main worktree of the worktree at `top` (metawsm's state lives there); no git process."""
+    dotgit = os.path.join(top, ".git")
+    if not os.path.isfile(dotgit):
+        return top
+    try:
+        with open(dotgit, encoding="utf-8") as fh:
+            content = fh.read().strip()
+        gitdir = content.removeprefix("gitdir:").strip()
+        gitdir = gitdir if os.path.isabs(gitdir) else os.path.join(top, gitdir)
+        with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as fh:
+            common = os.path.realpath(os.path.join(gitdir, fh.read().strip()))
+    except OSError:
+        return top  # a submodule or something unusual: treat the worktree as its own root
+    return os.path.dirname(common) if os.path.basename(common) == ".git" else top
+
+
+def policy_file(root: str) -> str | None:
+    folder = os.path.join(root, ".metawsm")
+    for name in ("policy.yaml", "policy.yml"):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+# --------------------------------------------------------------------------- cached policy facts
+def _defaults() -> dict[str, object]:
+    """The schema's defaults, from its JSON file (cheap: no yaml, no jsonschema)."""
+    from metawsm.resources import data_dir
+
+    with open(data_dir("schemas") / "policy.json", encoding="utf-8") as fh:
+        props = json.load(fh)["properties"]
+    return {
+        "branch_prefix": props["workspace"]["properties"]["branch_prefix"]["default"],
+        "forbidden": list(props["close"]["properties"]["forbidden_file_patterns"]["default"]),
+    }
+
+
+def policy_facts(root: str, cache_root: str | None = None) -> dict[str, object]:
+    """{"branch_prefix", "forbidden"} of the policy in `root`, cached under `cache_root` (default: root).
+
+    A stale or missing cache entry loads the policy for real (yaml + jsonschema) and refreshes the entry;
+    an invalid policy gives the schema defaults (uncached): its errors are the validator's business."""
+    from metawsm import __version__
+
+    path = policy_file(root)
+    if path is None:
+        return _defaults()
+    st = os.stat(path)
+    key = [st.st_size, st.st_mtime_ns, __version__]
+    cache_path = os.path.join(cache_root or root, ".metawsm", "state", CACHE_NAME)
+    cache: dict[str, object] = {}
+    try:
+        with open(cache_path, encoding="utf-8") as fh:
+            cache = json.load(fh)
+        entry = cache.get("entries", {}).get(path) if cache.get("format") == CACHE_FORMAT else None  # type: ignore[attr-defined]
+        if entry and entry.get("key") == key:
+            return {"branch_prefix": entry["branch_prefix"], "forbidden": entry["forbidden"]}
+    except (OSError, ValueError, AttributeError):
+        cache = {}
+    facts = _load_facts(root)
+    if facts is None:
+        return _defaults()
+    entries = cache.get("entries") if cache.get("format") == CACHE_FORMAT else None
+    entries = dict(entries) if isinstance(entries, dict) else {}
+    entries[path] = {"key": key, **facts}
+    _write_json(cache_path, {"format": CACHE_FORMAT, "entries": entries})
+    return facts
+
+
+def _load_facts(root: str) -> dict[str, object] | None:
+    from pathlib import Path
+
+    from metawsm.config.loader import load_policy
+    from metawsm.config.project import Project
+    from metawsm.errors import MetawsmError
+
+    try:
+        policy = load_policy(Project(Path(root)))
+    except (MetawsmError, OSError):
+        return None
+    return {"branch_prefix": policy.workspace.branch_prefix,
+            "forbidden": list(policy.close.forbidden_file_patterns)}
+
+
+def _write_json(path: str, data: object) -> None:
+    """Best effort (a read-only state folder only costs speed): write a temp file, then rename."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------- dispatch
+USAGE = "usage: python -m metawsm.gate.hookrun pre-commit [FILE...] | pre-push [REMOTE URL]\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in HOOKS:
+        sys.stderr.write(USAGE)
+        return 2
+    hook, rest = args[0], args[1:]
+    top = os.getcwd()
+    try:
+        if hook == "pre-commit":
+            from metawsm.gate import precommit
+
+            code, message = precommit.run(top, rest)
+        else:
+            from metawsm.gate import prepush
+
+            code, message = prepush.run(top, rest, sys.stdin.buffer)
+    except HookError as exc:
+        code, message = 1, f"metawsm {hook}: {exc}\n  bypass (not recommended): git {_verb(hook)} --no-verify\n"
+    except KeyboardInterrupt:
+        return 130
+    if message:
+        sys.stderr.write(message if message.endswith("\n") else message + "\n")
+    return code
+
+
+def _verb(hook: str) -> str:
+    return "commit" if hook == "pre-commit" else "push"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
