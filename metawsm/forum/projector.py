@@ -18,6 +18,10 @@ from metawsm.forum.schema_sql import THREAD_COLS
 _THREAD_SELECT = "SELECT " + ", ".join(THREAD_COLS) + " FROM threads WHERE thread_id = ?"
 _THREAD_UPSERT = ("INSERT OR REPLACE INTO threads (" + ", ".join(THREAD_COLS) + ") VALUES ("
                   + ", ".join("?" * len(THREAD_COLS)) + ")")
+# Columns that change without changing the thread's stats key (ticket, run, state, priority).
+_ACTIVITY_COLS = tuple(c for c in THREAD_COLS if c not in ("thread_id", "ticket", "run_id", "state", "priority"))
+_THREAD_UPDATE = ("UPDATE threads SET " + ", ".join(f"{c} = ?" for c in _ACTIVITY_COLS)
+                  + " WHERE thread_id = ?")
 _EVENT_INSERT = "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _HUMAN_OR_OPERATOR = ("human", "operator")
 _NEW_THREAD = dict.fromkeys(THREAD_COLS)
@@ -80,18 +84,24 @@ class _Batch:
             c.executemany("INSERT OR REPLACE INTO reads VALUES (?,?,?,?,?)",
                           [(*k, seq, at) for k, (seq, at) in self.reads.items()])
         changed = {tid: t for tid, t in self.threads.items() if t is not None}
-        if changed:
-            c.executemany(_THREAD_UPSERT, [tuple(t.values()) for t in changed.values()])
         if self.carry is not None:
             self.carry.threads = changed
         delta: dict[tuple[str, str, str, str], int] = {}
         orig = self.orig
+        upserts, updates = [], []
         for tid, t in changed.items():
             before, after = orig[tid], _key(t)
-            if before != after:
-                if before:
-                    delta[before] = delta.get(before, 0) - 1
-                delta[after] = delta.get(after, 0) + 1
+            if before == after:  # only activity columns changed: leave the key indexes untouched
+                updates.append(tuple(t[k] for k in _ACTIVITY_COLS) + (tid,))
+                continue
+            upserts.append(tuple(t.values()))
+            if before:
+                delta[before] = delta.get(before, 0) - 1
+            delta[after] = delta.get(after, 0) + 1
+        if upserts:
+            c.executemany(_THREAD_UPSERT, upserts)
+        if updates:
+            c.executemany(_THREAD_UPDATE, updates)
         rows = [(*k, n) for k, n in delta.items() if n]
         if rows:
             c.executemany("INSERT INTO stats VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE "

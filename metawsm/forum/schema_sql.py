@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS signals (
 
 INDEXES_DDL = """
 CREATE INDEX IF NOT EXISTS events_ticket ON events (ticket, sequence);
-CREATE INDEX IF NOT EXISTS events_run ON events (run_id, sequence);
+CREATE INDEX IF NOT EXISTS events_run ON events (run_id, sequence) WHERE run_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_thread ON events (thread_id, sequence);
 CREATE INDEX IF NOT EXISTS events_idem ON events (idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS threads_order ON threads (prio_rank, last_event_sequence DESC);
