@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from metawsm.cli.live import follow
 
     return follow(args, eng, [r.run_id for r in results if r.run_id], timeout=args.timeout,
-                  max_parallel=args.max_parallel, terminal=TERMINAL, intro=results)
+                  max_parallel=args.max_parallel, terminal=TERMINAL)
 
 
 def hook_warnings(eng: Any) -> list[str]:

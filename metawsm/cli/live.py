@@ -47,16 +47,16 @@ def run_table(eng: Any, run_id: str) -> Any:
 
 
 def follow(args: argparse.Namespace, eng: Any, run_ids: Sequence[str], *, timeout: float | None,
-           max_parallel: int | None, terminal: Sequence[str], intro: Sequence[Any] = ()) -> int:
+           max_parallel: int | None, terminal: Sequence[str]) -> int:
     from metawsm.engine.reconcile import reconcile
 
     out = args.out
     live_view = not out.json_mode and out.console.is_terminal
     deadline = time.monotonic() + timeout if timeout else None
     asked: set[str] = set()
-    for result in intro:
-        if result.reconcile:
-            _events(out, result.run_id, result.reconcile.events, live_view)
+    seen = {rid: 0 for rid in run_ids}  # audit ids already shown, per run (whoever made the transition)
+    for rid in run_ids:
+        seen[rid] = _transitions(out, eng, rid, 0, live_view)
     live = None
     if live_view:
         from rich.console import Group
@@ -70,7 +70,7 @@ def follow(args: argparse.Namespace, eng: Any, run_ids: Sequence[str], *, timeou
             for rid in run_ids:
                 result = reconcile(eng, rid, max_parallel=max_parallel)
                 statuses[rid] = result.status
-                _events(out, rid, result.events, live_view)
+                seen[rid] = _transitions(out, eng, rid, seen[rid], live_view)
                 for q in questions(eng, rid):
                     key = f"{q['thread_id']}:{q['question']}"
                     if key not in asked:
@@ -101,12 +101,20 @@ def follow(args: argparse.Namespace, eng: Any, run_ids: Sequence[str], *, timeou
     return 1 if any(item["status"] == "failed" for item in summary) else 0
 
 
-def _events(out: Any, run_id: str, events: Sequence[Any], live_view: bool) -> None:
-    for event in events:
+def _transitions(out: Any, eng: Any, run_id: str, after: int, live_view: bool) -> int:
+    """Show the step transitions of a run newer than audit id `after`; returns the newest id seen."""
+    for t in reversed(eng.store.audit(run_id, entity="step", after_id=after, limit=None)):
+        after = max(after, t.id)
+        if t.to_state == "pending":
+            continue
+        step = eng.store.get_step(run_id, t.entity_id) if t.to_state == "failed" else None
+        message = (step.last_error or t.reason) if step is not None else t.reason
         if out.json_mode:
-            out.ndjson({"type": "step", "run_id": run_id, **event.to_json()})
+            out.ndjson({"type": "step", "run_id": run_id, "step_id": t.entity_id, "status": t.to_state,
+                        "message": message})
         elif not live_view:
-            out.text(f"{event.step_id}: {event.status}" + (f" — {event.message}" if event.message else ""))
+            out.text(f"{t.entity_id}: {t.to_state}" + (f" — {message}" if message else ""))
+    return after
 
 
 def _question(out: Any, q: dict[str, str]) -> None:

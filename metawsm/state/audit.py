@@ -21,10 +21,13 @@ class AuditMixin:
     db: Database
 
     def audit(self, run_id: str | None = None, *, entity: str | None = None,
-              limit: int | None = 100) -> list[Transition]:
-        """Transitions, newest first, optionally for one run and/or one entity kind."""
+              limit: int | None = 100, after_id: int | None = None) -> list[Transition]:
+        """Transitions, newest first, optionally for one run and/or one entity kind, or newer than an id."""
         clauses: list[str] = []
         params: list[object] = []
+        if after_id is not None:
+            clauses.append("id > ?")
+            params.append(int(after_id))
         if run_id is not None:
             clauses.append("run_id = ?")
             params.append(run_id)
