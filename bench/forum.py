@@ -25,8 +25,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metawsm.forum import Forum, threads  # noqa: E402
-from metawsm.forum.log import EventLog  # noqa: E402
+from metawsm.forum import Forum, threads
+from metawsm.forum.log import EventLog
 
 HUMAN = {"actor_type": "human", "actor_name": "bench"}
 
@@ -82,15 +82,14 @@ def bench_appends(d: Path, n: int) -> dict:
 
 def generate_log(path: Path, n: int, posts_per_thread: int = 9) -> None:
     with path.open("wb") as fh:
-        seq, buf, tid = 0, [], ""
+        buf, tid = [], ""
         for i in range(n):
-            seq += 1
             if i % (posts_per_thread + 1) == 0:
                 tid = f"fthr-{i:012d}"
                 e = _env(i, tid, "forum.thread.opened")
             else:
                 e = _env(i, tid)
-            e["sequence"] = seq
+            e["sequence"] = i + 1
             buf.append(orjson.dumps(e))
             if len(buf) >= 10000:
                 fh.write(b"\n".join(buf) + b"\n")

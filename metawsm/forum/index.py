@@ -134,8 +134,9 @@ class Index:
             offset, line = self._position(conn)
             if offset > log_end:
                 raise sqlite3.DatabaseError("the log is shorter than the indexed offset")
-            for events, offset, line in self.log.read(offset, line):
+            for events, end, end_line in self.log.read(offset, line):
                 projector.apply(conn, events)
+                offset, line = end, end_line
             self._pos = (offset, line)
         except BaseException:
             self.rollback()
@@ -182,7 +183,7 @@ class Index:
             count = build(tmp, self.log)
             for suffix in ("-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            os.replace(tmp, self.path)
+            tmp.replace(self.path)
             return count
         finally:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
@@ -205,11 +206,12 @@ def build(path: Path, log_: EventLog) -> int:
         conn.executescript(TABLES_DDL + POSTS_DDL)
         offset = line = 0
         state = projector.Carry()
-        for events, offset, line in log_.read(0, 0, limit_bytes=BUILD_CHUNK):
+        for events, end, end_line in log_.read(0, 0, limit_bytes=BUILD_CHUNK):
             conn.execute("BEGIN")
             with conn:
                 projector.apply(conn, events, search=False, carry=state)
             count += len(events)
+            offset, line = end, end_line
         conn.executescript(INDEXES_DDL + SEARCH_DDL)
         conn.execute("BEGIN")
         with conn:

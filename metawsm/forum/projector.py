@@ -24,7 +24,7 @@ _THREAD_UPDATE = ("UPDATE threads SET " + ", ".join(f"{c} = ?" for c in _ACTIVIT
                   + " WHERE thread_id = ?")
 _EVENT_INSERT = "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _HUMAN_OR_OPERATOR = ("human", "operator")
-_NEW_THREAD = dict.fromkeys(THREAD_COLS)
+_NEW_THREAD: dict[str, Any] = dict.fromkeys(THREAD_COLS)
 
 
 def _key(t: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -92,7 +92,7 @@ class _Batch:
         for tid, t in changed.items():
             before, after = orig[tid], _key(t)
             if before == after:  # only activity columns changed: leave the key indexes untouched
-                updates.append(tuple(t[k] for k in _ACTIVITY_COLS) + (tid,))
+                updates.append((*[t[k] for k in _ACTIVITY_COLS], tid))
                 continue
             upserts.append(tuple(t.values()))
             if before:

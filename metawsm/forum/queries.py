@@ -34,7 +34,7 @@ def _thread(row: tuple[Any, ...]) -> Thread:
 
 
 def _event(row: tuple[Any, ...]) -> Event:
-    return Event(*row[:14], payload=orjson.loads(row[14]))
+    return Event(*row[:14], payload=orjson.loads(row[14]))  # type: ignore[misc]  # row: 14 envelope columns
 
 
 class Filters:
@@ -134,7 +134,7 @@ def thread_events(conn: sqlite3.Connection, thread_id: str, limit: int = 500) ->
 
 def events(conn: sqlite3.Connection, cursor: int, limit: int, ticket: str | None,
            run_id: str | None) -> list[Event]:
-    parts, params = ["sequence > ?"], [cursor]
+    parts, params = ["sequence > ?"], [cursor]  # type: list[str], list[Any]
     if ticket:
         parts.append("ticket = ?")
         params.append(ticket)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +342,7 @@ class Forum(SignalsMixin):
     def escalations(self, run_id: str | None = None, ticket: str | None = None,
                     now: datetime | None = None) -> list[Escalation]:
         """Non-control threads in new/waiting_human that are high/urgent or waited past the SLA."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         f = self._filters(ticket, run_id, None, None, None, include_control=False)
         out = []
         for t in self._with_index(lambda c: queries.list_threads(c, f, limit=10_000,

@@ -13,18 +13,25 @@ from metawsm.forum import threads as rules
 from metawsm.forum.models import ControlState, Event
 
 if TYPE_CHECKING:
-    from metawsm.forum.service import Forum
+    from collections.abc import Callable
 
 CONTROL_TITLE = "Control thread for {agent} in {run}"
 CONTROL_BODY = "System-managed control thread for forum-first run lifecycle signals."
 
 
 class SignalsMixin:
+    if TYPE_CHECKING:  # provided by Forum
+        max_body_bytes: int
+
+        def _replay(self, conn: Any, key: str | None) -> list[Event] | None: ...
+        def _commit(self, build: Callable[[Any], list[Any]]) -> list[Event]: ...
+        def _with_index(self, fn: Callable[[Any], Any]) -> Any: ...
+
     @staticmethod
     def control_thread_id(run_id: str, agent_name: str) -> str:
         return ids.control_thread_id(run_id, agent_name)
 
-    def signal(self: Forum, run_id: str, ticket: str, agent_name: str, attempt: int, control_type: str, *,
+    def signal(self, run_id: str, ticket: str, agent_name: str, attempt: int, control_type: str, *,
                question: str | None = None, context: str | None = None, answer: str | None = None,
                summary: str | None = None, status: str | None = None, done_criteria: str | None = None,
                sha: str | None = None, output_tail: str | None = None, actor_type: str = "agent",
@@ -65,14 +72,14 @@ class SignalsMixin:
         events = self._commit(build)
         return next(e for e in events if e.event_type == m.CONTROL)
 
-    def control_state(self: Forum, run_id: str, agent_name: str, attempt: int) -> ControlState:
+    def control_state(self, run_id: str, agent_name: str, attempt: int) -> ControlState:
         """Pending question, completion and last validation of exactly this attempt."""
         return self._with_index(lambda c: queries.control_state(c, run_id, agent_name, attempt))
 
-    def latest_attempt(self: Forum, run_id: str, agent_name: str) -> int | None:
+    def latest_attempt(self, run_id: str, agent_name: str) -> int | None:
         return self._with_index(lambda c: queries.latest_attempt(c, run_id, agent_name))
 
-    def wait_for_answer(self: Forum, run_id: str, agent_name: str, attempt: int, after_sequence: int, *,
+    def wait_for_answer(self, run_id: str, agent_name: str, attempt: int, after_sequence: int, *,
                         timeout: float | None = None, poll: float = 0.2) -> tuple[str, int]:
         """Block until a guidance_answer newer than `after_sequence` arrives for this attempt."""
         deadline = None if timeout is None else time.monotonic() + timeout

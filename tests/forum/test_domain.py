@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import pytest
@@ -177,7 +177,7 @@ def test_escalations(forum_dir) -> None:
     answered = f.open_thread("ABC-1", "Done", "b", priority="high", run_id="r1", **HUMAN)
     f.answer(answered.thread_id, "x", **HUMAN)
     f.signal("r1", "ABC-1", "a1", 1, "guidance_request", question="q")  # control threads never escalate
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert [(e.thread.thread_id, e.reason) for e in f.escalations(run_id="r1", now=now)] == [
         (urgent.thread_id, "priority")]
     later = {e.thread.thread_id: e.reason for e in f.escalations(run_id="r1", now=now + timedelta(minutes=31))}
