@@ -15,12 +15,11 @@ from metawsm.cli.common import add_command, project
 HELP = "follow runs live; alert on unhealthy agents, questions, completions and ended runs"
 DESCRIPTION = """\
 Follow runs and alert, once per change, when:
-  agent_unhealthy   an agent turns stalled or dead (or its command failed)
-  guidance_needed   an agent asks a question (with the command that answers it)
-  agent_completed   an agent signalled completion
-  run_done          a run completed (or was closed)
-  run_failed        a run failed
-  run_stopped       a run was stopped
+- agent_unhealthy: an agent turns stalled or dead (or its command failed)
+- guidance_needed: an agent asks a question (with the command that answers it)
+- agent_completed: an agent signalled completion
+- run_done: a run completed (or was closed); run_failed: a run failed; run_stopped: a run was stopped
+
 In a terminal the view refreshes in place (steps, agents with health, questions) with the alerts
 printed above it; otherwise each alert is one line (one JSON object per line with --json).
 
