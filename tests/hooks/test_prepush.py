@@ -1,0 +1,173 @@
+"""The pre-push hook against a real run: `metawsm apply` of the demo plan (shell agents in tmux, real
+worktrees), hooks installed first, a local bare remote. One run per module keeps this quick."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from metawsm.cli.main import main
+from tests.conftest import GIT_ENV
+from tests.hooks.helpers import BAD_PLAN, commit, sh, write
+
+pytestmark = pytest.mark.tmux
+
+
+class Demo:
+    def __init__(self, root: Path, remote: Path, socket: str) -> None:
+        self.root, self.remote, self.socket = root, remote, socket
+
+    def wt(self, ticket: str) -> Path:
+        return self.root / ".metawsm" / "workspaces" / ticket
+
+    def run_id(self) -> str:
+        from metawsm.config.project import Project
+        from metawsm.state import StateStore
+
+        with StateStore(Project(self.root).state_dir / "state.db") as store:
+            return store.list_runs()[0].run_id
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = Test\n\temail = t@example.com\n"
+                                     "[commit]\n\tgpgsign = false\n", encoding="utf-8")
+    mp.setenv("HOME", str(home))
+    mp.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    mp.setenv("NO_COLOR", "1")
+    for key, value in GIT_ENV.items():
+        mp.setenv(key, value)
+    for key in list(os.environ):
+        if key.startswith("METAWSM_") or key in ("TMUX", "TMUX_PANE", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+            mp.delenv(key)
+    socket = f"mwtest-{uuid.uuid4().hex[:10]}"
+    base = tmp_path_factory.mktemp("demo")
+    root, remote = base / "repo", base / "remote.git"
+    root.mkdir()
+    try:
+        sh(root, "init", "-q", "-b", "main")
+        assert main(["-C", str(root), "init", "--demo"]) == 0
+        sh(root, "add", "-A")
+        sh(root, "commit", "-q", "-m", "demo")
+        write(root / ".metawsm" / "policy.yaml", f"tmux:\n  socket_name: {socket}\n")
+        assert main(["-C", str(root), "hooks", "install"]) == 0  # before apply: the agents' commits run it
+        assert commit(root, ".metawsm/policy.yaml").returncode == 0
+        assert main(["-C", str(root), "apply", "plans/demo.yaml", "--wait", "--timeout", "60"]) == 0
+        sh(base, "init", "-q", "--bare", str(remote))
+        sh(root, "remote", "add", "origin", str(remote))
+        assert sh(root, "push", "-q", "origin", "main").returncode == 0
+        yield Demo(root, remote, socket)
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+        mp.undo()
+
+
+def push(cwd: Path, *refs: str) -> subprocess.CompletedProcess[str]:
+    return sh(cwd, "push", "origin", *refs)
+
+
+def test_agents_commits_in_apply_worktrees_ran_the_hook(demo: Demo) -> None:
+    wt = demo.wt("DEMO-2")
+    assert sh(wt, "log", "-1", "--format=%s").stdout.startswith("DEMO-2:")  # the agent's commit passed the hook
+    write(wt / "plans" / "broken.yaml", BAD_PLAN.format(name="broken"))
+    try:
+        r = commit(wt, "plans/broken.yaml")
+        assert r.returncode == 1  # the hook in the common git dir ran in the linked worktree
+        assert "plans/broken.yaml:5:14: agents[0].profile: unknown profile 'shel'" in r.stderr
+    finally:
+        sh(wt, "rm", "-q", "-f", "--cached", "plans/broken.yaml")
+        (wt / "plans" / "broken.yaml").unlink()
+    assert sh(wt, "status", "--porcelain").stdout == ""
+
+
+def test_validated_clean_ticket_branch_is_accepted_from_its_worktree(demo: Demo) -> None:
+    r = push(demo.wt("DEMO-1"), "metawsm/DEMO-1")
+    assert r.returncode == 0, r.stderr
+    assert sh(demo.remote, "rev-parse", "refs/heads/metawsm/DEMO-1").stdout.strip() == \
+        sh(demo.wt("DEMO-1"), "rev-parse", "HEAD").stdout.strip()
+
+
+def test_dirty_worktree_is_refused(demo: Demo) -> None:
+    stray = write(demo.wt("DEMO-1") / "notes.txt", "uncommitted\n")
+    try:
+        # (metawsm/DEMO-1 itself is already on the remote, so push it under another name: the local
+        # side is the ticket branch, which is what counts)
+        r = push(demo.root, "metawsm/DEMO-1:refs/heads/elsewhere/DEMO-1")
+        assert r.returncode == 1
+        assert "metawsm pre-push: refused refs/heads/elsewhere/DEMO-1 (ticket DEMO-1" in r.stderr
+        assert "FAIL clean_tree: uncommitted or untracked files: notes.txt" in r.stderr
+        assert "fix: commit or remove them in" in r.stderr
+        assert "git push --no-verify" in r.stderr
+    finally:
+        stray.unlink()
+
+
+def test_branch_without_a_run_is_refused(demo: Demo) -> None:
+    sh(demo.root, "branch", "metawsm/NOPE-1", "main")
+    r = push(demo.root, "metawsm/NOPE-1")
+    assert r.returncode == 1
+    assert "FAIL run: no metawsm run has ticket NOPE-1" in r.stderr and "fix: metawsm apply" in r.stderr
+
+
+def test_other_branches_and_deletions_pass(demo: Demo) -> None:
+    sh(demo.root, "branch", "feature/x", "main")
+    assert push(demo.root, "feature/x").returncode == 0
+    sh(demo.root, "branch", "metawsm/GONE-1", "main")
+    assert sh(demo.root, "push", "--no-verify", "origin", "metawsm/GONE-1").returncode == 0
+    r = push(demo.root, ":metawsm/GONE-1")  # deleting a ticket branch pushes no content
+    assert r.returncode == 0, r.stderr
+
+
+def test_new_commit_needs_new_validation_then_is_accepted(demo: Demo) -> None:
+    wt = demo.wt("DEMO-2")
+    write(wt / "demo" / "extra.txt", "more\n")
+    assert commit(wt, "demo/extra.txt", message="more work").returncode == 0
+    new = sh(wt, "rev-parse", "HEAD").stdout.strip()
+    r = push(wt, "metawsm/DEMO-2")
+    assert r.returncode == 1
+    assert "FAIL validation: validation was for " in r.stderr and f"not for {new[:12]}" in r.stderr
+    assert "fix: re-run the checks: `metawsm apply`" in r.stderr
+    assert "metawsm gate --ticket DEMO-2" in r.stderr
+    # an older sha that was never validated either (pushing HEAD~1 of the branch under another name)
+    r = push(wt, "HEAD~1:refs/heads/metawsm/DEMO-2")
+    assert r.returncode == 0, r.stderr  # HEAD~1 is the validated commit: accepted
+    # a passing validation for the new sha: accepted
+    signal = subprocess.run(
+        [sys.executable, "-m", "metawsm", "signal", "validation", "--status", "passed", "--done-criteria", "demo",
+         "--sha", new, "--run", demo.run_id(), "--ticket", "DEMO-2", "--agent", "writer", "--attempt", "1"],
+        cwd=wt, capture_output=True, text=True, env={**os.environ, "METAWSM_HOME": str(demo.root)})
+    assert signal.returncode == 0, signal.stderr
+    r = push(wt, "metawsm/DEMO-2")
+    assert r.returncode == 0, r.stderr
+
+
+def test_forbidden_file_in_pushed_commit_is_refused(demo: Demo) -> None:
+    wt = demo.wt("DEMO-1")
+    start = sh(wt, "rev-parse", "HEAD").stdout.strip()
+    write(wt / "deploy.key", "secret\n")
+    assert commit(wt, "deploy.key", message="oops", extra=("--no-verify",)).returncode == 0
+    try:
+        r = push(wt, "metawsm/DEMO-1:refs/heads/metawsm/DEMO-1")
+        assert r.returncode == 1
+        assert "FAIL forbidden_files: forbidden files changed: deploy.key" in r.stderr
+        assert "FAIL validation" in r.stderr
+        # removed again at HEAD, but the pushed commit (HEAD~1) still carries it
+        sh(wt, "rm", "-q", "deploy.key")
+        assert commit(wt, message="remove it").returncode == 0
+        r = push(wt, "HEAD~1:refs/heads/metawsm/DEMO-1")
+        assert r.returncode == 1
+        assert "FAIL forbidden_files: forbidden files in the pushed commit: deploy.key" in r.stderr
+    finally:
+        sh(wt, "reset", "-q", "--hard", start)
