@@ -29,6 +29,24 @@ _PANE_FIELDS = (
 )
 _PANE_FORMAT = _SEP.join(_PANE_FIELDS)
 _BATCH = 20  # new-session commands per tmux invocation in start_many
+# tmux refuses a command line over 16 KiB ("command too long"); chained batches stay under this many bytes
+# of arguments (each session's -e environment, with PATH, is about 1 KiB).
+_BATCH_BYTES = 12_000
+
+
+def _chunks(parts: Sequence[Sequence[str]], most: int = _BATCH, limit: int = _BATCH_BYTES) -> list[list[int]]:
+    """Indexes of ``parts`` (one tmux command list each) grouped so that each group, chained with ';',
+    fits in one tmux invocation. A single over-long part gets a group of its own (and tmux's error)."""
+    groups: list[list[int]] = []
+    size = 0
+    for index, args in enumerate(parts):
+        n = sum(len(a.encode()) + 1 for a in args) + 2
+        if not groups or len(groups[-1]) >= most or size + n > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(index)
+        size += n
+    return groups
 
 
 def bin_dir() -> str:
@@ -233,12 +251,13 @@ class Tmux:
         for spec in specs:
             if spec.name not in current and spec.name not in {s.name for s in todo}:
                 todo.append(spec)
-        for start in range(0, len(todo), _BATCH):
+        parts = [self._new_session_args(spec, f"#{{pane_pid}}{_SEP}#{{session_name}}") for spec in todo]
+        for group in _chunks(parts):
             args: list[str] = []
-            for spec in todo[start:start + _BATCH]:
+            for index in group:
                 if args:
                     args.append(";")
-                args += self._new_session_args(spec, f"#{{pane_pid}}{_SEP}#{{session_name}}")
+                args += parts[index]
             # a failing command (e.g. a session created meanwhile) ends its batch; the rest go one by one
             _, out, _ = self._cmd(*args, check=False)
             for line in out:
@@ -259,15 +278,41 @@ class Tmux:
                 command: str | None) -> int | None:
         """Restart the session's first-window command in place (killing the old process, alive or dead),
         e.g. for a new agent attempt; returns the new pane pid. The session must exist."""
+        _, out, _ = self._cmd(*self._respawn_args(name, cwd, env, command))
+        return _int(out[-1]) if out else None
+
+    def _respawn_args(self, name: str, cwd: str | os.PathLike[str], env: Mapping[str, str],
+                      command: str | None) -> list[str]:
+        """The chained commands of one respawn; they print exactly one line (the new pane pid)."""
         check_session_name(name)
         target = _arg(f"={name}:^")
-        _, out, _ = self._cmd(
+        return [
             "set-option", "-w", "-t", target, "remain-on-exit", "on", ";",
             "set-option", "-p", "-u", "-t", target, _EXIT_OPTION, ";",
             "respawn-pane", "-k", "-t", target, "-c", _arg(os.fspath(cwd)), *_env_args(agent_env(env)),
             *_command_args(command, self.tmux_bin), ";", "display-message", "-p", "-t", target, "#{pane_pid}",
-        )
-        return _int(out[-1]) if out else None
+        ]
+
+    def respawn_many(self, specs: Sequence[SessionSpec]) -> dict[str, int | None]:
+        """:meth:`respawn` for many sessions (each spec's ``command`` in its session's first window) with one
+        chained tmux invocation per batch; returns the new pane pid per respawned session. tmux ends a chain
+        at its first failing command: the sessions after it are chained again, and the failing session is
+        left out of the result (the caller's single :meth:`respawn` then raises its own error)."""
+        parts = [self._respawn_args(s.name, s.cwd, s.env, s.command) for s in specs]
+        pids: dict[str, int | None] = {}
+        for group in _chunks(parts):
+            while group:
+                args: list[str] = []
+                for index in group:
+                    if args:
+                        args.append(";")
+                    args += parts[index]
+                code, out, _ = self._cmd(*args, check=False)
+                done = min(len(out), len(group))
+                for index, line in zip(group[:done], out[:done], strict=True):
+                    pids[specs[index].name] = _int(line)
+                group = [] if code == 0 and done == len(group) else group[done + 1:]
+        return pids
 
     def kill_session(self, name: str) -> bool:
         """Kill exactly the session ``name``; False when it did not exist."""
