@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metawsm.engine.kinds import REGISTRY, Outcome, StepRef
+from metawsm.engine.kinds.base import Immediate
 from metawsm.errors import MetawsmError
 from metawsm.plan.graph import StepGraph
 from metawsm.state.machines import can_transition
@@ -118,18 +119,49 @@ class _Pass:
             moved |= self.record(row, outcome)
         return moved
 
+    def start_batch(self, kind_name: str, items: list[tuple[Step, str]]) -> bool:
+        """Start ready steps of one kind together through the kind's `start_many` (e.g. all sessions of a
+        round with one tmux invocation per batch instead of two per session)."""
+        started = []
+        for row, reason in items:
+            row = self.eng.store.transition_step(self.run.run_id, row.step_id, "running", reason)
+            self.rows[row.step_id] = row
+            started.append((row, reason))
+        kind: Any = REGISTRY[kind_name]  # a kind with the optional start_many(eng, refs) -> list[Outcome]
+        try:
+            outcomes = kind.start_many(self.eng, [StepRef(self.run, row) for row, _ in started])
+        except MetawsmError as exc:
+            outcomes = [Outcome.failed(exc.message)] * len(started)
+        for (row, reason), outcome in zip(started, outcomes, strict=True):
+            if outcome.status == "running":
+                self.events.append(StepEvent(row.step_id, "running", outcome.note or reason))
+            self.record(row, outcome)
+        return bool(started)
+
     def start_ready(self) -> bool:
         moved = False
         now = self.eng.clock()
+        batches: dict[str, list[tuple[Step, str]]] = {}  # kinds with start_many start after the loop
+        held = 0  # batched steps that will keep running (they count against max_parallel)
         for step in self.graph.steps:
-            if self.running() >= self.max_parallel:
+            if self.running() + held >= self.max_parallel:
                 break
             row = self.rows[step.id]
             if row.status == "pending" and self.ready(step.id):
-                moved |= self.start(row, "needs satisfied")
+                reason = "needs satisfied"
             elif (row.status == "failed" and row.attempts <= step.retries and row.next_attempt_at is not None
                   and row.next_attempt_at <= now and self.ready(step.id)):
-                moved |= self.start(row, f"retry {row.attempts}/{step.retries}")
+                reason = f"retry {row.attempts}/{step.retries}"
+            else:
+                continue
+            kind = REGISTRY.get(row.kind)
+            if kind is not None and hasattr(kind, "start_many"):
+                batches.setdefault(row.kind, []).append((row, reason))
+                held += not isinstance(kind, Immediate)
+            else:
+                moved |= self.start(row, reason)
+        for kind_name, items in batches.items():
+            moved |= self.start_batch(kind_name, items)
         return moved
 
     def derive_status(self) -> str:

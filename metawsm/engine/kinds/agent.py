@@ -4,10 +4,13 @@ completion for its current attempt. A completion from an older attempt never com
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
+from metawsm.runtime.tmux import SessionSpec
 from metawsm.state.machines import can_transition
 
 if TYPE_CHECKING:
@@ -70,12 +73,52 @@ class AgentKind:
         except MetawsmError as exc:
             return Outcome.failed(f"cannot start agent {ref.agent} for {ref.ticket}: {exc.message}")
         eng.forget_panes()
+        return self._launched(eng, ref, attempt, pid)
+
+    def _launched(self, eng: Engine, ref: StepRef, attempt: int, pid: int | None) -> Outcome:
         agent = eng.store.get_agent(ref.run_id, ref.ticket, ref.agent)
         move(eng, agent, "running", reason=f"attempt {attempt} started")
         now = eng.clock()
         eng.store.update_agent(ref.run_id, ref.ticket, ref.agent, pane_pid=pid, exit_status=None,
                                last_activity_at=now, last_progress_at=now, stopped_by_user=False)
-        return Outcome.running(note=f"attempt {attempt} started in tmux session {session}")
+        return Outcome.running(note=f"attempt {attempt} started in tmux session {ref.fields['session']}")
+
+    def start_many(self, eng: Engine, refs: Sequence[StepRef]) -> list[Outcome]:
+        """`start` for all of a reconcile round's ready agents with few tmux invocations: one snapshot, one
+        batched `start_many` for sessions that are missing, one chained `respawn_many`. An agent the batch
+        could not start is started on its own, so its error is its own."""
+        launches = []
+        for ref in refs:
+            attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
+            env = agent_env(eng, ref, attempt)
+            command, note_file = with_restart_note(eng, ref, str(ref.fields["command"]), env)
+            launches.append((ref, attempt, SessionSpec(ref.fields["session"], ref.fields["cwd"], env, command),
+                             note_file))
+        try:
+            panes = eng.panes(refresh=True)
+            missing = [replace(spec, command=None) for _, _, spec, _ in launches if spec.name not in panes]
+            if missing:
+                eng.tmux.start_many(missing)
+            pids = eng.tmux.respawn_many([spec for _, _, spec, _ in launches])
+        except MetawsmError:
+            pids = {}
+        outcomes = []
+        for ref, attempt, spec, note_file in launches:
+            try:
+                if spec.name in pids:
+                    pid = pids[spec.name]
+                else:
+                    if not eng.tmux.has_session(spec.name):
+                        eng.tmux.ensure_session(spec.name, spec.cwd, spec.env, None)
+                    pid = eng.tmux.respawn(spec.name, spec.cwd, spec.env, spec.command)
+                if note_file is not None:
+                    note_file.unlink(missing_ok=True)
+            except MetawsmError as exc:
+                outcomes.append(Outcome.failed(f"cannot start agent {ref.agent} for {ref.ticket}: {exc.message}"))
+                continue
+            outcomes.append(self._launched(eng, ref, attempt, pid))
+        eng.forget_panes()
+        return outcomes
 
     def poll(self, eng: Engine, ref: StepRef) -> Outcome:
         agent = eng.store.get_agent(ref.run_id, ref.ticket, ref.agent)
