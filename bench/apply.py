@@ -66,17 +66,17 @@ def panes_running(socket: str, command: str = "sleep") -> int:
     parent: dict[int, int] = {}
     comm: dict[int, str] = {}
     for line in ps.splitlines():
-        pid, ppid, name = line.split(None, 2)
-        parent[int(pid)], comm[int(pid)] = int(ppid), name.strip()
+        pid_s, ppid_s, name = line.split(None, 2)
+        parent[int(pid_s)], comm[int(pid_s)] = int(ppid_s), name.strip()
     found = set()
     for pid, name in comm.items():
         if name != command:
             continue
-        p = pid
-        while p in parent and p not in roots and p > 1:
-            p = parent[p]
-        if p in roots:
-            found.add(p)
+        up = pid
+        while up in parent and up not in roots and up > 1:
+            up = parent[up]
+        if up in roots:
+            found.add(up)
     return len(found)
 
 
