@@ -82,8 +82,9 @@ def run_view(snap: Any) -> Any:
     parts.append(steps)
     if snap.agents:
         agents = Table(title="agents", title_justify="left", expand=False, show_edge=False)
-        for column in ("agent", "status", "health", "attempt", "activity", "progress", "why"):
-            agents.add_column(column, overflow="fold")
+        for column in ("agent", "status", "health", "attempt", "activity", "progress"):
+            agents.add_column(column, no_wrap=True)
+        agents.add_column("why", overflow="fold", min_width=12)
         for a in snap.agents:
             h = a.health or "-"
             agents.add_row(a.key, a.status, f"[{HEALTH_STYLE.get(h, '')}]{h}[/]" if h in HEALTH_STYLE else h,

@@ -128,7 +128,7 @@ class _Evaluator:
 
     def agent(self, agent: Agent, signals: AgentSignals | None, workspace: str | None) -> AgentHealth:
         if agent.status not in EVALUATED or agent.attempt < 1:
-            return self._static(agent, "not evaluated in status " + agent.status)
+            return self._static(agent, "")
         state = signals.state(agent.attempt) if signals else None
         if state is not None and state.completion is not None:
             return self._static(agent, "signalled completion; reconcile finishes it")
@@ -173,6 +173,10 @@ class _Evaluator:
                            a_age=a_age, p_age=p_age)
 
     def _static(self, agent: Agent, reason: str) -> AgentHealth:
+        if not reason and agent.status in ("dead", "failed"):
+            code = "" if agent.exit_status is None else f" (exit status {agent.exit_status})"
+            reason = ("its tmux session or pane process ended" if agent.status == "dead"
+                      else "its command failed") + code
         return AgentHealth(agent.run_id, agent.ticket, agent.name, agent.health, agent.status, reason, False,
                            agent.last_activity_at, agent.last_progress_at,
                            self._age(agent.last_activity_at), self._age(agent.last_progress_at), agent.exit_status)
@@ -245,6 +249,7 @@ def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
 
 
 def recorded_health(eng: Engine, agents: list[Agent], reason: str | None = None) -> list[AgentHealth]:
-    """The health last recorded for `agents`, without looking at tmux, the forum or git."""
+    """The health last recorded for `agents`, without looking at tmux, the forum or git (`reason` is
+    empty for agents that are not evaluated: pending, stopping, stopped, failed, dead)."""
     ev = _Evaluator(eng, {}, eng.clock())
-    return [ev._static(a, reason or "not evaluated in status " + a.status) for a in agents]
+    return [ev._static(a, reason or "") for a in agents]
