@@ -40,6 +40,7 @@ COMMANDS = (
     "status",
     "watch",
     "attach",
+    "operator",
 )
 
 DESCRIPTION = """\

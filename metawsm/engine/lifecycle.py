@@ -60,27 +60,27 @@ def _sessions(eng: Engine, run: Run) -> list[str]:
     return names
 
 
-def stop_run(eng: Engine, run: Run) -> ActionResult:
+def stop_run(eng: Engine, run: Run, *, reason: str = "stopped by a person") -> ActionResult:
     if not can_transition("run", run.status, "stopping"):
         raise MetawsmError(f"run {run.run_id} is {run.status}; it cannot be stopped",
                            hint="a complete run is closed with `metawsm close` or removed with `metawsm cleanup`")
     result = ActionResult(run.run_id, run.status)
-    run = _move_run(eng, run, "stopping", reason="stopped by a person")
+    run = _move_run(eng, run, "stopping", reason=reason)
     for step in eng.store.list_steps(run.run_id):
         if step.status == "running":
             stop_step(eng, run, step)
-            eng.store.transition_step(run.run_id, step.step_id, "failed", "stopped by a person",
-                                      error="stopped by a person")
+            eng.store.transition_step(run.run_id, step.step_id, "failed", reason,
+                                      error=reason)
             result.actions.append(f"stopped step {step.step_id}")
     for agent in eng.store.list_agents(run.run_id):
         if agent.status in LIVE_AGENT:
-            move(eng, agent, "stopping", "stopped", reason="stopped by a person")
+            move(eng, agent, "stopping", "stopped", reason=reason)
             eng.store.update_agent(run.run_id, agent.ticket, agent.name, stopped_by_user=True)
             result.actions.append(f"stopped agent {agent.ticket}/{agent.name}")
     for name in _sessions(eng, run):
         if eng.tmux.kill_session(name):
             result.actions.append(f"killed tmux session {name}")
-    run = _move_run(eng, eng.store.get_run(run.run_id), "stopped", reason="stopped by a person")
+    run = _move_run(eng, eng.store.get_run(run.run_id), "stopped", reason=reason)
     result.status = run.status
     return result
 
