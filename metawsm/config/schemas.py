@@ -144,6 +144,11 @@ def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
 def _type_name(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
@@ -177,7 +182,14 @@ def _messages(error: Any) -> Iterator[tuple[list[object], str, bool]]:
         return
     if v == "enum":
         choices = [str(c) for c in error.validator_value]
-        yield path, f"{inst!r} is not one of: {', '.join(choices)}{suggest(str(inst), choices)}", False
+        yield path, f"{_short(inst)} is not one of: {', '.join(choices)}{suggest(str(inst), choices)}", False
+        return
+    if v == "maxLength":
+        yield path, f"too long: {len(inst)} characters, at most {error.validator_value}", False
+        return
+    if v == "minLength":
+        yield path, "must not be empty" if error.validator_value == 1 else \
+            f"too short: at least {error.validator_value} characters", False
         return
     if v == "const":
         yield path, f"must be {error.validator_value!r}, got {inst!r}", False
@@ -187,7 +199,7 @@ def _messages(error: Any) -> Iterator[tuple[list[object], str, bool]]:
         return
     if v == "pattern":
         hint = schema.get("x-hint")
-        msg = f"{inst!r} is not valid: {hint}" if hint else f"{inst!r} does not match {error.validator_value!r}"
+        msg = f"{_short(inst)} is not valid: {hint}" if hint else f"{_short(inst)} does not match {error.validator_value!r}"
         yield path, msg, False
         return
     if v == "uniqueItems":
@@ -205,7 +217,8 @@ def _messages(error: Any) -> Iterator[tuple[list[object], str, bool]]:
                 return
         yield from _messages(best)
         return
-    yield path, error.message, False
+    message = error.message
+    yield path, message if len(message) <= 200 else message[:197] + "...", False
 
 
 def diagnostics(kind: str, data: Any, display: str, text: str) -> list[Diagnostic]:
