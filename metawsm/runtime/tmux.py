@@ -13,10 +13,8 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
-
-import libtmux
-from libtmux import exc as libtmux_exc
 
 from metawsm.errors import ExternalError
 
@@ -183,10 +181,23 @@ class Tmux:
             raise ExternalError("a tmux socket name is required (metawsm never uses the default server)")
         self.socket_name = socket_name
         self.tmux_bin = shutil.which("tmux") or "tmux"
-        self.server = libtmux.Server(socket_name=socket_name, config_file=config_file)
+        self._config_file = config_file
+        self._server: Any = None
+
+    @property
+    def server(self) -> Any:
+        """The libtmux Server, created on first use: importing libtmux costs ~100 ms, which commands that
+        never talk to tmux (or only check names) should not pay."""
+        if self._server is None:
+            import libtmux
+
+            self._server = libtmux.Server(socket_name=self.socket_name, config_file=self._config_file)
+        return self._server
 
     # -- plumbing ---------------------------------------------------------------------------------------
     def _cmd(self, *args: str, check: bool = True) -> tuple[int, list[str], list[str]]:
+        from libtmux import exc as libtmux_exc
+
         try:
             result = self.server.cmd(*args)
         except libtmux_exc.TmuxCommandNotFound as exc:
