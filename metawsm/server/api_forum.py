@@ -1,0 +1,194 @@
+"""`/api/v1/forum/…`: threads, posts, answers, assignment, state, priority, read marks, search, queues,
+the event feed, stats and control signals — each route one call on the shared `Forum`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from metawsm.forum import control
+from metawsm.forum.ids import agent_key
+from metawsm.forum.service import Forum
+from metawsm.server import models as m
+from metawsm.server.errors import ApiError
+
+router = APIRouter(prefix="/api/v1/forum", tags=["forum"])
+
+THREAD_ERRORS = m.errors(400, 404, 409)
+
+
+def forum_of(request: Request) -> Forum:
+    return request.app.state.forum  # type: ignore[no-any-return]
+
+
+def _viewer(viewer_type: str | None, viewer_id: str | None) -> dict[str, str | None]:
+    return {"viewer_type": viewer_type or None, "viewer_id": viewer_id or None}
+
+
+def _filters(ticket: str | None, run_id: str | None, state: str | None, priority: str | None,
+             assignee: str | None) -> dict[str, str | None]:
+    return {"ticket": ticket or None, "run_id": run_id or None, "state": state or None,
+            "priority": priority or None, "assignee": assignee or None}
+
+
+def _positive(name: str, value: int, code: str) -> int:
+    if value < 1:
+        raise ApiError(400, code, f"{name} must be >= 1")
+    return value
+
+
+@router.get("/threads", response_model=m.ThreadsOut, responses=m.errors(400))
+def list_threads(request: Request, ticket: str | None = None, run_id: str | None = None,
+                 state: str | None = None, priority: str | None = None, assignee: str | None = None,
+                 viewer_type: str | None = None, viewer_id: str | None = None,
+                 limit: int = Query(50, description="at most N threads (1..10000)")) -> dict[str, Any]:
+    """Threads, urgent first, then most recently active."""
+    _positive("limit", limit, "invalid_limit")
+    return {"threads": forum_of(request).list_threads(**_filters(ticket, run_id, state, priority, assignee),
+                                                      limit=limit, **_viewer(viewer_type, viewer_id))}
+
+
+@router.post("/threads", response_model=m.ThreadOut, responses=m.errors(400))
+def open_thread(request: Request, body: m.OpenThread) -> dict[str, Any]:
+    """Open a thread with its first post."""
+    t = forum_of(request).open_thread(body.ticket, body.title, body.body, priority=body.priority or "normal",
+                                      run_id=body.run_id, agent_name=body.agent_name, thread_id=body.thread_id,
+                                      idempotency_key=body.idempotency_key, **body.who())
+    return {"thread": t}
+
+
+@router.get("/threads/{thread_id}", response_model=m.ThreadDetailOut, responses=m.errors(404))
+def get_thread(request: Request, thread_id: str) -> dict[str, Any]:
+    """A thread with its posts and events."""
+    t, posts, events = forum_of(request).get_thread(thread_id)
+    return {"thread": t, "posts": posts, "events": events}
+
+
+@router.post("/threads/{thread_id}/posts", response_model=m.ThreadOut, responses=THREAD_ERRORS)
+def add_post(request: Request, thread_id: str, body: m.AddPost) -> dict[str, Any]:
+    return {"thread": forum_of(request).post(thread_id, body.body, idempotency_key=body.idempotency_key,
+                                             **body.who())}
+
+
+@router.post("/threads/{thread_id}/answer", response_model=m.ThreadOut, responses=THREAD_ERRORS)
+def answer(request: Request, thread_id: str, body: m.Answer) -> dict[str, Any]:
+    """Post an answer and move the thread to answered; on a control thread this also records a
+    guidance_answer for the agent's current attempt (unblocking its `metawsm ask`)."""
+    return {"thread": forum_of(request).answer(thread_id, body.body, **body.who())}
+
+
+@router.post("/threads/{thread_id}/assign", response_model=m.ThreadOut, responses=THREAD_ERRORS)
+def assign(request: Request, thread_id: str, body: m.Assign) -> dict[str, Any]:
+    return {"thread": forum_of(request).assign(thread_id, body.assignee_type, body.assignee_name,
+                                               note=body.assignment_note or "", **body.who())}
+
+
+@router.post("/threads/{thread_id}/state", response_model=m.ThreadOut, responses=THREAD_ERRORS)
+def change_state(request: Request, thread_id: str, body: m.ChangeState) -> dict[str, Any]:
+    """Move a thread to another state; illegal moves give 409."""
+    return {"thread": forum_of(request).set_state(thread_id, body.to_state, **body.who())}
+
+
+@router.post("/threads/{thread_id}/priority", response_model=m.ThreadOut, responses=THREAD_ERRORS)
+def change_priority(request: Request, thread_id: str, body: m.ChangePriority) -> dict[str, Any]:
+    return {"thread": forum_of(request).set_priority(thread_id, body.priority, **body.who())}
+
+
+@router.post("/threads/{thread_id}/close", response_model=m.ThreadOut, responses=THREAD_ERRORS)
+def close(request: Request, thread_id: str, body: m.Close) -> dict[str, Any]:
+    """Close a thread (closing a closed thread changes nothing)."""
+    return {"thread": forum_of(request).close(thread_id, **body.who())}
+
+
+@router.post("/threads/{thread_id}/seen", response_model=m.SeenOut, responses=m.errors(400, 404))
+def mark_seen(request: Request, thread_id: str, body: m.MarkSeen) -> dict[str, Any]:
+    """Raise a viewer's read mark (never lowers it)."""
+    return {"seen": forum_of(request).mark_seen(thread_id, body.viewer_type, body.viewer_id,
+                                                body.last_seen_event_sequence)}
+
+
+@router.post("/threads/{thread_id}/{action}", responses=m.errors(404), include_in_schema=False)
+def unknown_action(thread_id: str, action: str) -> None:
+    raise ApiError(404, "unknown_action", f"unknown thread action {action!r}")
+
+
+@router.get("/search", response_model=m.ThreadsOut, responses=m.errors(400))
+def search(request: Request, query: str = "", ticket: str | None = None, run_id: str | None = None,
+           state: str | None = None, priority: str | None = None, assignee: str | None = None,
+           viewer_type: str | None = None, viewer_id: str | None = None, limit: int = 50,
+           cursor: int = Query(0, description="keyset: only threads whose last_event_sequence < cursor")
+           ) -> dict[str, Any]:
+    """Search titles and posts (every word must match, as a prefix); title hits rank first."""
+    _positive("limit", limit, "invalid_limit")
+    if cursor < 0:
+        raise ApiError(400, "invalid_cursor", "cursor must be >= 0")
+    forum, args = forum_of(request), {**_filters(ticket, run_id, state, priority, assignee),
+                                      **_viewer(viewer_type, viewer_id)}
+    if not cursor:
+        return {"threads": forum.search(query, limit=limit, **args)}
+    found = [t for t in forum.search(query, limit=10_000, **args) if t.last_event_sequence < cursor]
+    return {"threads": found[:limit]}
+
+
+@router.get("/queues", response_model=m.ThreadsOut, responses=m.errors(400))
+def queues(request: Request, type: str = Query(description="unseen or unanswered"),  # noqa: A002
+           ticket: str | None = None, run_id: str | None = None, state: str | None = None,
+           priority: str | None = None, assignee: str | None = None, viewer_type: str | None = None,
+           viewer_id: str | None = None, limit: int = 100) -> dict[str, Any]:
+    """`unseen` (needs viewer_type and viewer_id) or `unanswered` threads."""
+    _positive("limit", limit, "invalid_limit")
+    return {"threads": forum_of(request).queue(type, limit=limit, **_viewer(viewer_type, viewer_id),
+                                               **_filters(ticket, run_id, state, priority, assignee))}
+
+
+@router.get("/events", response_model=m.EventsOut, responses=m.errors(400))
+def events(request: Request, cursor: int = 0, limit: int = 100, ticket: str | None = None,
+           run_id: str | None = None) -> dict[str, Any]:
+    """Events with sequence > cursor, ascending; resume with `next_cursor`."""
+    if cursor < 0:
+        raise ApiError(400, "invalid_cursor", "cursor must be >= 0")
+    _positive("limit", limit, "invalid_limit")
+    found, next_cursor = forum_of(request).events(cursor, limit, ticket=ticket or None, run_id=run_id or None)
+    return {"events": found, "next_cursor": next_cursor}
+
+
+@router.get("/stats", response_model=m.StatsOut)
+def stats(request: Request, ticket: str | None = None, run_id: str | None = None) -> dict[str, Any]:
+    """Thread counts per ticket, run, state and priority."""
+    return {"stats": forum_of(request).stats(ticket=ticket or None, run_id=run_id or None)}
+
+
+@router.get("/debug", responses=m.errors(400))
+def debug(request: Request, ticket: str | None = None, run_id: str | None = None, limit: int = 50
+          ) -> dict[str, Any]:
+    """A diagnostic picture: recent events, threads, the stream and the worker."""
+    _positive("limit", limit, "invalid_limit")
+    forum = forum_of(request)
+    head = request.app.state.hub.head
+    recent, _ = forum.events(max(head - 5 * limit, 0), 5 * limit, ticket=ticket or None, run_id=run_id or None)
+    return {"debug": {
+        "recent_events": [e.to_json() for e in recent[-limit:]],
+        "threads": [t.to_json() for t in forum.list_threads(ticket=ticket or None, run_id=run_id or None,
+                                                             limit=min(limit, 500))],
+        "stream": request.app.state.hub.stats(),
+        "worker": request.app.state.worker.snapshot(),
+    }}
+
+
+@router.post("/control/signal", response_model=m.SignalOut, responses=m.errors(400))
+def control_signal(request: Request, body: m.ControlSignal) -> dict[str, Any]:
+    """Record a control signal in the agent's control thread, validated like `metawsm signal`."""
+    key = agent_key(body.ticket, body.agent_name)
+    payload = control.validate(dict(body.payload))
+    if payload["run_id"] != body.run_id:
+        raise control.ControlPayloadError("run_id", f"must equal the request's run_id {body.run_id!r}")
+    if payload["agent_name"] not in (body.agent_name, key):
+        raise control.ControlPayloadError("agent_name", f"must equal the request's agent_name {body.agent_name!r}")
+    fields = {k: v for k, v in payload.items() if k not in control.COMMON}
+    forum = forum_of(request)
+    event = forum.signal(body.run_id, body.ticket, key, payload["attempt"], payload["control_type"],
+                         actor_type=body.actor_type, actor_name=body.actor_name or key,
+                         idempotency_key=body.idempotency_key, **fields)
+    request.app.state.worker.wake()
+    return {"thread": forum.get_thread(event.thread_id)[0], "event": event}

@@ -1,0 +1,164 @@
+"""The daemon's background worker: every `server.reconcile_interval` seconds, one tick — `reconcile`
+for each active run, one health evaluation of their agents (one tmux query), and with `--operator`
+one operator tick. Ticks run in a thread; shutdown waits for the current one to finish."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from metawsm.forum.ids import now as stamp
+
+log = logging.getLogger(__name__)
+
+DEGRADED_AFTER = 3  # consecutive failed ticks before /health says degraded
+OPERATOR_TICK_NAMES = ("tick", "run_once", "once")  # what metawsm.operator.loop may call its one tick
+
+
+@dataclass
+class Worker:
+    project: Any
+    policy: Any
+    forum: Any
+    interval: float
+    operator: bool = False
+    started_at: str | None = None
+    last_tick_at: str | None = None
+    last_tick_seconds: float | None = None
+    ticks: int = 0
+    failed_ticks: int = 0
+    consecutive_errors: int = 0
+    last_error: str | None = None
+    last_error_at: str | None = None
+    runs_reconciled: int = 0
+    operator_status: str = "off"
+    reconcile_errors: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=20))
+    _engine: Any = None
+    _task: asyncio.Task[None] | None = None
+    _wake: asyncio.Event | None = None
+    _stopping: bool = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.started_at = stamp()
+        self._wake = asyncio.Event()
+        if self.operator:
+            self.operator_status = "waiting" if self._operator_tick() else "unavailable"
+        self._task = asyncio.create_task(self._loop(), name="reconcile-worker")
+
+    def wake(self) -> None:
+        """Run the next tick now (after a signal or a lifecycle action)."""
+        if self._wake is not None:
+            with contextlib.suppress(RuntimeError):
+                self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop after the current tick (never in the middle of one)."""
+        self._stopping = True
+        self.wake()
+        if self._task is not None:
+            await self._task
+        if self._engine is not None:
+            self._engine.close()
+
+    async def _loop(self) -> None:
+        assert self._wake is not None
+        while not self._stopping:
+            await asyncio.to_thread(self.tick)
+            if self._stopping:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+
+    # -- one tick -------------------------------------------------------------------------------
+    def engine(self) -> Any:
+        if self._engine is None:
+            from metawsm.engine.context import Engine
+
+            self._engine = Engine.open(self.project, self.policy)
+            self._engine.forum = self.forum
+        return self._engine
+
+    def tick(self) -> None:
+        t0 = time.perf_counter()
+        failed: str | None = None
+        try:
+            eng = self.engine()
+            if eng.has_state():
+                failed = self._reconcile_all(eng)
+            if self.operator and self.operator_status != "unavailable":
+                fn = self._operator_tick()
+                if fn is not None:
+                    fn(eng)
+                    self.operator_status = "ok"
+        except Exception as exc:
+            log.exception("worker tick failed")
+            failed = f"{type(exc).__name__}: {exc}"
+            if self._engine is not None:  # start the next tick with fresh connections
+                with contextlib.suppress(Exception):
+                    self._engine.close()
+                self._engine = None
+        self.ticks += 1
+        self.last_tick_at = stamp()
+        self.last_tick_seconds = round(time.perf_counter() - t0, 4)
+        if failed:
+            self.failed_ticks += 1
+            self.consecutive_errors += 1
+            self.last_error, self.last_error_at = failed, self.last_tick_at
+        else:
+            self.consecutive_errors = 0
+
+    def _reconcile_all(self, eng: Any) -> str | None:
+        from metawsm.engine.reconcile import reconcile
+        from metawsm.engine.snapshot import build_snapshots
+        from metawsm.errors import MetawsmError
+        from metawsm.state.machines import ACTIVE_RUN_STATES
+
+        runs = eng.store.list_runs(status_in=sorted(ACTIVE_RUN_STATES))
+        failed = None
+        for run in runs:
+            try:
+                reconcile(eng, run.run_id)
+                self.runs_reconciled += 1
+            except MetawsmError as exc:  # one run's trouble must not stop the others
+                failed = f"{run.run_id}: {exc.message}"
+                self.reconcile_errors.append({"run_id": run.run_id, "error": exc.message, "at": stamp()})
+        still = eng.store.list_runs(status_in=sorted(ACTIVE_RUN_STATES)) if runs else []
+        if still:
+            build_snapshots(eng, still)  # evaluates and records agent health (one tmux query)
+        return failed
+
+    def _operator_tick(self) -> Any:
+        """The seam for the operator: `metawsm.operator.loop.<tick|run_once|once>(engine)` when that
+        module exists; None (and `operator: unavailable` in /health) until it does."""
+        try:
+            module = importlib.import_module("metawsm.operator.loop")
+        except ImportError:
+            return None
+        for name in OPERATOR_TICK_NAMES:
+            fn = getattr(module, name, None)
+            if callable(fn):
+                return fn
+        return None
+
+    # -- reporting --------------------------------------------------------------------------------
+    @property
+    def degraded(self) -> bool:
+        return self.consecutive_errors >= DEGRADED_AFTER
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "running": self._task is not None and not self._task.done(), "started_at": self.started_at,
+            "interval_seconds": self.interval, "last_tick_at": self.last_tick_at,
+            "last_tick_seconds": self.last_tick_seconds, "ticks": self.ticks, "failed_ticks": self.failed_ticks,
+            "consecutive_errors": self.consecutive_errors, "last_error": self.last_error,
+            "last_error_at": self.last_error_at, "runs_reconciled": self.runs_reconciled,
+            "operator": self.operator_status,
+        }
