@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metawsm.cli.common import add_command
-from metawsm.cli.forum_common import add_actor, add_body, add_filters
+from metawsm.cli.forum_common import add_actor, add_body, add_filters, add_server
 
 HELP = "ask, answer and browse forum threads"
 DESCRIPTION = """\
@@ -135,3 +135,6 @@ def add_parser(subparsers: Any) -> None:
         "Rebuild .metawsm/state/forum.db from the event log, checking every line. If a line is not\n"
         "JSON (a hand edit), the error names it: fix or delete that line, then run reindex again."))
     s.set_defaults(run=cmds.reindex)
+
+    for s in sub.choices.values():
+        add_server(s)

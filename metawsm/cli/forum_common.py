@@ -15,6 +15,13 @@ from metawsm.errors import UsageError
 def open_forum(args: argparse.Namespace, *, policy: bool = True) -> Any:
     """The project's Forum. With policy=False (the `signal`/`ask` fast path) the policy file is not
     read: fsync is `always` and the body limit is the default 64 KiB."""
+    from metawsm.cli.remote import server_url
+
+    url = server_url(args)
+    if url:  # --server / METAWSM_SERVER: the same calls over HTTP (metawsm/cli/remote.py)
+        from metawsm.cli.remote import RemoteForum
+
+        return RemoteForum(url)
     from metawsm.config.project import Project
     from metawsm.forum import Forum
 
@@ -24,6 +31,11 @@ def open_forum(args: argparse.Namespace, *, policy: bool = True) -> Any:
     from metawsm.config.loader import load_policy
 
     return Forum.for_project(proj, load_policy(proj))
+
+
+def add_server(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", metavar="URL",
+                   help="send the command to a `metawsm serve` daemon (default $METAWSM_SERVER)")
 
 
 def add_actor(p: argparse.ArgumentParser, default_type: str = "human") -> None:

@@ -41,6 +41,7 @@ COMMANDS = (
     "watch",
     "attach",
     "operator",
+    "serve",
 )
 
 DESCRIPTION = """\

@@ -106,6 +106,8 @@ def add_parser(subparsers: Any) -> None:
     for s in sub.choices.values():
         add_context(s)
         s.add_argument("--idempotency-key", help="a retry with the same key records nothing new")
+        s.add_argument("--server", metavar="URL", help="send the signal to a `metawsm serve` daemon "
+                       "(default $METAWSM_SERVER)")
 
 
 def run(args: argparse.Namespace) -> int:

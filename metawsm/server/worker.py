@@ -1,12 +1,12 @@
 """The daemon's background worker: every `server.reconcile_interval` seconds, one tick — `reconcile`
-for each active run, one health evaluation of their agents (one tmux query), and with `--operator`
-one operator tick. Ticks run in a thread; shutdown waits for the current one to finish."""
+for each active run and one health evaluation of their agents (one tmux query); with `--operator`
+the tick is the operator's (`Operator.tick`: reconcile, health, rules, actions). Ticks run in a
+thread; shutdown waits for the current one to finish."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import time
 from collections import deque
@@ -18,7 +18,6 @@ from metawsm.forum.ids import now as stamp
 log = logging.getLogger(__name__)
 
 DEGRADED_AFTER = 3  # consecutive failed ticks before /health says degraded
-OPERATOR_TICK_NAMES = ("tick", "run_once", "once")  # what metawsm.operator.loop may call its one tick
 
 
 @dataclass
@@ -37,7 +36,8 @@ class Worker:
     last_error: str | None = None
     last_error_at: str | None = None
     runs_reconciled: int = 0
-    operator_status: str = "off"
+    operator_decisions: int = 0
+    last_decisions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))
     reconcile_errors: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=20))
     _engine: Any = None
     _task: asyncio.Task[None] | None = None
@@ -48,8 +48,6 @@ class Worker:
     async def start(self) -> None:
         self.started_at = stamp()
         self._wake = asyncio.Event()
-        if self.operator:
-            self.operator_status = "waiting" if self._operator_tick() else "unavailable"
         self._task = asyncio.create_task(self._loop(), name="reconcile-worker")
 
     def wake(self) -> None:
@@ -92,12 +90,7 @@ class Worker:
         try:
             eng = self.engine()
             if eng.has_state():
-                failed = self._reconcile_all(eng)
-            if self.operator and self.operator_status != "unavailable":
-                fn = self._operator_tick()
-                if fn is not None:
-                    fn(eng)
-                    self.operator_status = "ok"
+                failed = self._operate(eng) if self.operator else self._reconcile_all(eng)
         except Exception as exc:
             log.exception("worker tick failed")
             failed = f"{type(exc).__name__}: {exc}"
@@ -135,18 +128,13 @@ class Worker:
             build_snapshots(eng, still)  # evaluates and records agent health (one tmux query)
         return failed
 
-    def _operator_tick(self) -> Any:
-        """The seam for the operator: `metawsm.operator.loop.<tick|run_once|once>(engine)` when that
-        module exists; None (and `operator: unavailable` in /health) until it does."""
-        try:
-            module = importlib.import_module("metawsm.operator.loop")
-        except ImportError:
-            return None
-        for name in OPERATOR_TICK_NAMES:
-            fn = getattr(module, name, None)
-            if callable(fn):
-                return fn
-        return None
+    def _operate(self, eng: Any) -> None:
+        """One operator tick (it reconciles and evaluates health itself)."""
+        from metawsm.operator.loop import Operator
+
+        for d in Operator(eng).tick():
+            self.operator_decisions += 1
+            self.last_decisions.append({"at": stamp(), **(d.to_json() if hasattr(d, "to_json") else {"decision": str(d)})})
 
     # -- reporting --------------------------------------------------------------------------------
     @property
@@ -160,5 +148,6 @@ class Worker:
             "last_tick_seconds": self.last_tick_seconds, "ticks": self.ticks, "failed_ticks": self.failed_ticks,
             "consecutive_errors": self.consecutive_errors, "last_error": self.last_error,
             "last_error_at": self.last_error_at, "runs_reconciled": self.runs_reconciled,
-            "operator": self.operator_status,
+            "operator": self.operator, "operator_decisions": self.operator_decisions,
+            "last_decisions": list(self.last_decisions),
         }

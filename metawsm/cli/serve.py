@@ -1,0 +1,108 @@
+"""metawsm serve: the daemon — reconcile worker, HTTP API, forum WebSocket stream and web UI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from metawsm.cli.common import add_command, project
+from metawsm.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+HELP = "run the daemon: reconcile worker, HTTP API, live forum stream and web UI"
+DESCRIPTION = """\
+Serve the API (/api/v1, see docs/api.md and /openapi.json), the forum WebSocket stream and the web
+UI, and reconcile active runs every server.reconcile_interval seconds (with --operator, also run the
+operator). Stops cleanly on SIGINT/SIGTERM: no new connections, the current tick finishes, WebSocket
+clients get a close frame.
+
+Loopback only unless a token is given (--token-file or server.token_file); with a token every API
+call needs `Authorization: Bearer TOKEN` and the UI asks for it once (an HTTP-only cookie).
+
+exit codes: 0 stopped cleanly, 1 cannot listen, 2 usage (non-loopback address without a token)"""
+
+
+def add_parser(subparsers: Any) -> None:
+    p = add_command(subparsers, "serve", help=HELP, description=DESCRIPTION)
+    p.add_argument("--addr", metavar="HOST:PORT", help="where to listen (default server.addr, 127.0.0.1:3001)")
+    p.add_argument("--operator", action="store_true", help="also run the operator loop on each tick")
+    p.add_argument("--token-file", metavar="FILE", help="file holding the bearer token (default server.token_file)")
+    p.set_defaults(run=run)
+
+
+def parse_addr(addr: str) -> tuple[str, int]:
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"--addr {addr!r}: expected HOST:PORT, e.g. 127.0.0.1:3001")
+    return host.strip("[]"), int(port)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from metawsm.config.loader import load_policy
+    from metawsm.server.app import create_app
+    from metawsm.server.auth import is_loopback, read_token
+
+    proj = project(args)
+    policy = load_policy(proj)
+    host, port = parse_addr(args.addr or policy.server.addr)
+    token_file = args.token_file or policy.server.token_file
+    token = None
+    if token_file:
+        path = Path(token_file)
+        path = path if path.is_absolute() else (Path(args.cwd) if args.token_file else proj.root) / path
+        token = read_token(path)
+    if not token and not is_loopback(host):
+        raise UsageError(f"refusing to listen on {host}: a non-loopback address needs a token",
+                         hint="pass --token-file FILE (or set server.token_file), or listen on 127.0.0.1")
+    app = create_app(proj, policy, token=token, operator=args.operator)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=10, ws_ping_interval=20, ws_ping_timeout=20)
+    server = Server(config, app)
+    scheme_host = f"[{host}]" if ":" in host else host
+    args.out.info(f"serving {proj.root} on http://{scheme_host}:{port}"
+                  + (" (token required)" if token else "") + (" with the operator" if args.operator else ""))
+    server.run()
+    if not server.started:
+        from metawsm.errors import MetawsmError
+
+        raise MetawsmError(f"cannot listen on {host}:{port}", hint="is another daemon running there?")
+    args.out.info("stopped")
+    return 0
+
+
+class Server:
+    """uvicorn's server, closing WebSocket streams with a close frame (1001) as soon as a signal
+    arrives, before uvicorn stops the connections."""
+
+    def __init__(self, config: Any, app: Any) -> None:
+        import uvicorn
+
+        from metawsm.server import stream
+
+        app_state = app
+
+        class _Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                loop = getattr(self, "_metawsm_loop", None)
+                if loop is not None and not self.should_exit:
+                    loop.call_soon_threadsafe(lambda: loop.create_task(stream.close_all(app_state)))
+                super().handle_exit(sig, frame)
+
+            async def startup(self, sockets: Any = None) -> None:
+                self._metawsm_loop = asyncio.get_running_loop()
+                await super().startup(sockets)
+
+        self._server = _Server(config)
+
+    @property
+    def started(self) -> bool:
+        return bool(self._server.started)
+
+    def run(self) -> None:
+        self._server.run()
