@@ -17,8 +17,12 @@ import os
 import subprocess
 import sys
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the fast path
+if TYPE_CHECKING:
+    from typing import Any
+
 CACHE_NAME = "hooks-cache.json"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 HOOKS = ("pre-commit", "pre-push")
 
 # GIT_* variables kept when git runs from inside a hook (same idea as pre-commit's `no_git_env`): git sets
@@ -90,7 +94,7 @@ def policy_file(root: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- cached policy facts
-def _defaults() -> dict[str, object]:
+def _defaults() -> dict[str, Any]:
     """The schema's defaults, from its JSON file (cheap: no yaml, no jsonschema)."""
     from metawsm.resources import data_dir
 
@@ -102,39 +106,44 @@ def _defaults() -> dict[str, object]:
     }
 
 
-def policy_facts(root: str, cache_root: str | None = None) -> dict[str, object]:
-    """{"branch_prefix", "forbidden"} of the policy in `root`, cached under `cache_root` (default: root).
+def policy_facts(root: str, cache_root: str | None = None) -> dict[str, Any]:
+    """{"branch_prefix", "forbidden", "policy"} of the policy in `root`, cached under `cache_root`.
 
-    A stale or missing cache entry loads the policy for real (yaml + jsonschema) and refreshes the entry;
-    an invalid policy gives the schema defaults (uncached): its errors are the validator's business."""
+    "policy" is the whole effective policy as plain data (`dataclasses.asdict`, rebuilt with
+    `config.models.build`), or None when there is no policy file (the defaults apply). A stale or missing
+    cache entry loads the policy for real (yaml + jsonschema) and refreshes the entry; an invalid policy
+    gives the schema defaults, uncached: its errors are the validator's business."""
     from metawsm import __version__
 
     path = policy_file(root)
     if path is None:
-        return _defaults()
+        return {**_defaults(), "policy": None}
     st = os.stat(path)
     key = [st.st_size, st.st_mtime_ns, __version__]
-    cache_path = os.path.join(cache_root or root, ".metawsm", "state", CACHE_NAME)
-    cache: dict[str, object] = {}
+    state = os.path.join(cache_root or root, ".metawsm", "state")
+    cache_path = os.path.join(state, CACHE_NAME)
+    entries: dict[str, Any] = {}
     try:
         with open(cache_path, encoding="utf-8") as fh:
             cache = json.load(fh)
-        entry = cache.get("entries", {}).get(path) if cache.get("format") == CACHE_FORMAT else None  # type: ignore[attr-defined]
-        if entry and entry.get("key") == key:
-            return {"branch_prefix": entry["branch_prefix"], "forbidden": entry["forbidden"]}
+        if cache.get("format") == CACHE_FORMAT and isinstance(cache.get("entries"), dict):
+            entries = cache["entries"]
     except (OSError, ValueError, AttributeError):
-        cache = {}
-    facts = _load_facts(root)
-    if facts is None:
-        return _defaults()
-    entries = cache.get("entries") if cache.get("format") == CACHE_FORMAT else None
-    entries = dict(entries) if isinstance(entries, dict) else {}
-    entries[path] = {"key": key, **facts}
-    _write_json(cache_path, {"format": CACHE_FORMAT, "entries": entries})
-    return facts
+        pass
+    entry = entries.get(path)
+    if isinstance(entry, dict) and entry.get("key") == key:
+        return entry
+    entry = _load_entry(root)
+    if entry is None:
+        return {**_defaults(), "policy": None}
+    entry["key"] = key
+    if os.path.isdir(os.path.dirname(state)):  # never create .metawsm/ in a repository without one
+        _write_json(cache_path, {"format": CACHE_FORMAT, "entries": {**entries, path: entry}})
+    return entry
 
 
-def _load_facts(root: str) -> dict[str, object] | None:
+def _load_entry(root: str) -> dict[str, Any] | None:
+    import dataclasses
     from pathlib import Path
 
     from metawsm.config.loader import load_policy
@@ -145,8 +154,10 @@ def _load_facts(root: str) -> dict[str, object] | None:
         policy = load_policy(Project(Path(root)))
     except (MetawsmError, OSError):
         return None
+    data = dataclasses.asdict(policy)
     return {"branch_prefix": policy.workspace.branch_prefix,
-            "forbidden": list(policy.close.forbidden_file_patterns)}
+            "forbidden": list(policy.close.forbidden_file_patterns),
+            "policy": json.loads(json.dumps(data))}
 
 
 def _write_json(path: str, data: object) -> None:

@@ -74,7 +74,7 @@ def run(top: str, files: list[str]) -> tuple[int, str]:
         if report:
             messages.append(report)
     if patterns is None:
-        patterns = list(policy_facts(top, main_root(top))["forbidden"])  # type: ignore[call-overload]
+        patterns = list(policy_facts(top, main_root(top))["forbidden"])
     hits = forbidden_hits(present, patterns)
     if hits:
         lines = [f"metawsm pre-commit: {len(hits)} staged file(s) match close.forbidden_file_patterns:"]
@@ -96,7 +96,7 @@ def validate(top: str, targets: list[str]) -> tuple[str, list[str] | None]:
     from metawsm.config.project import Project
     from metawsm.config.report import format_diagnostics
 
-    overrides = read_index(top)
+    overrides = read_index(top, targets)
     config, diags = check(Project(Path(top)), overrides=overrides)
     wanted = set(overrides) | set(targets)
     diags = [d for d in diags if d.file in wanted]
@@ -111,27 +111,33 @@ def validate(top: str, targets: list[str]) -> tuple[str, list[str] | None]:
     return report, patterns
 
 
-def read_index(top: str) -> dict[str, bytes]:
-    """Content of every metawsm file in the index being committed, by repository-relative path."""
-    env = index_env()
-    listed = run_git(top, "ls-files", "-s", "-z", "--", *POLICY_PATHS, "tickets", "plans", env=env)
-    oids: list[tuple[str, str]] = []
-    for record in listed.decode("utf-8", "surrogateescape").split("\0"):
-        if not record:
+def read_index(top: str, staged_paths: list[str]) -> dict[str, bytes]:
+    """Content of every metawsm file in the index being committed, by repository-relative path.
+
+    One `git cat-file --batch` for the staged metawsm paths plus those on disk (`:PATH` names the index
+    entry; a path that is not in the index answers "missing" and keeps its disk content in the loader)."""
+    names = {p for p in staged_paths if is_metawsm_file(p)}
+    names.update(p for p in POLICY_PATHS if os.path.isfile(os.path.join(top, p)))
+    for folder in ("tickets", "plans"):
+        try:
+            with os.scandir(os.path.join(top, folder)) as entries:
+                names.update(f"{folder}/{e.name}" for e in entries if e.name.endswith((".yaml", ".yml")))
+        except OSError:
             continue
-        meta, _, path = record.partition("\t")
-        mode, oid, stage = meta.split()
-        if stage == "0" and mode != "160000" and is_metawsm_file(path):
-            oids.append((path, oid))
-    if not oids:
+    ordered = sorted(names)
+    if not ordered:
         return {}
-    batch = run_git(top, "cat-file", "--batch", env=env, stdin="".join(f"{o}\n" for _, o in oids).encode())
+    request = "".join(f":{name}\n" for name in ordered).encode("utf-8", "surrogateescape")
+    batch = run_git(top, "cat-file", "--batch", env=index_env(), stdin=request)
     contents: dict[str, bytes] = {}
     pos = 0
-    for path, _oid in oids:
+    for name in ordered:
         end = batch.index(b"\n", pos)
         header = batch[pos:end].split()
+        pos = end + 1
+        if len(header) != 3 or header[1] != b"blob":  # "<name> missing" (untracked) or not a file
+            continue
         size = int(header[2])
-        contents[path] = batch[end + 1 : end + 1 + size]
-        pos = end + 1 + size + 1
+        contents[name] = batch[pos : pos + size]
+        pos += size + 1
     return contents

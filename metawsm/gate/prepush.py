@@ -27,6 +27,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the ho
 if TYPE_CHECKING:
     from typing import IO
 
+    from metawsm.config.models import Policy
     from metawsm.engine.context import Engine
     from metawsm.gate.evaluate import CheckResult
     from metawsm.state.models import Run
@@ -73,7 +74,7 @@ def ticket_refs(root: str, updates: list[tuple[str, str, str, str]]) -> list[tup
     """(ticket, pushed sha, ref as shown) for each pushed ticket branch; deletions are skipped."""
     if not updates:
         return []
-    prefix = str(policy_facts(root)["branch_prefix"])
+    prefix = str(policy_facts(root)["branch_prefix"])  # cached: no yaml on the fast path
     found = []
     for local_ref, local_sha, remote_ref, _remote_sha in updates:
         if set(local_sha) == {"0"}:
@@ -108,7 +109,7 @@ def check_tickets(root: str, targets: list[tuple[str, str, str]]) -> list[str]:
     from metawsm.errors import MetawsmError
 
     try:
-        eng = Engine.open(Project(Path(root)))
+        eng = Engine.open(Project(Path(root)), cached_policy(root))
     except MetawsmError as exc:
         raise HookError(f"cannot load the metawsm policy: {exc.render()}") from exc
     refusals = []
@@ -130,6 +131,16 @@ def check_tickets(root: str, targets: list[tuple[str, str, str]]) -> list[str]:
     finally:
         eng.close()
     return refusals
+
+
+def cached_policy(root: str) -> Policy | None:
+    """The policy rebuilt from the hooks cache (no yaml, no jsonschema); None: let the engine load it."""
+    from metawsm.config.models import Policy, build
+
+    data = policy_facts(root).get("policy")
+    if not data:
+        return None
+    return build(Policy, data)
 
 
 def find_run(eng: Engine, ticket: str) -> Run | None:
@@ -161,15 +172,13 @@ def gate_failures(eng: Engine, ticket: str, sha: str) -> tuple[list[CheckResult]
 
 
 def forbidden_at(repo: dict[str, str], sha: str, patterns: tuple[str, ...]) -> CheckResult | None:
-    """The forbidden_files check for the pushed commit itself (evaluate checks the worktree's HEAD)."""
+    """The forbidden_files check for the pushed commit itself (evaluate checks the worktree's HEAD, which
+    may differ: an older sha, or a file added and removed again): one `git diff BASE...SHA`."""
     from metawsm.gate.evaluate import CheckResult
     from metawsm.gate.precommit import forbidden_hits
 
-    path = repo["path"]
-    if run_git(path, "rev-parse", "HEAD").decode().strip() == sha:
-        return None
-    base = run_git(path, "merge-base", sha, repo["base_branch"]).decode().strip()
-    out = run_git(path, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT", base, sha)
+    out = run_git(repo["path"], "diff", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT",
+                  f"{repo['base_branch']}...{sha}")
     hits = forbidden_hits([p for p in out.decode("utf-8", "surrogateescape").split("\0") if p], list(patterns))
     if not hits:
         return None
