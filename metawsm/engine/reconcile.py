@@ -121,17 +121,19 @@ class _Pass:
 
     def start_batch(self, kind_name: str, items: list[tuple[Step, str]]) -> bool:
         """Start ready steps of one kind together through the kind's `start_many` (e.g. all sessions of a
-        round with one tmux invocation per batch instead of two per session)."""
+        round with one tmux invocation per batch instead of two per session). The steps are marked running
+        right after the batch (not before it, so a crash leaves no step running whose agent never started
+        for longer than those writes); a crash before the marks re-runs them, and every kind adopts."""
+        kind: Any = REGISTRY[kind_name]  # a kind with the optional start_many(eng, refs) -> list[Outcome]
+        try:
+            outcomes = kind.start_many(self.eng, [StepRef(self.run, row) for row, _ in items])
+        except MetawsmError as exc:
+            outcomes = [Outcome.failed(exc.message)] * len(items)
         started = []
         for row, reason in items:
             row = self.eng.store.transition_step(self.run.run_id, row.step_id, "running", reason)
             self.rows[row.step_id] = row
             started.append((row, reason))
-        kind: Any = REGISTRY[kind_name]  # a kind with the optional start_many(eng, refs) -> list[Outcome]
-        try:
-            outcomes = kind.start_many(self.eng, [StepRef(self.run, row) for row, _ in started])
-        except MetawsmError as exc:
-            outcomes = [Outcome.failed(exc.message)] * len(started)
         for (row, reason), outcome in zip(started, outcomes, strict=True):
             if outcome.status == "running":
                 self.events.append(StepEvent(row.step_id, "running", outcome.note or reason))
