@@ -148,7 +148,7 @@ def unhealthy(view: AgentView, policy: Policy, now: float) -> Decision | None:
         return None
     what = h.health if h.health in ("dead", "stalled") else h.status
     if led.consecutive_unhealthy < op.unhealthy_confirmations:
-        return _decision(view, WAIT, f"{what} ({h.reason}); unhealthy {led.consecutive_unhealthy}/"
+        return _decision(view, WAIT, f"{what}: {h.reason}; unhealthy {led.consecutive_unhealthy}/"
                                      f"{op.unhealthy_confirmations} ticks, awaiting confirmation")
     blocker = restart_blocker(view, policy, now)
     if blocker is None:
@@ -156,9 +156,9 @@ def unhealthy(view: AgentView, policy: Policy, now: float) -> Decision | None:
                                         f"restart {led.restart_attempts + 1}/{op.restart_budget}", act=True)
     if led.restart_attempts >= op.restart_budget:
         if led.alerted("budget", view.agent.attempt):
-            return _decision(view, WAIT, f"{what} ({h.reason}); {blocker}; already escalated")
-        return _decision(view, ESCALATE, f"{what} ({h.reason}); {blocker}", act=True, kind="budget")
-    return _decision(view, WAIT, f"{what} ({h.reason}); {blocker}")
+            return _decision(view, WAIT, f"{what}: {h.reason}; {blocker}; already escalated")
+        return _decision(view, ESCALATE, f"{what}: {h.reason}; {blocker}", act=True, kind="budget")
+    return _decision(view, WAIT, f"{what}: {h.reason}; {blocker}")
 
 
 def decide_agent(view: AgentView, policy: Policy, now: float) -> Decision | None:
