@@ -86,7 +86,7 @@ def hooks_dir(root: str | os.PathLike[str]) -> HooksDir:
     configured = git.git(root, "config", "--get", "core.hooksPath", check=False).stdout.strip()
     if not configured:
         return HooksDir(common / "hooks", "git-common-dir")
-    expanded = Path(os.path.expanduser(configured))
+    expanded = Path(configured).expanduser()
     path = expanded if expanded.is_absolute() else Path(root) / expanded  # git resolves it from the top
     inside = _within(path, Path(root)) or _within(path, common)
     return HooksDir(path, "core.hooksPath", configured, inside)
@@ -169,7 +169,7 @@ def install(root: str | os.PathLike[str], *, force: bool = False) -> Outcome:
     for st in current:
         legacy = st.path.with_name(f"{st.name}.legacy")
         if st.installed and not st.ours:
-            os.replace(st.path, legacy)
+            st.path.replace(legacy)
             out.actions.append(f"{st.name}: kept the existing hook as {legacy.name}; it runs first")
         content = render(st.name)
         if st.ours and _read(st.path) == content:
@@ -178,12 +178,12 @@ def install(root: str | os.PathLike[str], *, force: bool = False) -> Outcome:
             tmp = st.path.with_name(f".{st.name}.metawsm-tmp")
             tmp.write_text(content, encoding="utf-8")
             tmp.chmod(0o755)
-            os.replace(tmp, st.path)
+            tmp.replace(st.path)
             out.actions.append(f"{st.name}: {'updated' if st.ours else 'installed'} {st.path}")
     if folder.source == "core.hooksPath":
         out.notes.append(f"core.hooksPath is set ({folder.configured}): installed into {folder.path}, where git "
                          "looks for hooks")
-        if not Path(os.path.expanduser(folder.configured or "")).is_absolute():
+        if not Path(folder.configured or "").expanduser().is_absolute():
             out.notes.append("core.hooksPath is relative: each linked worktree resolves it inside its own "
                              "checkout, so metawsm's worktrees run these hooks only if that folder holds them "
                              f"there too; an absolute value is safer: git config core.hooksPath {folder.path}")
@@ -206,7 +206,7 @@ def uninstall(root: str | os.PathLike[str]) -> Outcome:
         if st.ours:
             st.path.unlink()
         if legacy.exists():
-            os.replace(legacy, st.path)
+            legacy.replace(st.path)
             out.actions.append(f"{name}: removed; restored the previous hook from {legacy.name}")
         elif st.ours:
             out.actions.append(f"{name}: removed")

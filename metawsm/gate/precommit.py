@@ -10,6 +10,9 @@ With FILE arguments (the pre-commit framework passes the files its `files:` patt
 index when they are in it.
 """
 
+# os.path, not pathlib: these modules are the hooks' fast path, and pathlib is an import to avoid there.
+# ruff: noqa: PTH113, PTH118
+
 from __future__ import annotations
 
 import fnmatch

@@ -17,6 +17,9 @@ Under the pre-commit framework the ref comes from PRE_COMMIT_LOCAL_BRANCH / PRE_
 PRE_COMMIT_TO_REF instead of stdin.
 """
 
+# os.path, not pathlib: these modules are the hooks' fast path, and pathlib is an import to avoid there.
+# ruff: noqa: PTH113, PTH118
+
 from __future__ import annotations
 
 import os
@@ -149,7 +152,7 @@ def find_run(eng: Engine, ticket: str) -> Run | None:
         return None  # no state.db yet: never applied (and a read must not create it)
     runs = eng.store.list_runs(ticket=ticket)  # newest first
     live = [r for r in runs if r.status not in ("closed", "stopped")]
-    return (live or runs or [None])[0]
+    return (live or runs)[0] if runs else None
 
 
 def gate_failures(eng: Engine, ticket: str, sha: str) -> tuple[list[CheckResult], str | None]:

@@ -131,7 +131,7 @@ def test_fast_path_imports_nothing_heavy_and_caches_the_policy(project: Path) ->
     first = _probe(project)  # the cache is cold: the policy is loaded once
     assert first["rc"] == 0 and "yaml" in first["heavy"]  # type: ignore[operator]
     cache = json.loads((project / ".metawsm" / "state" / "hooks-cache.json").read_text())
-    assert list(cache["entries"].values())[0]["forbidden"] == ["*.bin"]
+    assert next(iter(cache["entries"].values()))["forbidden"] == ["*.bin"]
     assert _probe(project) == {"rc": 0, "heavy": []}
     # the cache follows the policy file (size + mtime)
     write(project / ".metawsm" / "policy.yaml", "close:\n  forbidden_file_patterns: ['*.txt']\n")
