@@ -1,0 +1,204 @@
+// metawsm web UI: API forms, live updates over the forum WebSocket, partial page refreshes.
+// No framework, no build step. Data reaches the DOM only as server-escaped HTML or through textContent.
+"use strict";
+
+(function () {
+  const page = document.getElementById("page");
+  const live = page ? JSON.parse(page.dataset.live || "{}") : {};
+  const status = document.getElementById("live-status");
+  const flash = document.getElementById("flash");
+
+  // -- messages ------------------------------------------------------------------------------
+  let flashTimer = null;
+  function say(text, kind) {
+    if (!flash) return;
+    flash.textContent = text;
+    flash.className = "flash " + (kind || "info");
+    flash.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => { flash.hidden = true; }, kind === "error" ? 8000 : 3000);
+  }
+
+  // -- API calls -----------------------------------------------------------------------------
+  async function api(url, body) {
+    const resp = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify(body || {}),
+    });
+    let data = null;
+    try { data = await resp.json(); } catch (e) { data = null; }
+    if (resp.status === 401) {
+      location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+      throw new Error("sign in first");
+    }
+    if (!resp.ok) {
+      const err = data && data.error ? data.error : {};
+      const detail = err.message || (data && data.detail ? JSON.stringify(data.detail) : resp.statusText);
+      throw new Error((err.code ? err.code + ": " : "") + detail);
+    }
+    return data || {};
+  }
+
+  function formBody(form) {
+    const body = {};
+    for (const [key, value] of new FormData(form).entries()) {
+      if (typeof value !== "string") continue;
+      if (value === "" && key !== "body") continue;  // optional fields left empty are not sent
+      body[key] = value;
+    }
+    return body;
+  }
+
+  async function submit(form, submitter) {
+    const url = (submitter && submitter.dataset.api) || form.dataset.api;
+    const question = form.dataset.confirm;
+    if (question && !window.confirm(question)) return;
+    const buttons = form.querySelectorAll("button");
+    buttons.forEach((b) => { b.disabled = true; });
+    form.classList.add("busy");
+    try {
+      const data = await api(url, formBody(form));
+      const after = form.dataset.after || "refresh";
+      if (after === "goto-thread" && data.thread) {
+        const viewer = form.dataset.viewer;
+        location.assign("/forum/threads/" + encodeURIComponent(data.thread.thread_id) +
+                        (viewer ? "?viewer=" + encodeURIComponent(viewer) : ""));
+        return;
+      }
+      if (after.startsWith("reset")) form.reset();
+      form.querySelectorAll("textarea").forEach((t) => { t.value = ""; });
+      say("Done.", "ok");
+      await refresh(true);
+    } catch (err) {
+      say(err.message || String(err), "error");
+    } finally {
+      form.classList.remove("busy");
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  document.addEventListener("submit", (ev) => {
+    const form = ev.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.api) return;
+    ev.preventDefault();
+    submit(form, ev.submitter);
+  });
+
+  // Click an attach command to copy it.
+  document.addEventListener("click", (ev) => {
+    const code = ev.target.closest && ev.target.closest("code.copy");
+    if (!code || !navigator.clipboard) return;
+    navigator.clipboard.writeText(code.textContent).then(() => say("Copied.", "ok"), () => {});
+  });
+
+  // -- partial refresh -----------------------------------------------------------------------
+  // Re-read this page from the server and swap each [data-region] whose content changed, unless
+  // the person is typing in it (then it waits for the next refresh).
+  function busy(region) {
+    if (region.contains(document.activeElement) && document.activeElement !== document.body) return true;
+    for (const field of region.querySelectorAll("textarea, input:not([type=hidden])")) {
+      if (field.value !== field.defaultValue) return true;
+    }
+    return region.querySelector("form.busy") !== null;
+  }
+
+  let refreshing = null;
+  let again = false;
+  async function refresh(force) {
+    if (refreshing) { again = true; return refreshing; }
+    refreshing = (async () => {
+      try {
+        const resp = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+        if (!resp.ok) return;
+        const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+        for (const fresh of doc.querySelectorAll("[data-region][id]")) {
+          const old = document.getElementById(fresh.id);
+          if (!old || old.isEqualNode(fresh)) continue;
+          if (!force && busy(old)) continue;  // the next event or poll tries again
+          if (old.tagName === "DETAILS") fresh.open = old.open;
+          old.replaceWith(document.adoptNode(fresh));
+        }
+        markSeen();
+      } catch (e) {
+        /* the next event or poll retries */
+      } finally {
+        refreshing = null;
+        if (again) { again = false; setTimeout(() => refresh(false), 1000); }
+      }
+    })();
+    return refreshing;
+  }
+
+  let pending = null;
+  function soon() {
+    clearTimeout(pending);
+    pending = setTimeout(() => refresh(false), 60);
+  }
+
+  // -- read marks (thread page) --------------------------------------------------------------
+  let seenSeq = 0;
+  function markSeen() {
+    const who = document.getElementById("viewer");
+    const head = document.getElementById("thread-head");
+    if (!who || !head || !live.thread_id) return;
+    const seq = parseInt(head.dataset.seq || "0", 10);
+    if (!(seq > seenSeq)) return;
+    seenSeq = seq;
+    api("/api/v1/forum/threads/" + encodeURIComponent(live.thread_id) + "/seen", {
+      viewer_type: who.dataset.kind, viewer_id: who.dataset.name, last_seen_event_sequence: seq,
+    }).catch(() => {});
+  }
+
+  // -- WebSocket -----------------------------------------------------------------------------
+  let cursor = live.cursor || 0;
+  let delay = 500;
+  function setStatus(text, on) {
+    if (!status) return;
+    status.textContent = text;
+    status.className = "live " + (on ? "on" : "off");
+  }
+
+  function relevant(events) {
+    return events.some((e) => e.event_type !== "forum.thread.seen" &&
+      (!live.thread_id || e.thread_id === live.thread_id));
+  }
+
+  function connect() {
+    const params = new URLSearchParams();
+    if (live.ticket) params.set("ticket", live.ticket);
+    if (live.run_id) params.set("run_id", live.run_id);
+    params.set("cursor", String(cursor));
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    let ws;
+    try {
+      ws = new WebSocket(scheme + "//" + location.host + "/api/v1/forum/stream?" + params.toString());
+    } catch (e) {
+      setTimeout(connect, delay);
+      return;
+    }
+    ws.onopen = () => { delay = 500; setStatus("live", true); };
+    ws.onmessage = (msg) => {
+      let frame;
+      try { frame = JSON.parse(msg.data); } catch (e) { return; }
+      if (typeof frame.next_cursor === "number" && frame.next_cursor > cursor) cursor = frame.next_cursor;
+      if (frame.type === "forum.events" && Array.isArray(frame.events) && relevant(frame.events)) soon();
+    };
+    ws.onclose = () => {
+      setStatus("reconnecting", false);
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 10000);
+    };
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  if (page && page.dataset.live && live.cursor !== undefined) {
+    connect();
+    markSeen();
+    // Agent health and step status change without forum events; re-read them now and then.
+    if (live.poll) {
+      setInterval(() => { if (document.visibilityState === "visible") refresh(false); }, live.poll * 1000);
+    }
+  }
+})();

@@ -1,0 +1,223 @@
+"""The web UI: server-rendered HTML pages (Jinja2, autoescaped) over the same core reads as the API.
+
+Pages: `/` runs, `/runs/{run_id}` one run, `/forum` the board, `/forum/threads/{id}` one thread,
+`/login`. They only read (snapshots and forum queries); every change goes from the browser to the
+JSON API (`static/app.js`), and the WebSocket stream tells the page when to re-read its live parts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from metawsm.errors import MetawsmError, NotFoundError
+from metawsm.forum.models import PRIORITIES, STATES, TRANSITIONS, Thread
+from metawsm.server.api_runs import engine as _engine
+from metawsm.state.machines import ACTIVE_RUN_STATES, can_transition
+
+HERE = Path(__file__).parent
+RUNS_SHOWN = 50  # the runs page lists active runs plus this many recent finished ones
+DEFAULT_VIEWER = "human:operator"
+LANES = (("new", "New", ("new",)), ("active", "Active", ("triaged", "waiting_operator", "waiting_human")),
+         ("answered", "Answered", ("answered",)))
+
+router = APIRouter(include_in_schema=False)
+templates = Environment(loader=FileSystemLoader(HERE / "templates"),
+                        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+                        trim_blocks=True, lstrip_blocks=True)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit} ago"
+    return f"{s}s ago"
+
+
+def _when(stamp: str | None) -> str:
+    """An ISO timestamp shortened for reading: 2026-11-23 01:18:42 (UTC)."""
+    return stamp.replace("T", " ")[:19] if stamp else "-"
+
+
+def _since(stamp: str | None) -> str:
+    """How long ago an ISO timestamp was, as `3m ago`."""
+    if not stamp:
+        return "-"
+    try:
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    return _age(max(0.0, (datetime.now(UTC) - then).total_seconds()))
+
+
+templates.filters.update(age=_age, when=_when, since=_since)
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+# Access control is the auth middleware's (metawsm/server/auth.py): a page request without the session
+# cookie is redirected to /login before it reaches these routes.
+
+
+def _page(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
+    html = templates.get_template(name).render(request_path=request.url.path, **ctx)
+    return HTMLResponse(html, status_code=status)
+
+
+def _error(request: Request, exc: MetawsmError, status: int) -> Response:
+    return _page(request, "error.html", status=status, title="Not found" if status == 404 else "Error",
+                 message=str(exc), hint=getattr(exc, "hint", None))
+
+
+def _viewer(raw: str | None) -> tuple[str, str, str]:
+    """`KIND:NAME` (default human:operator) → (raw, kind, name); a bare name is a human."""
+    raw = (raw or DEFAULT_VIEWER).strip() or DEFAULT_VIEWER
+    kind, _, name = raw.partition(":")
+    if not name:
+        kind, name = "human", kind
+    kind = kind.lower() if kind.lower() in ("human", "agent", "operator") else "human"
+    return f"{kind}:{name}", kind, name
+
+
+def _head(eng: Any) -> int:
+    """The forum log's last sequence: where a page's WebSocket starts (the page shows all before it)."""
+    return int(eng.forum.log.last_sequence())
+
+
+# -- runs -------------------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def runs_page(request: Request, ticket: str | None = None) -> Response:
+    from metawsm.engine.snapshot import build_snapshots
+
+    with _engine(request) as eng:
+        runs = []
+        if eng.has_state():
+            active = eng.store.list_runs(status_in=sorted(ACTIVE_RUN_STATES), ticket=ticket or None)
+            seen = {r.run_id for r in active}
+            recent = eng.store.list_runs(ticket=ticket or None, limit=RUNS_SHOWN + len(active))
+            runs = active + [r for r in recent if r.run_id not in seen][:RUNS_SHOWN]
+        snaps = build_snapshots(eng, runs, evaluate_health=False)
+        return _page(request, "runs.html", title="Runs", snaps=snaps, ticket=ticket or "",
+                     live={"cursor": _head(eng), "poll": 10})
+
+
+def _step_groups(snap: Any) -> list[tuple[str, list[Any]]]:
+    """Steps by ticket in plan order, plan-wide steps (no ticket) last."""
+    groups: dict[str, list[Any]] = {}
+    for step in snap.steps:
+        groups.setdefault(step.ticket or "", []).append(step)
+    ordered = [(t, groups[t]) for t in snap.tickets if t in groups]
+    if "" in groups:
+        ordered.append(("", groups[""]))
+    return ordered
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, run_id: str) -> Response:
+    from metawsm.engine.snapshot import build_snapshots, select_runs
+
+    with _engine(request) as eng:
+        try:
+            snap = build_snapshots(eng, select_runs(eng, run_id=run_id), evaluate_health=False)[0]
+        except NotFoundError as exc:
+            return _error(request, exc, 404)
+        threads = eng.forum.list_threads(run_id=run_id, limit=200)
+        return _page(request, "run.html", title=f"Run {run_id}", snap=snap, groups=_step_groups(snap),
+                     controls=_controls(snap.status),
+                     threads=threads, live={"run_id": run_id, "cursor": _head(eng), "poll": 5})
+
+
+def _controls(status: str) -> dict[str, bool]:
+    """Which of stop/resume/restart the run's state machine allows now (the API has the last word)."""
+    return {"stop": can_transition("run", status, "stopping"),
+            "resume": status not in ("running", "awaiting_guidance") and can_transition("run", status, "running"),
+            "restart": status not in ("closed", "closing")}
+
+
+# -- forum ------------------------------------------------------------------------------------
+def _lanes(threads: list[Thread]) -> list[dict[str, Any]]:
+    return [{"key": key, "title": title, "threads": [t for t in threads if t.state in states]}
+            for key, title, states in LANES]
+
+
+@router.get("/forum", response_class=HTMLResponse)
+def board_page(request: Request, viewer: str | None = None, q: str | None = None, priority: str | None = None,
+               ticket: str | None = None, run_id: str | None = None) -> Response:
+    raw, kind, name = _viewer(viewer)
+    prio = priority if priority in PRIORITIES else None
+    filters = {"ticket": ticket or None, "run_id": run_id or None, "priority": prio}
+    who = {"viewer_type": kind, "viewer_id": name}
+    with _engine(request) as eng:
+        forum = eng.forum
+        try:
+            if q and q.strip():
+                found = forum.search(q, limit=300, **filters, **who)
+            else:
+                found = forum.list_threads(limit=300, **filters, **who)
+            unanswered = forum.queue("unanswered", limit=100, **filters, **who)
+            unseen = forum.queue("unseen", limit=100, **filters, **who)
+            mine = forum.list_threads(limit=100, assignee=name, **filters, **who)
+        except MetawsmError as exc:
+            return _error(request, exc, 400)
+        needs_me = {t.thread_id: t for t in [*unanswered, *mine] if t.state != "closed"}
+        closed = [t for t in found if t.state == "closed"][:20]
+        tickets = sorted({t.ticket for t in found} | _known_tickets(eng))
+        return _page(request, "board.html", title="Forum", lanes=_lanes(found), needs_me=list(needs_me.values()),
+                     unseen=unseen, closed=closed, tickets=tickets, priorities=PRIORITIES,
+                     viewer=raw, viewer_kind=kind, viewer_name=name, q=q or "", priority=prio or "",
+                     ticket=ticket or "", run_id=run_id or "",
+                     live={"ticket": ticket or "", "run_id": run_id or "", "cursor": _head(eng)})
+
+
+def _known_tickets(eng: Any) -> set[str]:
+    if not eng.has_state():
+        return set()
+    return {t for run in eng.store.list_runs(limit=20) for t in _run_tickets(eng, run.run_id)}
+
+
+def _run_tickets(eng: Any, run_id: str) -> set[str]:
+    return {s.ticket for s in eng.store.list_steps(run_id) if s.ticket}
+
+
+def _timeline(posts: list[Any], events: list[Any]) -> list[dict[str, Any]]:
+    """Events in sequence order, each with its post body when it carries one."""
+    bodies = {p.event_id: p.body for p in posts}
+    out = []
+    for e in events:
+        if e.event_type == "forum.thread.seen":
+            continue
+        control = e.payload if e.event_type == "forum.control.signal" else None
+        body = None if control else bodies.get(e.event_id, e.payload.get("body"))
+        out.append({"event": e, "body": body, "control": control, "kind": e.event_type.removeprefix("forum.")})
+    return out
+
+
+@router.get("/forum/threads/{thread_id}", response_class=HTMLResponse)
+def thread_page(request: Request, thread_id: str, viewer: str | None = None) -> Response:
+    raw, kind, name = _viewer(viewer)
+    with _engine(request) as eng:
+        try:
+            thread, posts, events = eng.forum.get_thread(thread_id)
+        except NotFoundError as exc:
+            return _error(request, exc, 404)
+        moves = sorted(TRANSITIONS.get(thread.state, frozenset()) - {"closed"}, key=STATES.index)
+        return _page(request, "thread.html", title=thread.title, thread=thread, timeline=_timeline(posts, events),
+                     moves=moves, priorities=PRIORITIES, viewer=raw, viewer_kind=kind, viewer_name=name,
+                     live={"ticket": thread.ticket, "thread_id": thread.thread_id,
+                           "cursor": thread.last_event_sequence, "seen": thread.last_event_sequence})
+
+
+# -- login ------------------------------------------------------------------------------------
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/", error: str | None = None) -> Response:
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    return _page(request, "login.html", title="Sign in", next=target,
+                 error="That token is not right." if error else None,
+                 needs_token=bool(getattr(request.app.state, "token", None)))

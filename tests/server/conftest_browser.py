@@ -1,0 +1,59 @@
+"""Helpers for the browser tests: `metawsm serve` as a real subprocess on a free loopback port, and
+headless Chromium (the system's, driven by Playwright; nothing is downloaded)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(project: Path, log: Path, *extra: str) -> Iterator[str]:
+    """`python -m metawsm -C PROJECT serve --addr 127.0.0.1:PORT`; yields the base URL once
+    /api/v1/health answers; terminated (by its pid) afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "metawsm", "-C", str(project), "serve",
+                                 "--addr", f"127.0.0.1:{port}", *extra],
+                                stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"metawsm serve exited {proc.returncode}:\n{log.read_text()}")
+                try:
+                    with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2):
+                        break
+                except (urllib.error.URLError, OSError):
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"metawsm serve did not answer:\n{log.read_text()}") from None
+                    time.sleep(0.1)
+            yield base
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()

@@ -1,0 +1,224 @@
+"""The web UI in real headless Chromium against a real `metawsm serve`: answer an agent's pending
+question from the run page (its blocked `metawsm ask` gets the answer), live updates between two tabs
+without reloads, the thread controls and "ask as human", and every page at 1280x800 and 375x800
+without horizontal scrolling (screenshots land in the test's tmp folder)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from tests.engine.conftest import project, wait_for  # noqa: F401 - fixture
+from tests.lifecycle._health_project import agents_plan, start
+from tests.server.conftest_browser import CHROMIUM, CHROMIUM_ARGS, serve
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.tmux]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+ASKER = "metawsm ask 'Which DB?' --timeout 120 > ../answer.txt && metawsm signal completion"
+
+
+class Live(NamedTuple):
+    base: str
+    root: Path
+    run_id: str | None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def daemon(project: Path, tmp_path: Path) -> Iterator[Live]:  # noqa: F811
+    with serve(project, tmp_path / "serve.log") as base:
+        yield Live(base, project, None)
+
+
+@pytest.fixture
+def live(project: Path, tmp_path: Path, cli: Any) -> Iterator[Live]:  # noqa: F811
+    """A run whose shell agent waits in `metawsm ask 'Which DB?'`, and the daemon watching it."""
+    run_id = start(cli, project, agents_plan(project, "ui", {"asker": ASKER}))
+    with serve(project, tmp_path / "serve.log") as base:
+        yield Live(base, project, run_id)
+
+
+@pytest.fixture
+def errors() -> list[str]:
+    """JavaScript errors seen by every page opened with `open_page`; checked at the end of each test."""
+    found: list[str] = []
+    yield found
+    assert found == []
+
+
+def open_page(browser: Any, errors: list[str], width: int = 1280, context: Any = None) -> Any:
+    viewport = {"width": width, "height": 800}
+    page = context.new_page() if context is not None else browser.new_page(viewport=viewport)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda m: errors.append(f"console: {m.text}")
+            if m.type == "error" and not m.text.endswith("status of 404 (Not Found)") else None)
+    return page
+
+
+def api(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())  # type: ignore[no-any-return]
+
+
+def open_thread(base: str, title: str = "Deploy window?") -> str:
+    body = {"ticket": "DEMO-1", "title": title, "body": "When can we deploy?", "priority": "normal",
+            "actor_type": "human", "actor_name": "alice"}
+    return str(api(base, "/api/v1/forum/threads", body)["thread"]["thread_id"])
+
+
+def control_thread(run_id: str) -> str:
+    return f"fctrl-{run_id}-demo-1-asker"
+
+
+def test_answer_a_pending_question_from_the_run_page(live: Live, browser: Any, errors: list[str],
+                                                     tmp_path: Path) -> None:
+    page = open_page(browser, errors)
+    page.goto(f"{live.base}/runs/{live.run_id}")
+    expect(page.locator("#live-status")).to_have_text("live")
+    # the question may be asked after the page loaded: the live update brings it in
+    expect(page.locator("#questions .question-text")).to_have_text("Which DB?", timeout=20_000)
+    expect(page.locator("#agents")).to_contain_text("DEMO-1/asker")
+    expect(page.locator("#agents")).to_contain_text("attach-session")
+    expect(page.locator("#gates")).to_contain_text("DEMO-1")
+    page.screenshot(path=str(tmp_path / "run-question.png"), full_page=True)
+
+    text = "Postgres <b>16</b> & nothing else"
+    page.fill("#questions textarea[name=body]", text)
+    page.click("#questions button:has-text('Answer')")
+    answer = live.root / ".metawsm" / "workspaces" / "answer.txt"
+    wait_for(lambda: answer.exists() and answer.read_text().strip() == text, 20, "`metawsm ask` to get the answer")
+    # the page updates itself: the question is gone, and the agent's step finishes (worker reconcile)
+    expect(page.locator("#questions .question")).to_have_count(0, timeout=5_000)
+    expect(page.locator("#steps li.step.st-done", has_text="asker").first).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(tmp_path / "run-answered.png"), full_page=True)
+
+    # the answer is shown as text in the thread, never as markup
+    page.goto(f"{live.base}/forum/threads/{control_thread(live.run_id or '')}")
+    expect(page.locator("#timeline")).to_contain_text(text)
+    assert page.locator("#timeline b").count() == 0
+
+
+def test_a_post_in_one_tab_appears_in_another_within_a_second(daemon: Live, browser: Any,
+                                                              errors: list[str]) -> None:
+    thread_id = open_thread(daemon.base)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        writer, reader = open_page(browser, errors, context=context), open_page(browser, errors, context=context)
+        url = f"{daemon.base}/forum/threads/{thread_id}"
+        writer.goto(url)
+        reader.goto(url)
+        expect(reader.locator("#live-status")).to_have_text("live")
+        reader.evaluate("window.__sameDocument = true")
+        text = "Tuesday after <script>window.__pwned = 1</script> standup"
+        writer.fill("#reply textarea[name=body]", text)
+        with writer.expect_response(lambda r: r.url.endswith("/posts") and r.request.method == "POST") as posted:
+            writer.click("#reply button:has-text('Reply')")
+        assert posted.value.ok
+        expect(reader.locator("#timeline")).to_contain_text(text, timeout=1_000)
+        expect(reader.locator("#thread-head")).to_contain_text("2 posts")
+        assert reader.evaluate("window.__sameDocument") is True  # no reload
+        assert reader.evaluate("window.__pwned") is None
+        expect(writer.locator("#reply textarea[name=body]")).to_have_value("")
+    finally:
+        context.close()
+
+
+def test_board_ask_as_human_and_thread_controls(daemon: Live, browser: Any, errors: list[str]) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        board, other = open_page(browser, errors, context=context), open_page(browser, errors, context=context)
+        other.goto(f"{daemon.base}/forum")
+        expect(other.locator("#live-status")).to_have_text("live")
+        other.evaluate("window.__sameDocument = true")
+        board.goto(f"{daemon.base}/forum")
+        form = board.locator("#ask form")
+        form.locator("input[name=ticket]").fill("DEMO-2")
+        form.locator("input[name=title]").fill("Which license?")
+        form.locator("select[name=priority]").select_option("high")
+        form.locator("textarea[name=body]").fill("MIT or Apache-2.0?")
+        form.locator("button:has-text('Ask')").click()
+        board.wait_for_url("**/forum/threads/**")
+        expect(board.locator("h1")).to_have_text("Which license?")
+        # the other tab's board shows the new thread in the New lane and in the search, without a reload
+        expect(other.locator("#lane-new")).to_contain_text("Which license?", timeout=2_000)
+        assert other.evaluate("window.__sameDocument") is True
+
+        head = board.locator("#thread-head")
+        expect(head).to_contain_text("high")
+        assign = board.locator("form[data-api$='/assign']")
+        assign.locator("select[name=assignee_type]").select_option("human")
+        assign.locator("input[name=assignee_name]").fill("operator")
+        assign.locator("button").click()
+        expect(head).to_contain_text("assigned to human:operator")
+        prio = board.locator("form[data-api$='/priority']")
+        prio.locator("select").select_option("urgent")
+        prio.locator("button").click()
+        expect(head.locator(".badge.p-urgent")).to_be_visible()
+        state = board.locator("form[data-api$='/state']")
+        state.locator("select").select_option("waiting_human")
+        state.locator("button").click()
+        expect(head.locator(".badge.s-waiting_human")).to_be_visible()
+        board.locator("#reply textarea[name=body]").fill("MIT.")
+        board.locator("#reply button:has-text('Answer')").click()
+        expect(head.locator(".badge.s-answered")).to_be_visible()
+        board.once("dialog", lambda d: d.accept())
+        board.locator("form[data-api$='/close'] button").click()
+        expect(head.locator(".badge.s-closed")).to_be_visible()
+        expect(board.locator("#controls")).to_contain_text("This thread is closed.")
+        timeline = board.locator("#timeline")
+        for needle in ("assigned to human:operator", "priority high → urgent", "new → waiting_human", "MIT.",
+                       "answered → closed"):
+            expect(timeline).to_contain_text(needle)
+
+        # the board: search and the priority filter; "needs me" holds what is assigned to the viewer
+        board.goto(f"{daemon.base}/forum?q=license")
+        expect(board.locator("#closed")).to_contain_text("Which license?")
+        open_thread(daemon.base, "Logging format?")
+        board.goto(f"{daemon.base}/forum?priority=urgent")
+        expect(board.locator("#lanes")).not_to_contain_text("Logging format?")
+        board.goto(f"{daemon.base}/forum?viewer=human:bob")
+        expect(board.locator("#queue-unseen")).to_contain_text("Logging format?")
+    finally:
+        context.close()
+
+
+PAGES = ("/", "/runs/{run}", "/forum", "/forum/threads/{thread}", "/login", "/runs/no-such-run")
+
+
+def test_pages_fit_desktop_and_phone_screens(live: Live, browser: Any, errors: list[str], tmp_path: Path) -> None:
+    run_id = live.run_id or ""
+    for width in (1280, 375):
+        page = open_page(browser, errors, width)
+        page.goto(f"{live.base}/runs/{run_id}")
+        expect(page.locator("#questions .question-text")).to_have_text("Which DB?", timeout=20_000)
+        for i, path in enumerate(PAGES):
+            url = live.base + path.format(run=run_id, thread=control_thread(run_id))
+            resp = page.goto(url)
+            assert resp is not None and resp.status == (404 if "no-such-run" in path else 200), url
+            # the stylesheet applied (a missing one would also "fit")
+            assert page.evaluate("getComputedStyle(document.querySelector('.top')).display") == "flex"
+            scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert scroll <= inner, f"{url} overflows at {width}px: {scroll} > {inner}"
+            page.screenshot(path=str(tmp_path / f"page-{i}-{width}.png"), full_page=True)
+        page.close()
