@@ -1,0 +1,207 @@
+"""Run every bench/*.py and write docs/performance.md: one table of figures, targets, the peer or
+floor measured in the same run, and the ratio — plus the machine description.
+
+    python bench/run_all.py            # full sizes (≈ 8–10 minutes on 2 cores)
+    python bench/run_all.py --quick    # scaled down (≈ 2–3 minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_ARGS = {
+    "cli_start": ["--runs", "10"], "validate": ["--runs", "3"], "plan": ["--runs", "3"], "forum": ["--quick"],
+    "apply": ["--quick"], "status": ["--agents", "50", "--recorded", "200", "--runs", "5"],
+    "hooks": ["--files", "2000", "--runs", "11"], "operator": ["--quick"], "server": ["--quick"],
+}
+ORDER = ["cli_start", "validate", "plan", "forum", "apply", "status", "hooks", "operator", "server"]
+
+
+def get(data: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+@dataclass(frozen=True)
+class Row:
+    bench: str
+    figure: str
+    value: str  # path of the measured figure
+    unit: str
+    target: str  # text, e.g. "≤ 3×"
+    meets: Callable[[Any, dict[str, Any]], bool | None]
+    peer: str = ""  # what it is compared with
+    peer_value: str = ""  # path
+    ratio: str = ""  # path of a ratio the bench computed, or "" to compute value/peer
+
+
+def at_most(limit: float, path: str | None = None) -> Callable[[Any, dict[str, Any]], bool | None]:
+    def check(value: Any, data: dict[str, Any]) -> bool | None:
+        v = get(data, path) if path else value
+        return None if v is None else float(v) <= limit
+    return check
+
+
+def at_least(limit: float, path: str | None = None) -> Callable[[Any, dict[str, Any]], bool | None]:
+    def check(value: Any, data: dict[str, Any]) -> bool | None:
+        v = get(data, path) if path else value
+        return None if v is None else float(v) >= limit
+    return check
+
+
+ROWS = [
+    Row("cli_start", "`metawsm --version` start", "metawsm_version_ms", "ms", "≤ 3× python -I -c pass",
+        at_most(3.0, "ratio"), "python -I -c pass", "python_I_pass_ms", "ratio"),
+    Row("validate", "`metawsm validate`, 1,000 tickets (process)", "process_metawsm_validate_ms", "ms",
+        "≤ 1.2× faster bare loop", at_most(1.2, "process_ratio_vs_faster_bare"),
+        "C YAML + jsonschema-rs loop", "process_bare_cyaml_jsonschema_rs_ms", "process_ratio_vs_faster_bare"),
+    Row("validate", "loader, 1,000 tickets (in-process)", "inprocess_metawsm_load_ms", "ms",
+        "(informative)", lambda v, d: None, "C YAML + jsonschema-rs loop", "inprocess_bare_cyaml_jsonschema_rs_ms",
+        "inprocess_ratio_vs_faster_bare"),
+    Row("plan", "`metawsm plan --json`, 1,000 tickets × 2 agents", "plan_median_s", "s", "≤ 1.0 s",
+        at_most(1.0), "loading the same files", "load_only_median_s", "plan_to_load_ratio"),
+    Row("plan", "`metawsm plan` peak RSS", "plan_peak_rss_mib", "MiB", "(reported)", lambda v, d: None,
+        "loading only", "load_only_peak_rss_mib"),
+    Row("forum", "single log appends (fsync each)", "log_append_single_per_s", "/s", "≥ 0.8× raw write+fsync",
+        at_least(0.8, "log_append_vs_raw"), "raw os.write + fsync", "raw_write_fsync_per_s", "log_append_vs_raw"),
+    Row("forum", "batched appends", "batched_append_events_per_s", "events/s", "≥ 100,000/s", at_least(100_000)),
+    Row("forum", "index rebuild", "rebuild.metawsm_s", "s", "≥ 0.5× bare loop speed",
+        at_least(0.5, "rebuild.speed_vs_bare"), "orjson + executemany loop", "rebuild.bare_s",
+        "rebuild.speed_vs_bare"),
+    Row("forum", "index rebuild peak RSS", "rebuild.metawsm_peak_rss_mb", "MB", "≤ 100 MB", at_most(100)),
+    Row("forum", "`forum list`, 100,000 threads", "list.list_median_ms", "ms", "≤ 20 ms", at_most(20)),
+    Row("apply", "50 agent sessions started (sessions part)", "agent_sessions.metawsm_sessions_part_ms", "ms",
+        "≤ 0.25× tmuxp", at_most(0.25, "agent_sessions.ratio_sessions_part_vs_tmuxp"), "tmuxp load -d (50 windows)",
+        "agent_sessions.tmuxp_load_wall_ms", "agent_sessions.ratio_sessions_part_vs_tmuxp"),
+    Row("apply", "whole apply, 10 tickets with worktrees", "apply_10_tickets_with_worktrees.apply_wall_ms", "ms",
+        "(reported)", lambda v, d: None),
+    Row("apply", "status queries, 1,000 runs recorded", "state_queries.inprocess_status_queries_ms", "ms",
+        "≤ 300 ms", at_most(300)),
+    Row("status", "`metawsm status --json`, 200 agents + 1,000 runs", "status_wall_median_ms", "ms", "≤ 500 ms",
+        at_most(500), "`metawsm --version`", "metawsm_version_wall_median_ms"),
+    Row("hooks", "pre-commit hook, nothing to check (overhead)", "overhead_ms.metawsm_nothing", "ms",
+        "≤ 1.6× bare python hook", at_most(1.6, "ratios.nothing_vs_bare_python"), "bare python hook overhead",
+        "overhead_ms.bare_python", "ratios.nothing_vs_bare_python"),
+    Row("hooks", "pre-commit hook, plan staged (overhead)", "overhead_ms.metawsm_plan_staged", "ms", "≤ 120 ms",
+        at_most(120), "pre-commit framework, one trivial hook", "overhead_ms.pre_commit_framework"),
+    Row("hooks", "pre-push gate at 10,000 files (overhead)", "overhead_ms.pre_push_gate", "ms", "≤ 60 ms",
+        at_most(60)),
+    Row("operator", "one tick, 200 live agents", "tick_median_s", "s", "≤ 1.0 s", at_most(1.0)),
+    Row("operator", "operator RSS after the ticks", "rss_end_mb", "MB", "≤ 100 MB, no growth", at_most(100),
+        "RSS at tick 10", "rss_start_mb"),
+    Row("server", "append → WebSocket frame p99, 20 clients", "latency_ms.p99", "ms", "≤ 100 ms", at_most(100),
+        "p50", "latency_ms.p50"),
+    Row("server", "GET /api/v1/forum/threads, 10,000 threads", "threads_median_ms", "ms", "≤ 20 ms", at_most(20)),
+    Row("server", "daemon idle CPU", "idle_cpu_percent", "% of a core", "≤ 2 %", at_most(2)),
+    Row("server", "RSS after 10,000 events streamed", "rss_after_mb", "MB", "no growth", lambda v, d: None,
+        "RSS before", "rss_before_mb"),
+]
+
+
+def run_bench(name: str, quick: bool, timeout: float) -> tuple[dict[str, Any] | None, float, str]:
+    args = QUICK_ARGS.get(name, []) if quick else []
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, time.perf_counter() - t0, f"timed out after {timeout:g}s"
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return None, elapsed, f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"
+    text = proc.stdout
+    try:
+        return json.loads(text[text.index("{"):]), elapsed, ""
+    except ValueError:
+        return None, elapsed, "no JSON on stdout"
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def table(results: dict[str, dict[str, Any] | None]) -> list[str]:
+    lines = ["| bench | figure | measured | target | peer / floor (same run) | ratio | met |",
+             "|---|---|---|---|---|---|---|"]
+    for row in ROWS:
+        data = results.get(row.bench)
+        if data is None:
+            lines.append(f"| {row.bench} | {row.figure} | not measured | {row.target} | | | |")
+            continue
+        value = get(data, row.value)
+        peer = get(data, row.peer_value) if row.peer_value else None
+        ratio = get(data, row.ratio) if row.ratio else (
+            round(float(value) / float(peer), 3) if value is not None and peer else None)
+        met = row.meets(value, data)
+        mark = {True: "yes", False: "**no**", None: "—"}[met]
+        peer_text = f"{row.peer}: {fmt(peer)}" if row.peer else ""
+        lines.append(f"| {row.bench} | {row.figure} | {fmt(value)} {row.unit} | {row.target} | {peer_text} | "
+                     f"{fmt(ratio)} | {mark} |")
+    return lines
+
+
+def machine() -> list[str]:
+    mem = ""
+    try:
+        total = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+        mem = f"{int(total.split()[1]) / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    tmux = subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip()
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    return [f"- CPU: {os.cpu_count()} cores ({platform.processor() or platform.machine()}); memory {mem}",
+            f"- OS: {platform.platform()}", f"- Python {platform.python_version()} ({sys.executable})",
+            f"- {tmux}; {git}", f"- load average before the run: {os.getloadavg()[0]:.2f}",
+            "- bytecode precompiled (`python -m compileall`) by each bench before timing"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="scaled-down sizes")
+    parser.add_argument("--only", nargs="*", help="bench names (default: all)")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    parser.add_argument("--timeout", type=float, default=300, help="per bench, seconds")
+    args = parser.parse_args()
+    names = [n for n in ORDER if (ROOT / "bench" / f"{n}.py").exists() and (not args.only or n in args.only)]
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    machine_lines = machine()
+    results: dict[str, dict[str, Any] | None] = {}
+    notes: list[str] = []
+    for name in names:
+        data, elapsed, error = run_bench(name, args.quick, args.timeout)
+        results[name] = data
+        notes.append(f"- `{name}`: {elapsed:.0f} s" + (f" — **{error}**" if error else ""))
+        sys.stderr.write(f"{name}: {elapsed:.0f}s {error}\n")
+    doc = ["# Performance", "",
+           f"Generated by `python bench/run_all.py{' --quick' if args.quick else ''}` on {started} — do not edit "
+           "by hand. Each figure is compared with a peer or floor measured in the same run on the same machine, "
+           "so the ratio is what matters on a noisy machine; the raw JSON of every bench is below.", "",
+           *table(results), "", "## Machine", "", *machine_lines, "", "## Runs", "", *notes, "",
+           "## Raw figures", ""]
+    for name in names:
+        doc += [f"<details><summary>{name}</summary>", "", "```json", json.dumps(results[name], indent=1), "```",
+                "", "</details>", ""]
+    Path(args.out).write_text("\n".join(doc), encoding="utf-8")
+    sys.stderr.write(f"wrote {args.out}\n")
+
+
+if __name__ == "__main__":
+    main()
