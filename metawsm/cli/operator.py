@@ -84,8 +84,10 @@ def emit(args: argparse.Namespace, d: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from metawsm.engine.context import Engine
     from metawsm.operator import Operator
+    from metawsm.operator.loop import llm_policy
 
     eng = Engine.open(project(args))
+    llm_policy(eng.policy.operator.llm, args.llm_mode)  # refuse a mode that cannot work before anything else
     interval = args.interval if args.interval is not None else float(eng.policy.operator.interval_seconds)
     if interval <= 0:
         raise UsageError("--interval must be > 0")

@@ -46,21 +46,26 @@ log = logging.getLogger(__name__)
 MODES = ("off", "assist", "auto")
 
 
+def llm_policy(base: LLMPolicy, mode: str | None) -> LLMPolicy:
+    """The policy's LLM settings with `mode` (e.g. --llm-mode) applied; UsageError when it cannot work."""
+    from metawsm.errors import UsageError
+
+    llm = base if mode is None else replace(base, mode=mode)
+    if llm.mode not in MODES:
+        raise UsageError(f"unknown LLM mode {llm.mode!r}; modes: {', '.join(MODES)}")
+    if llm.mode != "off" and not llm.command.strip():
+        raise UsageError(f"LLM mode {llm.mode!r} needs operator.llm.command in the policy",
+                         hint="set operator.llm.command in .metawsm/policy.yaml, or use --llm-mode off")
+    return llm
+
+
 class Operator:
     """The supervision loop's state between ticks is all in state.db; this object only holds settings."""
 
     def __init__(self, eng: Engine, *, run_id: str | None = None, dry_run: bool = False,
                  llm_mode: str | None = None) -> None:
         self.eng, self.run_id, self.dry_run = eng, run_id, dry_run
-        base = eng.policy.operator.llm
-        self.llm: LLMPolicy = base if llm_mode is None else replace(base, mode=llm_mode)
-        if self.llm.mode not in MODES:
-            raise MetawsmError(f"unknown LLM mode {self.llm.mode!r}; modes: {', '.join(MODES)}")
-        if self.llm.mode != "off" and not self.llm.command.strip():
-            from metawsm.errors import UsageError
-
-            raise UsageError(f"LLM mode {self.llm.mode!r} needs operator.llm.command in the policy",
-                             hint="set operator.llm.command in .metawsm/policy.yaml, or use --llm-mode off")
+        self.llm = llm_policy(eng.policy.operator.llm, llm_mode)
         self.ledger = Ledger(eng.store, dry_run=dry_run)
 
     # -- ticks ------------------------------------------------------------------------------

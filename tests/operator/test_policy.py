@@ -75,12 +75,11 @@ def test_golden_policy_error(case: Golden, repo: Path, cli) -> None:  # type: ig
 
 def test_llm_mode_flag_needs_a_command(repo: Path, cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("init", cwd=repo).code == 0
-    result = cli("operator", "--once", "--llm-mode", "auto", cwd=repo)
-    assert result.code in (0, 2)  # no runs yet: nothing to supervise
-    (repo / ".metawsm" / "state").mkdir(parents=True, exist_ok=True)
-    (repo / ".metawsm" / "state" / "state.db").touch()
     result = cli("operator", "--once", "--llm-mode", "assist", cwd=repo)
-    assert result.code == 2 and "LLM mode 'assist' needs operator.llm.command" in result.err
+    assert result.code == 2 and "LLM mode 'assist' needs operator.llm.command in the policy" in result.err
+    result = cli("operator", "--once", "--llm-mode", "off", cwd=repo)
+    assert result.code == 0 and "no runs yet" in result.err
+    assert not (repo / ".metawsm" / "state" / "state.db").exists()
 
 
 class Case(NamedTuple):
