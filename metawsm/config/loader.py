@@ -71,14 +71,21 @@ def _policy_from(data: dict[str, Any], display: str) -> Policy:
     return build(Policy, full, source=display)
 
 
-def _policy_checks(loaded: _Loaded) -> list[Diagnostic]:
-    data = loaded.data or {}
-    out: list[Diagnostic] = []
+def _locator(loaded: _Loaded, out: list[Diagnostic]) -> Any:
+    """`at(path, message)`: append a diagnostic located at a key path of `loaded`."""
 
     def at(path: list[object], message: str) -> None:
         line, col = yamlload.locate(loaded.text, path)
         out.append(yamlload.diag(loaded.source.display, loaded.text, line, col,
                                  yamlload.format_keypath(path), message))
+
+    return at
+
+
+def _policy_checks(loaded: _Loaded) -> list[Diagnostic]:
+    data = loaded.data or {}
+    out: list[Diagnostic] = []
+    at = _locator(loaded, out)
 
     health = data["health"]
     if health["activity_stalled_seconds"] < health["idle_seconds"]:
@@ -116,11 +123,7 @@ def _ticket_checks(loaded: _Loaded, policy: Policy) -> list[Diagnostic]:
 def _plan_checks(loaded: _Loaded, policy: Policy, tickets: Mapping[str, Any]) -> list[Diagnostic]:
     data = loaded.data or {}
     out: list[Diagnostic] = []
-
-    def at(path: list[object], message: str) -> None:
-        line, col = yamlload.locate(loaded.text, path)
-        out.append(yamlload.diag(loaded.source.display, loaded.text, line, col,
-                                 yamlload.format_keypath(path), message))
+    at = _locator(loaded, out)
 
     for i, ticket_id in enumerate(data["tickets"]):
         if ticket_id not in tickets:
