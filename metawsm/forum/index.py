@@ -69,6 +69,8 @@ class Index:
                         conn.execute(f"PRAGMA user_version = {int(VERSION)}")
         except BaseException:
             conn.close()
+            with contextlib.suppress(OSError):  # so that rebuild(only_if_ino=...) replaces THIS file
+                self._ino = self.path.stat().st_ino
             raise
         self._ino = self.path.stat().st_ino
         return conn

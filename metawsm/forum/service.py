@@ -22,6 +22,7 @@ from metawsm.forum.models import Escalation, Event, Post, Seen, StatRow, Thread
 from metawsm.forum.signals import SignalsMixin
 
 Builder = Callable[[Any], list[dict[str, Any]]]
+HEAL_ATTEMPTS = 3  # a database deleted under concurrent writers may need more than one rebuild
 
 
 class Forum(SignalsMixin):
@@ -67,7 +68,7 @@ class Forum(SignalsMixin):
         append what it returns (one write, one fsync), project it, run `then(conn, events)`, commit.
         The log is written before the index commits; an index that fails after that is rebuilt."""
         with self._mutex, self.log.locked() as writer:
-            for attempt in (0, 1):
+            for attempt in range(HEAL_ATTEMPTS):
                 try:
                     conn = self.index.begin_write(writer.size)
                     try:
@@ -78,9 +79,9 @@ class Forum(SignalsMixin):
                         self.index.commit()  # a refused command: keep the catch-up
                         raise
                     break
-                except sqlite3.DatabaseError:  # broken index: rebuild it from the log once
+                except sqlite3.DatabaseError:  # broken index: rebuild it from the log
                     self.index.rollback()
-                    if attempt:
+                    if attempt == HEAL_ATTEMPTS - 1:
                         raise
                     self.index.rebuild(only_if_ino=self.index._ino)
             if envelopes and isinstance(envelopes[0], Event):  # idempotent replay
