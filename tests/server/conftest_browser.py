@@ -28,7 +28,7 @@ def free_port() -> int:
 
 @contextmanager
 def serve(project: Path, log: Path, *extra: str) -> Iterator[str]:
-    """`python -m metawsm -C PROJECT serve --addr 127.0.0.1:PORT`; yields the base URL once
+    """`python -m metawsm -C PROJECT serve --addr 127.0.0.1:PORT [EXTRA…]`; yields the base URL once
     /api/v1/health answers; terminated (by its pid) afterwards."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -44,6 +44,8 @@ def serve(project: Path, log: Path, *extra: str) -> Iterator[str]:
                 try:
                     with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2):
                         break
+                except urllib.error.HTTPError:
+                    break  # it answers (401 with a token, 503 while degraded)
                 except (urllib.error.URLError, OSError):
                     if time.monotonic() > deadline:
                         raise AssertionError(f"metawsm serve did not answer:\n{log.read_text()}") from None

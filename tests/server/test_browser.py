@@ -225,3 +225,31 @@ def test_pages_fit_desktop_and_phone_screens(live: Live, browser: Any, errors: l
             assert scroll <= inner, f"{url} overflows at {width}px: {scroll} > {inner}"
             page.screenshot(path=str(tmp_path / f"page-{i}-{width}.png"), full_page=True)
         page.close()
+
+
+def test_with_a_token_the_pages_ask_to_sign_in_and_the_cookie_carries_the_live_stream(
+        project: Path, browser: Any, errors: list[str], tmp_path: Path) -> None:  # noqa: F811
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-token-for-ui\n", encoding="utf-8")
+    with serve(project, tmp_path / "serve.log", "--token-file", str(token_file)) as base:
+        context = browser.new_context(viewport={"width": 375, "height": 800})
+        try:
+            page = open_page(browser, errors, context=context)
+            page.goto(f"{base}/forum")
+            assert "/login" in page.url
+            page.fill("input[name=token]", "wrong-token-here")
+            page.click("button:has-text('Sign in')")
+            expect(page.locator(".error-text")).to_contain_text("not right")
+            page.fill("input[name=token]", "s3cret-token-for-ui")
+            page.click("button:has-text('Sign in')")
+            page.wait_for_url(f"{base}/forum")
+            expect(page.locator("#live-status")).to_have_text("live")  # the WebSocket got the cookie too
+            assert all(c["httpOnly"] for c in context.cookies())
+            form = page.locator("#ask form")
+            form.locator("input[name=ticket]").fill("DEMO-1")
+            form.locator("input[name=title]").fill("Signed in?")
+            form.locator("textarea[name=body]").fill("yes")
+            form.locator("button:has-text('Ask')").click()
+            expect(page.locator("h1")).to_have_text("Signed in?")
+        finally:
+            context.close()
