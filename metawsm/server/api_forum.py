@@ -119,15 +119,17 @@ def search(request: Request, query: str = "", ticket: str | None = None, run_id:
            viewer_type: str | None = None, viewer_id: str | None = None, limit: int = 50,
            cursor: int = Query(0, description="keyset: only threads whose last_event_sequence < cursor")
            ) -> dict[str, Any]:
-    """Search titles and posts (every word must match, as a prefix); title hits rank first."""
+    """Search titles and posts (every word must match, as a prefix); title hits rank first. An empty
+    query matches every thread (as the Go server's LIKE '%%' did), listed like /threads."""
     _positive("limit", limit, "invalid_limit")
     if cursor < 0:
         raise ApiError(400, "invalid_cursor", "cursor must be >= 0")
     forum, args = forum_of(request), {**_filters(ticket, run_id, state, priority, assignee),
                                       **_viewer(viewer_type, viewer_id)}
+    find = forum.search if query.strip() else (lambda _q, **kw: forum.list_threads(**kw))
     if not cursor:
-        return {"threads": forum.search(query, limit=limit, **args)}
-    found = [t for t in forum.search(query, limit=10_000, **args) if t.last_event_sequence < cursor]
+        return {"threads": find(query, limit=limit, **args)}
+    found = [t for t in find(query, limit=10_000, **args) if t.last_event_sequence < cursor]
     return {"threads": found[:limit]}
 
 
