@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from metawsm.errors import MetawsmError, NotFoundError
-from metawsm.forum.models import PRIORITIES, STATES, TRANSITIONS, Thread
+from metawsm.forum.models import PRIORITIES, STATES, TRANSITIONS, VIEWER_TYPES, Thread
 from metawsm.server.api_runs import engine as _engine
 from metawsm.state.machines import ACTIVE_RUN_STATES, can_transition
 
@@ -77,12 +77,15 @@ def _error(request: Request, exc: MetawsmError, status: int) -> Response:
 
 
 def _viewer(raw: str | None) -> tuple[str, str, str]:
-    """`KIND:NAME` (default human:operator) → (raw, kind, name); a bare name is a human."""
-    raw = (raw or DEFAULT_VIEWER).strip() or DEFAULT_VIEWER
-    kind, _, name = raw.partition(":")
-    if not name:
+    """`KIND:NAME` (default human:operator) → ("kind:name", kind, name); a bare NAME is a human."""
+    kind, sep, name = (raw or "").strip().partition(":")
+    if not sep:
         kind, name = "human", kind
-    kind = kind.lower() if kind.lower() in ("human", "agent", "operator") else "human"
+    kind, name = kind.strip().lower(), name.strip()
+    if kind not in VIEWER_TYPES:
+        kind = "human"
+    if not name:
+        kind, name = DEFAULT_VIEWER.split(":")
     return f"{kind}:{name}", kind, name
 
 
