@@ -19,6 +19,8 @@ from pathlib import Path
 from metawsm.errors import ExternalError
 
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory", "server exited")
+# a server whose last session just went away answers queries with these: nothing to list, not an error
+_NO_SESSIONS = ("no current target", "no sessions")
 _SEP = "\t"
 _PANE_FIELDS = (
     "#{pane_pid}", "#{pane_dead}", "#{pane_dead_status}", "#{pane_dead_signal}", "#{session_activity}",
@@ -216,7 +218,7 @@ class Tmux:
         code, out, err = self._cmd(*args, check=False)
         if code == 0:
             return out
-        if any(marker in line for line in err for marker in _NO_SERVER):
+        if any(marker in line for line in err for marker in _NO_SERVER + _NO_SESSIONS):
             return None
         raise ExternalError(f"tmux -L {self.socket_name} {shlex.join(args)} failed: {' '.join(err)}")
 
