@@ -93,6 +93,7 @@ class Server:
                 if loop is not None and not self.should_exit:
                     loop.call_soon_threadsafe(lambda: loop.create_task(stream.close_all(app_state)))
                 super().handle_exit(sig, frame)
+                self._captured_signals.clear()  # a requested stop is a clean exit (0), not death by signal
 
             async def startup(self, sockets: Any = None) -> None:
                 self._metawsm_loop = asyncio.get_running_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -93,3 +94,19 @@ def live(proj: Project) -> Callable[..., LiveServer]:
         return LiveServer(create_app(proj, load_policy(proj), **kwargs))
 
     return make
+
+
+@contextlib.contextmanager
+def connect(client: TestClient, url: str, **kwargs: Any) -> Iterator[Any]:
+    """TestClient's websocket, closed by the client and given time to end before the session is torn
+    down (TestClient cancels an app still running when its `with` block ends)."""
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    with client.websocket_connect(url, **kwargs) as ws:
+        yield ws
+        ws.close()
+        deadline = time.monotonic() + 3
+        while hub.subscribers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+
+

@@ -16,23 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from metawsm.forum import Forum
-from tests.server.conftest import AppFactory
+from tests.server.conftest import AppFactory, connect
 
 STREAM = "/api/v1/forum/stream"
-
-
-@contextlib.contextmanager
-def connect(client: TestClient, url: str) -> Iterator[Any]:
-    """TestClient's websocket, closed by the client and given time to end before the session is torn
-    down (TestClient cancels an app still running when its `with` block ends)."""
-    hub = client.app.state.hub  # type: ignore[attr-defined]
-    with client.websocket_connect(url) as ws:
-        yield ws
-        ws.close()
-        deadline = time.monotonic() + 3
-        while hub.subscribers and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.05)
 
 
 def seed(forum: Forum, n: int, ticket: str = "T-1") -> list[str]:

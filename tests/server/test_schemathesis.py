@@ -1,0 +1,42 @@
+"""Property-based requests from /openapi.json (schemathesis): no route answers with a 5xx, and every
+response matches the documented schema. Bounded: a few examples per operation; marked slow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from metawsm.config.loader import default_policy
+from metawsm.config.project import Project
+from metawsm.forum import Forum
+from metawsm.server.app import create_app
+
+pytestmark = pytest.mark.slow
+
+
+def _app():  # type: ignore[no-untyped-def]
+    import subprocess
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="mw-schemathesis-"))
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / ".metawsm").mkdir()
+    proj = Project(root)
+    forum = Forum.for_project(proj)
+    forum.open_thread("T-1", "seed", "a first thread", thread_id="fthr-seed", actor_type="human", actor_name="a")
+    forum.shutdown()
+    return create_app(proj, default_policy(), worker=False)
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
+
+
+@schema.parametrize()
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_never_answers_5xx(case: schemathesis.Case) -> None:
+    case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
