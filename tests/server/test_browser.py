@@ -122,7 +122,8 @@ def test_answer_a_pending_question_from_the_run_page(live: Live, browser: Any, e
 
 def test_a_post_in_one_tab_appears_in_another_within_a_second(daemon: Live, browser: Any,
                                                               errors: list[str]) -> None:
-    thread_id = open_thread(daemon.base)
+    title = "Deploy <img src=x onerror=\"window.__pwned = 1\"> window?"
+    thread_id = open_thread(daemon.base, title)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         writer, reader = open_page(browser, errors, context=context), open_page(browser, errors, context=context)
@@ -130,6 +131,7 @@ def test_a_post_in_one_tab_appears_in_another_within_a_second(daemon: Live, brow
         writer.goto(url)
         reader.goto(url)
         expect(reader.locator("#live-status")).to_have_text("live")
+        expect(reader.locator("h1")).to_have_text(title)  # user text is shown as text, never as markup
         reader.evaluate("window.__sameDocument = true")
         writer.bring_to_front()  # a background tab gets no animation frames: actions would wait on them
         text = "Tuesday after <script>window.__pwned = 1</script> standup"

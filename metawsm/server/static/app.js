@@ -125,7 +125,7 @@
         /* the next event or poll retries */
       } finally {
         refreshing = null;
-        if (again) { again = false; setTimeout(() => refresh(false), 1000); }
+        if (again) { again = false; setTimeout(() => refresh(false), 50); }  // changes seen mid-read
       }
     })();
     return refreshing;
