@@ -122,9 +122,18 @@ def workspace_paths(steps: Iterable[Any]) -> dict[str, str]:
 
 
 class _Evaluator:
-    def __init__(self, eng: Engine, panes: Mapping[str, PaneInfo], now: float) -> None:
+    def __init__(self, eng: Engine, panes: Mapping[str, PaneInfo], now: float,
+                 captured: Mapping[str, str] | None = None) -> None:
         self.eng, self.panes, self.now = eng, panes, now
         self.h = eng.policy.health
+        self.captured = captured or {}
+
+    def needs_capture(self, agent: Agent) -> bool:
+        """An idle-looking live agent: its screen is compared with the last one seen."""
+        pane = self.panes.get(agent.session)
+        if agent.status not in EVALUATED or agent.attempt < 1 or pane is None or pane.pane_dead:
+            return False
+        return self.now - max(agent.last_activity_at or 0.0, pane.activity) >= self.h.idle_seconds
 
     def agent(self, agent: Agent, signals: AgentSignals | None, workspace: str | None) -> AgentHealth:
         if agent.status not in EVALUATED or agent.attempt < 1:
@@ -217,10 +226,12 @@ class _Evaluator:
         return current
 
     def _pane_hash(self, session: str) -> str | None:
-        try:
-            text = self.eng.tmux.capture_pane(session, CAPTURE_LINES)
-        except MetawsmError:
-            return None
+        text = self.captured.get(session)
+        if text is None:
+            try:
+                text = self.eng.tmux.capture_pane(session, CAPTURE_LINES)
+            except MetawsmError:
+                return None
         return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
     def _last_commit(self, workspace: str) -> float:
@@ -245,6 +256,12 @@ def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
     if workspaces is None:
         workspaces = workspace_paths(eng.store.list_steps(run_id))
     ev = _Evaluator(eng, eng.panes() if panes is None else panes, now or eng.clock())
+    idle = [a.session for a in agents if ev.needs_capture(a)]
+    if len(idle) > 1:  # one chained tmux call for every idle-looking pane, not one call each
+        try:
+            ev.captured = eng.tmux.capture_many(idle, CAPTURE_LINES)
+        except MetawsmError:
+            ev.captured = {}
     return [ev.agent(a, signals.get(eng.agent_key(a.ticket, a.name)), workspaces.get(a.ticket)) for a in agents]
 
 

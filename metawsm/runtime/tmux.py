@@ -362,6 +362,39 @@ class Tmux:
                 result[pane.session] = pane
         return result
 
+    def capture_many(self, sessions: Sequence[str], lines: int = 200) -> dict[str, str]:
+        """The last `lines` lines of many sessions' agent panes, in one chained tmux call per 100 sessions
+        (a marker line separates them); a session that is gone is left out."""
+        result: dict[str, str] = {}
+        marker = "@@metawsm-capture-end@@"
+        for start in range(0, len(sessions), 100):
+            batch = list(sessions[start:start + 100])
+            args: list[str] = []
+            for name in batch:
+                if args:
+                    args.append(";")
+                args += ["capture-pane", "-p", "-J", "-S", f"-{int(lines)}", "-t", _arg(f"={name}:^"), ";",
+                         "display-message", "-p", marker]
+            code, out, _ = self._cmd(*args, check=False)
+            chunks: list[list[str]] = [[]]
+            for line in out:
+                if line == marker:
+                    chunks.append([])
+                else:
+                    chunks[-1].append(line)
+            if code == 0 and len(chunks) == len(batch) + 1:
+                for name, chunk in zip(batch, chunks, strict=False):
+                    while chunk and not chunk[-1].strip():
+                        chunk.pop()
+                    result[name] = "\n".join(chunk[-lines:])
+            else:  # one of them is gone: ask one by one
+                for name in batch:
+                    try:
+                        result[name] = self.capture_pane(name, lines)
+                    except ExternalError:
+                        continue
+        return result
+
     def capture_pane(self, session: str, lines: int = 200, *, window: str | None = None) -> str:
         """The last ``lines`` lines of the session's first window (or ``window``, an id like ``@3``)."""
         target = window if window else f"={session}:^"
