@@ -134,7 +134,7 @@ def search(request: Request, query: str = "", ticket: str | None = None, run_id:
 
 
 @router.get("/queues", response_model=m.ThreadsOut, responses=m.errors(400))
-def queues(request: Request, type: str = Query(description="unseen or unanswered"),  # noqa: A002
+def queues(request: Request, type: str = Query(description="unseen or unanswered"),
            ticket: str | None = None, run_id: str | None = None, state: str | None = None,
            priority: str | None = None, assignee: str | None = None, viewer_type: str | None = None,
            viewer_id: str | None = None, limit: int = 100) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def _get_run(eng: Engine, run_id: str) -> Any:
 
 @router.get("/runs", response_model=m.RunsOut)
 def list_runs(request: Request, ticket: str | None = None,
-              all: bool = Query(False, description="include finished runs (closed, stopped, failed)"),  # noqa: A002
+              all: bool = Query(False, description="include finished runs (closed, stopped, failed)"),
               ) -> dict[str, Any]:
     """The active runs (or every run with all=1), newest first; a ticket without runs gives []."""
     from metawsm.engine.snapshot import select_runs
@@ -95,9 +95,9 @@ def restart(request: Request, run_id: str, body: m.RestartBody | None = None) ->
     """A new attempt for the run's agents (or one agent); the steps after them run again."""
     from metawsm.engine.lifecycle import restart_agents
 
-    body = body or m.RestartBody()
-    extra = {"reason": body.reason} if body.reason else {}
-    return _act(request, run_id, lambda eng, run: restart_agents(eng, run, agent=body.agent, **extra))
+    agent = body.agent if body else None
+    reason = (body.reason if body else None) or "restarted by a person"
+    return _act(request, run_id, lambda eng, run: restart_agents(eng, run, agent=agent, reason=reason))
 
 
 @router.get("/gate", response_model=m.GatesOut, responses=m.errors(404))

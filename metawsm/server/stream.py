@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +37,8 @@ class Subscriber:
     dropped: bool = False  # ended for being too slow
 
     def wants(self, e: dict[str, Any]) -> bool:
-        return (not self.ticket or e.get("ticket") == self.ticket) and (not self.run_id or e.get("run_id") == self.run_id)
+        return ((not self.ticket or e.get("ticket") == self.ticket)
+                and (not self.run_id or e.get("run_id") == self.run_id))
 
 
 @dataclass
@@ -62,11 +62,12 @@ class Hub:
 
     def _log_end(self) -> tuple[int, int]:
         """(byte offset, line) of the log's end, and the head sequence there."""
-        offset, line = 0, 0
+        end: tuple[int, int] = (0, 0)
         for events, offset, line in self.forum.log.read(0, 0):
+            end = (offset, line)
             if events:
                 self.head = events[-1]["sequence"]
-        return offset, line
+        return end
 
     async def stop(self) -> None:
         self._closing = True
@@ -113,13 +114,12 @@ class Hub:
 
     def _read_new(self) -> list[list[dict[str, Any]]]:
         out = []
-        offset, line = self._offset
-        for events, offset, line in self.forum.log.read(offset, line):
+        for events, end, end_line in self.forum.log.read(*self._offset):
             fresh = [Event.from_dict(e).to_json() for e in events if e.get("sequence", 0) > self.head]
             if fresh:
                 self.head = fresh[-1]["sequence"]
                 out.append(fresh)
-        self._offset = (offset, line)
+            self._offset = (end, end_line)
         return out
 
     def _fan_out(self, batch: list[dict[str, Any]]) -> None:
@@ -184,9 +184,9 @@ async def stream(ws: WebSocket) -> None:
     try:
         done, _ = await asyncio.wait({sender, reader, gone}, return_when=asyncio.FIRST_COMPLETED)
         for task in done - {gone}:
-            exc = task.exception()
-            if exc and not isinstance(exc, WebSocketDisconnect | OSError | RuntimeError):
-                log.warning("stream ended with an error: %r", exc)
+            failure = task.exception()
+            if failure and not isinstance(failure, WebSocketDisconnect | OSError | RuntimeError):
+                log.warning("stream ended with an error: %r", failure)
     finally:
         hub.unsubscribe(sub)
         app.state.streams.discard(ws)

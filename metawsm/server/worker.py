@@ -90,7 +90,10 @@ class Worker:
         try:
             eng = self.engine()
             if eng.has_state():
-                failed = self._operate(eng) if self.operator else self._reconcile_all(eng)
+                if self.operator:
+                    self._operate(eng)
+                else:
+                    failed = self._reconcile_all(eng)
         except Exception as exc:
             log.exception("worker tick failed")
             failed = f"{type(exc).__name__}: {exc}"
@@ -134,7 +137,7 @@ class Worker:
 
         for d in Operator(eng).tick():
             self.operator_decisions += 1
-            self.last_decisions.append({"at": stamp(), **(d.to_json() if hasattr(d, "to_json") else {"decision": str(d)})})
+            self.last_decisions.append({"at": stamp(), **d.to_json()})
 
     # -- reporting --------------------------------------------------------------------------------
     @property

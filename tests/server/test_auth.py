@@ -44,18 +44,16 @@ def test_pages_redirect_to_login(secured: TestClient) -> None:
 
 
 def test_websocket_checks_token_and_origin(secured: TestClient, client: TestClient) -> None:
-    with pytest.raises(WebSocketDisconnect) as info:
-        with secured.websocket_connect("/api/v1/forum/stream"):
-            pass
+    with pytest.raises(WebSocketDisconnect) as info, secured.websocket_connect("/api/v1/forum/stream"):
+        pass
     assert info.value.code == 4401
     with connect(secured, "/api/v1/forum/stream", headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
         ws.send_json({"type": "ping"})
         assert ws.receive_json()["type"] == "pong"
     for c in (secured, client):  # a foreign Origin is refused, token or not
-        with pytest.raises(WebSocketDisconnect) as info:
-            with c.websocket_connect("/api/v1/forum/stream", headers={
-                    "Origin": "http://evil.example", "Authorization": f"Bearer {TOKEN}"}):
-                pass
+        with pytest.raises(WebSocketDisconnect) as info, c.websocket_connect("/api/v1/forum/stream", headers={
+                "Origin": "http://evil.example", "Authorization": f"Bearer {TOKEN}"}):
+            pass
         assert info.value.code == 4403
     with connect(client, "/api/v1/forum/stream", headers={"Origin": "http://testserver"}) as ws:
         ws.send_json({"type": "ping"})

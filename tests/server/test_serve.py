@@ -43,7 +43,7 @@ def start(root: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
 def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     proc.send_signal(signal.SIGTERM)
     try:
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
         raise

@@ -4,12 +4,10 @@ cursor, filters, bad parameters and a slow client cut off with 1013."""
 from __future__ import annotations
 
 import base64
-import contextlib
-import os
 import json
+import os
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
