@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import PY, emit, precompile  # noqa: E402
-from metawsm.forum import Forum, threads  # noqa: E402
+from bench._common import PY, emit, precompile
+from metawsm.forum import Forum, threads
 
 CLIENTS = 20
 
