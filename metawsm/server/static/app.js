@@ -101,6 +101,10 @@
     for (const field of region.querySelectorAll("textarea, input:not([type=hidden])")) {
       if (field.value !== field.defaultValue) return true;
     }
+    for (const select of region.querySelectorAll("select")) {
+      const initial = Array.from(select.options).findIndex((o) => o.defaultSelected);
+      if (select.selectedIndex !== Math.max(initial, 0)) return true;
+    }
     return region.querySelector("form.busy") !== null;
   }
 
