@@ -26,6 +26,7 @@ def test_wheel_contains_data_folders(tmp_path: Path) -> None:
     assert "metawsm/_data/plans/demo.yaml" in names
     assert "metawsm/_data/hooks/hook.sh.tmpl" in names
     assert "metawsm/cli/main.py" in names
+    assert "metawsm/server/templates/base.html" in names and "metawsm/server/static/app.js" in names
 
 
 def test_readme_names_the_three_commands() -> None:
