@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import logging
 import os
 import sqlite3
@@ -200,6 +201,8 @@ def build(path: Path, log_: EventLog) -> int:
     from the loaded rows in one statement each, which is much cheaper than maintaining them row by row."""
     conn = sqlite3.connect(path, isolation_level=None)
     count = 0
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the parsed events form no cycles: collecting them is pure overhead (~10% of a rebuild)
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
@@ -224,4 +227,6 @@ def build(path: Path, log_: EventLog) -> int:
         raise ForumError(f"cannot build the forum index at {path}: {exc}") from exc
     finally:
         conn.close()
+        if gc_was_enabled:
+            gc.enable()
     return count

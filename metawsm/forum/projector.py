@@ -33,10 +33,19 @@ def _key(t: dict[str, Any]) -> tuple[str, str, str, str]:
 
 class Carry:
     """Threads as the previous chunk of a rebuild left them (the same rows as in the database), so the
-    next chunk does not read them back. Only for a connection no other process writes to."""
+    next chunk does not read them back, and a fixed-size filter of every thread id written so far: an
+    id not in it is known to be absent, so opening a thread costs no lookup. Only for a connection no
+    other process writes to."""
+
+    FILTER_BITS = 22  # 4 MiB, one byte per slot: ~2.5% false positives (a needless lookup) at 100k threads
 
     def __init__(self) -> None:
         self.threads: dict[str, dict[str, Any]] = {}
+        self.written = bytearray(1 << self.FILTER_BITS)
+        self.mask = (1 << self.FILTER_BITS) - 1
+
+    def maybe_written(self, tid: str) -> bool:
+        return bool(self.written[hash(tid) & self.mask])
 
 
 class _Batch:
@@ -59,8 +68,9 @@ class _Batch:
             return self.threads[tid]
         except KeyError:
             pass
-        t: dict[str, Any] | None = self.carry.threads.get(tid) if self.carry is not None else None
-        if t is None:
+        carry = self.carry
+        t: dict[str, Any] | None = carry.threads.get(tid) if carry is not None else None
+        if t is None and (carry is None or carry.maybe_written(tid)):
             row = self.conn.execute(_THREAD_SELECT, (tid,)).fetchone()
             t = dict(zip(THREAD_COLS, row, strict=True)) if row else None
         self.threads[tid] = t
@@ -84,8 +94,12 @@ class _Batch:
             c.executemany("INSERT OR REPLACE INTO reads VALUES (?,?,?,?,?)",
                           [(*k, seq, at) for k, (seq, at) in self.reads.items()])
         changed = {tid: t for tid, t in self.threads.items() if t is not None}
-        if self.carry is not None:
-            self.carry.threads = changed
+        carry = self.carry
+        if carry is not None:
+            carry.threads = changed
+            written, mask = carry.written, carry.mask
+            for tid in changed:
+                written[hash(tid) & mask] = 1
         delta: dict[tuple[str, str, str, str], int] = {}
         orig = self.orig
         upserts, updates = [], []

@@ -43,6 +43,25 @@ def test_rebuild_equals_incremental_index(forum: Forum, dump) -> None:
     assert dump(fresh.index.path) == incremental
 
 
+@pytest.mark.parametrize("filter_bits", [22, 0])
+def test_rebuild_in_small_chunks_equals_incremental(forum: Forum, dump, monkeypatch, filter_bits: int) -> None:
+    """Threads touched again several chunks after they were last written are read back from the
+    database; with a one-slot filter every thread id is a "maybe" and the lookup decides."""
+    from metawsm.forum import index, projector
+
+    _activity(forum)
+    ids = [forum.open_thread(f"T-{i % 3}", f"t{i}", "b", **HUMAN).thread_id for i in range(6)]
+    for i in range(30):
+        forum.post(ids[(i * 7) % 6], f"post {i}", **HUMAN)
+        if i % 10 == 9:
+            forum.set_state(ids[i % 6], "triaged", **HUMAN)
+    incremental = dump(forum.index.path)
+    monkeypatch.setattr(index, "BUILD_CHUNK", 700)  # a few events per rebuild transaction
+    monkeypatch.setattr(projector.Carry, "FILTER_BITS", filter_bits)
+    assert forum.reindex() == len(incremental["events"])
+    assert dump(forum.index.path) == incremental
+
+
 def test_log_lines_are_the_envelope(forum: Forum) -> None:
     _activity(forum)
     lines = forum.log.path.read_bytes().splitlines()
