@@ -1,8 +1,8 @@
 """Run every bench/*.py and write docs/performance.md: one table of figures, targets, the peer or
 floor measured in the same run, and the ratio — plus the machine description.
 
-    python bench/run_all.py            # full sizes (≈ 8–10 minutes on 2 cores)
-    python bench/run_all.py --quick    # scaled down (≈ 2–3 minutes)
+    python bench/run_all.py            # full sizes (≈ 8-10 minutes on 2 cores)
+    python bench/run_all.py --quick    # scaled down (≈ 2-3 minutes)
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Row:
     figure: str
     value: str  # path of the measured figure
     unit: str
-    target: str  # text, e.g. "≤ 3×"
+    target: str  # text, e.g. "≤ 3x"
     meets: Callable[[Any, dict[str, Any]], bool | None]
     peer: str = ""  # what it is compared with
     peer_value: str = ""  # path
@@ -64,27 +64,27 @@ def at_least(limit: float, path: str | None = None) -> Callable[[Any, dict[str, 
 
 
 ROWS = [
-    Row("cli_start", "`metawsm --version` start", "metawsm_version_ms", "ms", "≤ 3× python -I -c pass",
+    Row("cli_start", "`metawsm --version` start", "metawsm_version_ms", "ms", "≤ 3x python -I -c pass",
         at_most(3.0, "ratio"), "python -I -c pass", "python_I_pass_ms", "ratio"),
     Row("validate", "`metawsm validate`, 1,000 tickets (process)", "process_metawsm_validate_ms", "ms",
-        "≤ 1.2× faster bare loop", at_most(1.2, "process_ratio_vs_faster_bare"),
+        "≤ 1.2x faster bare loop", at_most(1.2, "process_ratio_vs_faster_bare"),
         "C YAML + jsonschema-rs loop", "process_bare_cyaml_jsonschema_rs_ms", "process_ratio_vs_faster_bare"),
     Row("validate", "loader, 1,000 tickets (in-process)", "inprocess_metawsm_load_ms", "ms",
         "(informative)", lambda v, d: None, "C YAML + jsonschema-rs loop", "inprocess_bare_cyaml_jsonschema_rs_ms",
         "inprocess_ratio_vs_faster_bare"),
-    Row("plan", "`metawsm plan --json`, 1,000 tickets × 2 agents", "plan_median_s", "s", "≤ 1.0 s",
+    Row("plan", "`metawsm plan --json`, 1,000 tickets x 2 agents", "plan_median_s", "s", "≤ 1.0 s",
         at_most(1.0), "loading the same files", "load_only_median_s", "plan_to_load_ratio"),
     Row("plan", "`metawsm plan` peak RSS", "plan_peak_rss_mib", "MiB", "(reported)", lambda v, d: None,
         "loading only", "load_only_peak_rss_mib"),
-    Row("forum", "single log appends (fsync each)", "log_append_single_per_s", "/s", "≥ 0.8× raw write+fsync",
+    Row("forum", "single log appends (fsync each)", "log_append_single_per_s", "/s", "≥ 0.8x raw write+fsync",
         at_least(0.8, "log_append_vs_raw"), "raw os.write + fsync", "raw_write_fsync_per_s", "log_append_vs_raw"),
     Row("forum", "batched appends", "batched_append_events_per_s", "events/s", "≥ 100,000/s", at_least(100_000)),
-    Row("forum", "index rebuild from the log", "rebuild_metawsm_s", "s", "≥ 0.5× bare loop speed",
+    Row("forum", "index rebuild from the log", "rebuild_metawsm_s", "s", "≥ 0.5x bare loop speed",
         at_least(0.5, "rebuild_vs_bare"), "orjson + executemany loop", "rebuild_bare_s", "rebuild_vs_bare"),
     Row("forum", "index rebuild peak RSS", "rebuild_metawsm_peak_rss_mb", "MB", "≤ 100 MB", at_most(100)),
     Row("forum", "`forum list`, 100,000 threads", "list_median_ms", "ms", "≤ 20 ms", at_most(20)),
     Row("apply", "50 agent sessions started (sessions part)", "agent_sessions.metawsm_sessions_part_ms", "ms",
-        "≤ 0.25× tmuxp", at_most(0.25, "agent_sessions.ratio_sessions_part_vs_tmuxp"), "tmuxp load -d (50 windows)",
+        "≤ 0.25x tmuxp", at_most(0.25, "agent_sessions.ratio_sessions_part_vs_tmuxp"), "tmuxp load -d (50 windows)",
         "agent_sessions.tmuxp_load_wall_ms", "agent_sessions.ratio_sessions_part_vs_tmuxp"),
     Row("apply", "whole apply, 10 tickets with worktrees", "apply_10_tickets_with_worktrees.apply_wall_ms", "ms",
         "(reported)", lambda v, d: None),
@@ -93,7 +93,7 @@ ROWS = [
     Row("status", "`metawsm status --json`, 200 agents + 1,000 runs", "status_wall_median_ms", "ms", "≤ 500 ms",
         at_most(500), "`metawsm --version`", "metawsm_version_wall_median_ms"),
     Row("hooks", "pre-commit hook, nothing to check (overhead)", "overhead_ms.metawsm_nothing", "ms",
-        "≤ 1.6× bare python hook", at_most(1.6, "ratios.nothing_vs_bare_python"), "bare python hook overhead",
+        "≤ 1.6x bare python hook", at_most(1.6, "ratios.nothing_vs_bare_python"), "bare python hook overhead",
         "overhead_ms.bare_python", "ratios.nothing_vs_bare_python"),
     Row("hooks", "pre-commit hook, plan staged (overhead)", "overhead_ms.metawsm_plan_staged", "ms", "≤ 120 ms",
         at_most(120), "pre-commit framework, one trivial hook", "overhead_ms.pre_commit_framework"),

@@ -7,7 +7,14 @@ import time
 from typing import Any
 
 from metawsm.cli.forum_common import (
-    actor, body, event_line, filters, kind_name, open_forum, print_lines, thread_line,
+    actor,
+    body,
+    event_line,
+    filters,
+    kind_name,
+    open_forum,
+    print_lines,
+    thread_line,
 )
 from metawsm.errors import UsageError
 

@@ -61,15 +61,14 @@ def kick_reconcile(run_id: str) -> None:
     home = os.environ.get("METAWSM_HOME")
     if not home or os.environ.get("METAWSM_RUN") != run_id:
         return
+    import contextlib
     import subprocess
     import sys
 
-    try:
+    with contextlib.suppress(OSError):
         subprocess.Popen([sys.executable, "-m", "metawsm", "-C", home, "reconcile", "--run", run_id, "--quiet"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, close_fds=True)
-    except OSError:
-        pass
 
 
 def _sha(args: argparse.Namespace) -> str:

@@ -199,7 +199,8 @@ def _messages(error: Any) -> Iterator[tuple[list[object], str, bool]]:
         return
     if v == "pattern":
         hint = schema.get("x-hint")
-        msg = f"{_short(inst)} is not valid: {hint}" if hint else f"{_short(inst)} does not match {error.validator_value!r}"
+        shown = _short(inst)
+        msg = f"{shown} is not valid: {hint}" if hint else f"{shown} does not match {error.validator_value!r}"
         yield path, msg, False
         return
     if v == "uniqueItems":

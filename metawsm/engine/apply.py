@@ -79,9 +79,9 @@ def preflight(eng: Engine, graph: StepGraph) -> list[str]:
     problems: list[str] = []
     if proc.which("git") is None:
         return ["git is not installed (or not on PATH)"]
-    if any(s.kind in TMUX_KINDS or (s.kind == "shell" and s.fields.get("tmux")) for s in graph.steps):
-        if proc.which("tmux") is None:
-            problems.append("tmux is not installed (or not on PATH); agents run in tmux sessions")
+    needs_tmux = any(s.kind in TMUX_KINDS or (s.kind == "shell" and s.fields.get("tmux")) for s in graph.steps)
+    if needs_tmux and proc.which("tmux") is None:
+        problems.append("tmux is not installed (or not on PATH); agents run in tmux sessions")
     for step in graph.steps:
         if step.kind == "workspace":
             problems += _workspace_problems(step.fields)

@@ -27,12 +27,14 @@ hostile = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist
 
 
 def run_payloads(root: Path, cli, titles: list[str], canary: Path) -> None:  # type: ignore[no-untyped-def]
-    ids = []
+    ids, loaded = [], []
     for i, title in enumerate(titles):
         ticket = f"HOSTILE-{i}"
         ids.append(ticket)
-        doc = {"id": ticket, "title": title[:200], "goal": title, "done_criteria": [title]}
-        (root / "tickets" / f"{ticket}.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
+        text = yaml.safe_dump({"id": ticket, "title": title[:200], "goal": title, "done_criteria": [title]},
+                              allow_unicode=True)
+        (root / "tickets" / f"{ticket}.yaml").write_text(text)
+        loaded.append(yaml.safe_load(text))  # YAML itself folds some characters (e.g. U+0085 NEL)
     policy = root / ".metawsm/policy.yaml"
     policy.write_text(policy.read_text() + "agent_profiles:\n  echo:\n"
                       "    command: printf '%s' {{ prompt | shquote }} > prompt.txt && git add prompt.txt"
@@ -46,9 +48,9 @@ def run_payloads(root: Path, cli, titles: list[str], canary: Path) -> None:  # t
     result = cli("apply", "plans/hostile.yaml", "--wait", "--timeout", "120", "--max-parallel", "40", cwd=root)
     assert result.code == 0, result.out[-3000:] + result.err[-3000:]
     assert not canary.exists(), "a payload was executed"
-    for ticket, title in zip(ids, titles, strict=True):
+    for ticket, doc in zip(ids, loaded, strict=True):
         prompt = (root / ".metawsm/workspaces" / ticket / "prompt.txt").read_text()
-        assert f"Title: {title[:200]}" in prompt and title in prompt  # title (<=200) and goal, verbatim
+        assert f"Title: {doc['title']}" in prompt and doc["goal"] in prompt  # as the ticket file says, verbatim
     eng = engine(root)
     (run,) = [r for r in eng.store.list_runs() if r.plan_name == "hostile"]
     assert run.status == "complete"

@@ -23,11 +23,15 @@ CHECKOUT = Path(metawsm.__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def pre_commit(request: pytest.FixtureRequest) -> tuple[Path, Path]:
-    """(pre-commit executable, PRE_COMMIT_HOME), installed with pip into a cached virtualenv."""
+def pre_commit(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(pre-commit executable, PRE_COMMIT_HOME): the one installed with the test extra, else pip into a
+    temporary virtualenv."""
     if not (CHECKOUT / ".pre-commit-hooks.yaml").is_file() or not (CHECKOUT / ".git").exists():
         pytest.skip("not running from a metawsm git checkout")
-    cache = Path(request.config.cache.mkdir("metawsm-pre-commit"))
+    cache = tmp_path_factory.mktemp("metawsm-pre-commit")
+    installed = Path(sys.executable).parent / "pre-commit"
+    if installed.exists():
+        return installed, cache / "home"
     venv, exe = cache / "venv", cache / "venv" / "bin" / "pre-commit"
     if not exe.exists():
         made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
