@@ -67,6 +67,8 @@ class Index:
                         for stmt in SCHEMA.split(";"):
                             if stmt.strip():
                                 conn.execute(stmt)
+                        # the position starts at 0, as a rebuild records it (an empty log: same index)
+                        conn.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", (("offset", 0), ("line", 0)))
                         conn.execute(f"PRAGMA user_version = {int(VERSION)}")
         except BaseException:
             conn.close()
