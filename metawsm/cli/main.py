@@ -56,7 +56,22 @@ exit codes: 0 ok, 1 error, 2 usage or validation error, 3 gate refused or intern
 4 timeout, 130 interrupted"""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: list[str]) -> str | None:
+    """The verb of `argv` (skipping global options), when it is a known one."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "-C":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, other verbs get a help-only stub (building every verb's options
+    costs tens of milliseconds on each start, and a run needs just its own)."""
     parser = Parser(
         prog="metawsm",
         description=DESCRIPTION,
@@ -67,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"metawsm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
-        importlib.import_module(f"metawsm.cli.{name}").add_parser(sub)
+        if only is None or name == only:
+            importlib.import_module(f"metawsm.cli.{name}").add_parser(sub)
+        else:  # a name-only stub: the chosen verb's run never shows the others' help
+            sub.add_parser(name, add_help=False)
     return parser
 
 
@@ -102,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Output(json_mode=json_mode, color=False if "--no-color" in argv else None)
     cwd = Path.cwd()
     try:
-        parser = build_parser()
+        parser = build_parser(only=chosen_command(argv) if "-h" not in argv and "--help" not in argv else None)
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help / --version

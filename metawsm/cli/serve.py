@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -96,6 +95,8 @@ class Server:
                 self._captured_signals.clear()  # a requested stop is a clean exit (0), not death by signal
 
             async def startup(self, sockets: Any = None) -> None:
+                import asyncio  # here, not at module level: every command imports this module
+
                 self._metawsm_loop = asyncio.get_running_loop()
                 await super().startup(sockets)
 

@@ -46,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     summary = {"valid": True, "files": files}
     if config is not None:
         summary.update(tickets=len(config.tickets), plans=sorted(config.plans))
-    args.out.result(
-        summary,
-        lambda c: c.print(f"ok: {len(files)} file{'s' if len(files) != 1 else ''} valid"
-                          + (f" ({len(config.tickets)} tickets, {len(config.plans)} plans)" if config else "")),
-    )
+    if args.out.json_mode:
+        args.out.result(summary)
+    else:  # plain text: this one line is not worth importing rich for
+        counts = f" ({len(config.tickets)} tickets, {len(config.plans)} plans)" if config else ""
+        args.out.text(f"ok: {len(files)} file{'s' if len(files) != 1 else ''} valid{counts}")
     return 0
