@@ -136,6 +136,7 @@ class Forum(SignalsMixin):
             raise UsageError("a thread needs a ticket")
         if not (title or "").strip():
             raise UsageError("a thread needs a title")
+        rules.check_body(title, self.max_body_bytes, what="title")
         rules.check_body(body, self.max_body_bytes)
         tid = thread_id or ids.new_thread_id()
 

@@ -34,6 +34,8 @@ def check_priority(priority: str | None) -> str:
 def check_body(body: str, max_bytes: int, what: str = "body") -> str:
     if not isinstance(body, str) or not body.strip():
         raise UsageError(f"{what} is required")
+    if "\x00" in body:  # SQLite's text and JSON functions stop at NUL: the index could not hold it
+        raise UsageError(f"{what} contains a NUL character")
     size = len(body.encode("utf-8"))
     if size > max_bytes:
         raise ForumError(f"{what} is {size} bytes, larger than forum.max_body_bytes ({max_bytes})",

@@ -108,10 +108,33 @@ def test_control_payloads_refused_or_round_trip(control: str, attempt: int, fiel
         assert exc.exit_code == 2 and exc.message  # refused, naming what is wrong
         assert forum.events()[0] == []
         return
-    (logged,) = [json.loads(line) for line in (project.forum_dir / "events.jsonl").read_text().splitlines()]
-    events, _ = forum.events()
-    assert [e.to_json() for e in events][-1] == event.to_json()
-    assert logged["payload"] == event.to_json()["payload"]
-    with TestClient(create_app(project, default_policy())) as client:
-        api = client.get("/api/v1/forum/events", params={"cursor": 0}).json()["events"]
-    assert api[-1]["payload"] == logged["payload"] and api[-1]["sequence"] == logged["sequence"]
+    # the first signal also opens the control thread (and a question moves its state): find its own line
+    lines = [json.loads(line) for line in (project.forum_dir / "events.jsonl").read_text().splitlines()]
+    (logged,) = [e for e in lines if e["sequence"] == event.sequence]
+    (indexed,) = [e for e in forum.events(limit=1000)[0] if e.sequence == event.sequence]
+    assert indexed.to_json() == event.to_json()
+    assert logged["payload"] == event.to_json()["payload"] and logged["event_type"] == "forum.control.signal"
+    with TestClient(create_app(project, default_policy(), worker=False)) as client:
+        api = client.get("/api/v1/forum/events", params={"cursor": 0, "limit": 1000}).json()["events"]
+    (served,) = [e for e in api if e["sequence"] == event.sequence]
+    assert served["payload"] == logged["payload"]
+
+
+def test_regression_nul_characters_are_refused(tmp_path: Path) -> None:
+    """Found by the rebuild property: SQLite stops at NUL, so a rebuilt index differed."""
+    forum = Forum(tmp_path / "forum")
+    with pytest.raises(MetawsmError, match="NUL character"):
+        forum.open_thread("T-1", "title", "a\x00b", actor_type="human", actor_name="h")
+    with pytest.raises(MetawsmError, match="title contains a NUL character"):
+        forum.open_thread("T-1", "ti\x00tle", "body", actor_type="human", actor_name="h")
+    with pytest.raises(MetawsmError, match="NUL character"):
+        forum.signal("run-1", "T-1", "T-1/a", 1, "completion", summary="x\x00")
+
+
+def test_regression_empty_forum_index_equals_rebuild(tmp_path: Path) -> None:
+    """Found by the rebuild property: a fresh index recorded no position, a rebuilt one did."""
+    forum = Forum(tmp_path / "forum")
+    forum.list_threads()
+    before = _dump(forum.index.path)
+    forum.reindex()
+    assert _dump(forum.index.path) == before
