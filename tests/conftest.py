@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from metawsm.cli.main import main
+
+# CI explores the same examples every run (a red build is reproducible) and keeps no example database;
+# locally, hypothesis explores new random examples each run.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
