@@ -17,17 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from metawsm.errors import ExternalError
+from metawsm.runtime.tmux_panes import PANE_FORMAT as _PANE_FORMAT
+from metawsm.runtime.tmux_panes import SEP as _SEP
+from metawsm.runtime.tmux_panes import PaneInfo
+from metawsm.runtime.tmux_panes import parse_pane as _parse_pane
+from metawsm.runtime.tmux_panes import to_int as _int
 
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory", "server exited")
 # a server whose last session just went away answers queries with these: nothing to list, not an error
 _NO_SESSIONS = ("no current target", "no sessions")
-_SEP = "\t"
-_PANE_FIELDS = (
-    "#{pane_pid}", "#{pane_dead}", "#{pane_dead_status}", "#{pane_dead_signal}", "#{session_activity}",
-    "#{window_activity}", "#{window_index}", "#{pane_index}", "#{window_id}", "#{pane_current_command}",
-    "#{@metawsm_exit}", "#{window_name}", "#{session_name}",
-)
-_PANE_FORMAT = _SEP.join(_PANE_FIELDS)
 _BATCH = 20  # new-session commands per tmux invocation in start_many
 # tmux refuses a command line over 16 KiB ("command too long"); chained batches stay under this many bytes
 # of arguments (each session's -e environment, with PATH, is about 1 KiB).
@@ -131,48 +129,6 @@ class WindowInfo:
     name: str
     window_id: str
     pane_pid: int | None
-
-
-@dataclass(frozen=True)
-class PaneInfo:
-    session: str
-    pane_pid: int | None
-    pane_dead: bool  # the window command exited
-    exit_status: int | None  # its exit code (128 + signal); None while alive, or when killed from outside
-    activity: float  # epoch seconds of the last output in the pane's window (session activity as fallback)
-    current_command: str
-    window_index: int = 0
-    pane_index: int = 0
-    window_name: str = ""
-    window_id: str = ""
-
-    def to_json(self) -> dict[str, object]:
-        return dict(self.__dict__)
-
-
-def _int(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def _parse_pane(line: str) -> PaneInfo | None:
-    parts = line.split(_SEP, len(_PANE_FIELDS) - 1)
-    if len(parts) != len(_PANE_FIELDS):
-        return None
-    pid, dead, status, sig, s_act, w_act, w_idx, p_idx, w_id, current, recorded, w_name, session = parts
-    # The wrapper records the exit code just before the pane's shell exits; tmux's own status may lag or
-    # stay empty. A pane killed from outside (no recorded code, no tmux status) is dead with status None.
-    exit_status = _int(recorded)
-    is_dead = dead == "1" or exit_status is not None
-    if is_dead and exit_status is None:
-        code, signum = _int(status), _int(sig)
-        exit_status = code if code is not None else (128 + signum if signum is not None else None)
-    activity = float(_int(w_act) or _int(s_act) or 0)
-    return PaneInfo(session=session, pane_pid=_int(pid), pane_dead=is_dead, exit_status=exit_status,
-                    activity=activity, current_command=current, window_index=_int(w_idx) or 0,
-                    pane_index=_int(p_idx) or 0, window_name=w_name, window_id=w_id)
 
 
 class Tmux:
