@@ -178,7 +178,10 @@ def apply(conn: sqlite3.Connection, events: list[dict[str, Any]], *, search: boo
             t = threads[tid] if tid in threads else get_thread(tid)
             if t is not None:
                 is_post = _other(b, t, e, etype, p, name, fts)
-                _touch(t, seq, at, actor)
+                # an agent's completion or validation needs no answer: only its questions count as
+                # unanswered agent activity
+                asks = etype != m.CONTROL or p.get("control_type") == "guidance_request"
+                _touch(t, seq, at, actor, asks=asks)
         try:  # every envelope the forum writes has all fields; a hand-edited one may not
             ev_append((seq, e["event_id"], etype, e["event_version"], at, tid, e["ticket"], e["run_id"],
                        e["agent_name"], actor, name, e["correlation_id"], e["causation_id"],
@@ -251,11 +254,11 @@ def _post(t: dict[str, Any], at: str, actor: str, name: str, body: str,
     t["last_post_at"], t["last_post_by_type"], t["last_post_by_name"] = at, actor, name
 
 
-def _touch(t: dict[str, Any], seq: int, at: str, actor: str) -> None:
+def _touch(t: dict[str, Any], seq: int, at: str, actor: str, *, asks: bool = True) -> None:
     t["last_event_sequence"], t["updated_at"], t["last_actor_type"] = seq, at, actor
     if actor != "system":
         t["last_non_system_actor_type"] = actor
     if actor in _HUMAN_OR_OPERATOR:
         t["last_human_or_operator_sequence"] = seq
-    elif actor == "agent":
+    elif actor == "agent" and asks:
         t["last_agent_sequence"] = seq

@@ -3,7 +3,8 @@ VERSION and the next read rebuilds the index from the log."""
 
 from __future__ import annotations
 
-VERSION = 2  # 2: posts are a view over events (is_post), search without column sizes
+VERSION = 3  # 2: posts are a view over events (is_post), search without column sizes; 3: only an
+#            agent's questions (not its completion or validation) leave a thread unanswered
 
 THREAD_COLS = (
     "thread_id", "ticket", "run_id", "agent_name", "title", "state", "priority", "prio_rank",

@@ -133,3 +133,12 @@ def test_signal_idempotency_and_bad_payload(forum: Forum) -> None:
         forum.signal("r1", "ABC-1", "a1", 1, "validation", status="meh", done_criteria="x", sha="abc1234")
     with pytest.raises(ControlPayloadError, match="question"):
         forum.signal("r1", "ABC-1", "a1", 1, "guidance_request")
+
+
+def test_only_questions_leave_a_control_thread_unanswered(forum: Forum) -> None:
+    forum.signal("r1", "T-1", "T-1/a", 1, "completion", summary="done")
+    forum.signal("r1", "T-1", "T-1/a", 1, "validation", status="passed", done_criteria="x", sha="ab" * 20)
+    assert forum.queue("unanswered") == []
+    forum.signal("r1", "T-1", "T-1/a", 1, "guidance_request", question="Which DB?")
+    (waiting,) = forum.queue("unanswered")
+    assert waiting.thread_id == forum.control_thread_id("r1", "T-1/a")
