@@ -182,6 +182,8 @@ class _Evaluator:
                            a_age=a_age, p_age=p_age)
 
     def _static(self, agent: Agent, reason: str) -> AgentHealth:
+        if not reason and agent.status == "stopped":
+            reason = "stopped by a person" if agent.stopped_by_user else f"finished (attempt {agent.attempt})"
         if not reason and agent.status in ("dead", "failed"):
             code = "" if agent.exit_status is None else f" (exit status {agent.exit_status})"
             reason = ("its tmux session or pane process ended" if agent.status == "dead"
