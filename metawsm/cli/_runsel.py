@@ -16,14 +16,15 @@ def add_selector(p: argparse.ArgumentParser, *, ticket: bool = True) -> None:
 def engine_and_runs(args: argparse.Namespace, *, active_only: bool = True) -> tuple[Any, list[Any]]:
     from metawsm.cli.common import project
     from metawsm.engine.context import Engine
-    from metawsm.engine.lifecycle import select_runs
+    from metawsm.engine.selection import select_runs
 
     eng = Engine.open(project(args))
     if not eng.has_state():
         from metawsm.errors import NotFoundError
 
         raise NotFoundError("no runs yet in this repository", hint="start one with `metawsm apply PLAN`")
-    return eng, select_runs(eng, run_id=args.run_id, ticket=getattr(args, "ticket", None), active_only=active_only)
+    return eng, select_runs(eng, run_id=args.run_id, ticket=getattr(args, "ticket", None),
+                            include_finished=not active_only)
 
 
 def print_actions(args: argparse.Namespace, verb: str, results: list[Any]) -> None:

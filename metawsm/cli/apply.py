@@ -72,12 +72,13 @@ def run(args: argparse.Namespace) -> int:
     config, plans = _plans(args, proj)
     eng = Engine.open(proj, config.policy)
     warnings = hook_warnings(eng)
-    results = [apply_plan(eng, config, plan, dry_run=args.dry_run, max_parallel=args.max_parallel,
-                          warnings=warnings) for plan in plans]
+    results = [apply_plan(eng, config, plan, dry_run=args.dry_run, max_parallel=args.max_parallel)
+               for plan in plans]
     for warning in warnings:
         args.out.warn(warning)
     if not args.wait or args.dry_run:
-        args.out.result({"runs": [r.to_json() for r in results]}, lambda c: _print_results(c, results))
+        args.out.result({"runs": [r.to_json() for r in results], "warnings": warnings},
+                        lambda c: _print_results(c, results))
         return 1 if any(r.status == "failed" for r in results) else 0
     from metawsm.cli.live import follow
 
@@ -87,10 +88,8 @@ def run(args: argparse.Namespace) -> int:
 
 def hook_warnings(eng: Any) -> list[str]:
     """apply checks the close-gate hooks; close.require_hooks makes their absence an error."""
-    try:
-        from metawsm.gate.hooks import missing_hooks
-    except ImportError:  # hooks arrive with the gate package
-        return []
+    from metawsm.gate.hooks import missing_hooks
+
     missing = missing_hooks(eng.project.root)
     if not missing:
         return []

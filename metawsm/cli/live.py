@@ -17,19 +17,11 @@ POLL_SECONDS = 0.5
 STATUS_STYLE = {"done": "green", "running": "cyan", "failed": "red", "pending": "dim", "skipped": "dim"}
 
 
-def questions(eng: Any, run_id: str) -> list[dict[str, str]]:
-    """Pending guidance questions of a run's agents, with the command that answers each."""
-    found = []
-    for agent in eng.store.list_agents(run_id):
-        if agent.attempt < 1 or agent.status in ("stopped", "pending"):
-            continue
-        state = eng.forum.control_state(run_id, eng.agent_key(agent.ticket, agent.name), agent.attempt)
-        if state.pending_question:
-            thread = state.pending_thread_id or ""
-            found.append({"run_id": run_id, "ticket": agent.ticket, "agent": agent.name, "thread_id": thread,
-                          "question": state.pending_question,
-                          "answer_with": f"metawsm forum answer {thread} --body '...'"})
-    return found
+def questions(eng: Any, run_id: str) -> list[dict[str, Any]]:
+    """Pending guidance questions of a run (the same ones `metawsm status` shows)."""
+    from metawsm.engine.snapshot import pending_questions
+
+    return [{"run_id": run_id, **q.to_json()} for q in pending_questions(eng, eng.store.list_agents(run_id))]
 
 
 def run_table(eng: Any, run_id: str) -> Any:

@@ -36,7 +36,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from metawsm.engine.context import Engine
-    from metawsm.engine.snapshot import build_snapshots, select_runs
+    from metawsm.engine.selection import select_runs
+    from metawsm.engine.snapshot import build_snapshots
 
     eng = Engine.open(project(args))
     try:

@@ -165,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _tick(args: argparse.Namespace, eng: Any, tracked: dict[str, Any], explicit: bool) -> list[Any]:
     from metawsm.engine.reconcile import RECONCILABLE, reconcile
-    from metawsm.engine.snapshot import build_snapshots, select_runs
+    from metawsm.engine.selection import select_runs
+    from metawsm.engine.snapshot import build_snapshots
     from metawsm.errors import MetawsmError
 
     if explicit and tracked:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +46,12 @@ class ApplyResult:
     dry_run: bool
     changes: list[StepChange]
     status: str
-    warnings: list[str] = field(default_factory=list)
     reconcile: ReconcileResult | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "plan": self.plan, "run_id": self.run_id, "created": self.created, "dry_run": self.dry_run,
-            "status": self.status, "warnings": self.warnings,
+            "status": self.status,
             "changes": [c.to_json() for c in self.changes if c.mark != "="],
             "unchanged": sum(1 for c in self.changes if c.mark == "="),
             "events": [e.to_json() for e in self.reconcile.events] if self.reconcile else [],
@@ -112,10 +111,9 @@ def _workspace_problems(fields: Any) -> list[str]:
     return problems
 
 
-def _sync_steps(eng: Engine, run: Run, graph: StepGraph, changes: list[StepChange]) -> None:
+def _sync_steps(eng: Engine, run: Run, graph: StepGraph) -> None:
     store, run_id = eng.store, run.run_id
     rows = {s.step_id: s for s in store.list_steps(run_id)}
-    marks = {c.id: c.mark for c in changes}
     rerun: set[str] = set()  # steps that will run again: their finished dependents must too
     for step in graph.steps:  # topological order: needs come first
         fields_json = _fields_json(step)
@@ -124,7 +122,7 @@ def _sync_steps(eng: Engine, run: Run, graph: StepGraph, changes: list[StepChang
             store.upsert_step(run_id, step.id, step.kind, step.ticket, step.agent, step.definition_hash, fields_json)
             rerun.add(step.id)
             continue
-        if marks.get(step.id) == "~" or row.definition_hash != step.definition_hash:
+        if row.definition_hash != step.definition_hash:
             store.set_step_definition(run_id, step.id, step.definition_hash, fields_json)
             reset_step(eng, run, row, "definition changed")
             rerun.add(step.id)
@@ -180,7 +178,7 @@ def _start_run(eng: Engine, run: Run, changed: bool) -> Run:
 
 
 def apply_plan(eng: Engine, config: Config, plan: Plan, *, dry_run: bool = False,
-               max_parallel: int | None = None, warnings: list[str] | None = None) -> ApplyResult:
+               max_parallel: int | None = None) -> ApplyResult:
     """Render, preflight, diff against the recorded run, then (unless dry_run) record and reconcile."""
     active = eng.store.active_run_for_plan(plan.name) if (eng.has_state() or not dry_run) else None
     run_id = active.run_id if active else new_run_id(plan.name)
@@ -194,16 +192,15 @@ def apply_plan(eng: Engine, config: Config, plan: Plan, *, dry_run: bool = False
                              hint="fix these first; nothing was changed")
     if dry_run:
         return ApplyResult(plan.name, active.run_id if active else None, False, True, changes,
-                           active.status if active else "(new run)", list(warnings or []))
+                           active.status if active else "(new run)")
     if active is None:
         run = eng.store.create_run(run_id, plan.name, graph_hash(graph), _graph_json(graph))
     else:
         run = eng.store.update_run_graph(run_id, graph_hash(graph), _graph_json(graph))
-    _sync_steps(eng, run, graph, changes)
+    _sync_steps(eng, run, graph)
     run = _start_run(eng, eng.store.get_run(run_id), changed or active is None)
     result = reconcile(eng, run_id, max_parallel=max_parallel)
-    return ApplyResult(plan.name, run_id, active is None, False, changes, result.status, list(warnings or []),
-                       result)
+    return ApplyResult(plan.name, run_id, active is None, False, changes, result.status, result)
 
 
 def _graph_json(graph: StepGraph) -> str:

@@ -96,13 +96,3 @@ def tail(log: Path, lines: int = 30, chars: int = 4000) -> str:
     except FileNotFoundError:
         return ""
     return "\n".join(text.splitlines()[-lines:])[-chars:]
-
-
-def kick(project_root: Path, run_id: str) -> None:
-    """Start a detached `metawsm reconcile --run R` (cheap; the lease makes concurrent ones harmless)."""
-    with contextlib.suppress(OSError):
-        subprocess.Popen(
-            [sys.executable, "-m", "metawsm", "-C", str(project_root), "reconcile", "--run", run_id, "--quiet"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, close_fds=True,
-        )

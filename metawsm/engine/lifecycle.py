@@ -11,7 +11,7 @@ from metawsm.engine.apply import reset_step, stop_step
 from metawsm.engine.kinds.agent import move
 from metawsm.errors import MetawsmError, NotFoundError, UsageError
 from metawsm.runtime import git
-from metawsm.state.machines import ACTIVE_RUN_STATES, can_transition
+from metawsm.state.machines import can_transition
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
@@ -28,18 +28,6 @@ class ActionResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "actions": self.actions}
-
-
-def select_runs(eng: Engine, *, run_id: str | None = None, ticket: str | None = None,
-                active_only: bool = True) -> list[Run]:
-    """`--run R` exactly; `--ticket T`: the runs with that ticket; neither: every active run."""
-    if run_id:
-        return [eng.store.get_run(run_id)]
-    statuses = sorted(ACTIVE_RUN_STATES) if active_only else None
-    runs = eng.store.list_runs(status_in=statuses, ticket=ticket)
-    if ticket and not runs:
-        raise NotFoundError(f"no {'active ' if active_only else ''}run has ticket {ticket}")
-    return runs
 
 
 def _move_run(eng: Engine, run: Run, *targets: str, reason: str) -> Run:

@@ -9,6 +9,7 @@ gate commands (the gate column is the recorded `gate:T` step), no forum writes. 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,6 @@ from metawsm.engine.health import (
     run_signals,
     workspace_paths,
 )
-from metawsm.errors import NotFoundError
 from metawsm.state.db import iso
 from metawsm.state.machines import ACTIVE_RUN_STATES
 
@@ -140,27 +140,22 @@ class RunSnapshot:
         }
 
 
-def select_runs(eng: Engine, *, run_id: str | None = None, ticket: str | None = None,
-                include_finished: bool = False) -> list[Run]:
-    """The runs a command looks at: one run (NotFoundError if unknown), a ticket's runs, or — by default —
-    the active runs only (`include_finished` adds closed/stopped/failed ones). Newest first."""
-    if not eng.has_state():
-        if run_id or ticket:
-            raise NotFoundError(f"run {run_id} not found" if run_id else f"no run has ticket {ticket}",
-                                hint="nothing has been applied in this repository yet (`metawsm apply`)")
-        return []
-    statuses = None if include_finished else sorted(ACTIVE_RUN_STATES)
-    if run_id:
-        run = eng.store.get_run(run_id)  # NotFoundError names the run
-        if ticket and run_id not in {r.run_id for r in eng.store.list_runs(ticket=ticket)}:
-            raise NotFoundError(f"run {run_id} has no ticket {ticket}")
-        return [run]
-    if ticket:
-        runs = eng.store.list_runs(status_in=statuses, ticket=ticket)
-        if not runs and not eng.store.list_runs(ticket=ticket, limit=1):
-            raise NotFoundError(f"no run has ticket {ticket}", hint="`metawsm status --all` lists every run")
-        return runs
-    return eng.store.list_runs(status_in=statuses)
+def pending_questions(eng: Engine, agents: list[Any],
+                      signals: Mapping[str, Any] | None = None) -> list[QuestionView]:
+    """Questions the live attempts of `agents` wait on, each with the command that answers it
+    (`signals`: the run's reduced control signals, read once when not given)."""
+    live = [a for a in agents if a.attempt >= 1 and a.status not in ("stopped", "pending")]
+    if signals is None:
+        signals = run_signals(eng, live[0].run_id) if live else {}
+    questions = []
+    for agent in live:
+        sig = signals.get(eng.agent_key(agent.ticket, agent.name))
+        state = sig.state(agent.attempt) if sig else None
+        if state is not None and state.pending_question:
+            thread = state.pending_thread_id or ""
+            questions.append(QuestionView(agent.ticket, agent.name, agent.attempt, thread, state.pending_question,
+                                          f"metawsm forum answer {thread} --body '...'"))
+    return questions
 
 
 def attach_command(eng: Engine, session: str) -> list[str]:
@@ -199,16 +194,7 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
     counts: dict[str, int] = {}
     for s in steps:
         counts[s.status] = counts.get(s.status, 0) + 1
-    questions = []
-    for agent in agents:
-        if agent.attempt < 1 or agent.status in ("stopped", "pending"):
-            continue
-        sig = signals.get(eng.agent_key(agent.ticket, agent.name))
-        state = sig.state(agent.attempt) if sig else None
-        if state is not None and state.pending_question:
-            thread = state.pending_thread_id or ""
-            questions.append(QuestionView(agent.ticket, agent.name, agent.attempt, thread, state.pending_question,
-                                          f"metawsm forum answer {thread} --body '...'"))
+    questions = pending_questions(eng, agents, signals)
     gates = []
     by_id = {s.step_id: s for s in steps}
     for ticket in tickets:

@@ -50,7 +50,7 @@ def list_runs(request: Request, ticket: str | None = None,
               all: bool = Query(False, description="include finished runs (closed, stopped, failed)"),
               ) -> dict[str, Any]:
     """The active runs (or every run with all=1), newest first; a ticket without runs gives []."""
-    from metawsm.engine.snapshot import select_runs
+    from metawsm.engine.selection import select_runs
 
     with engine(request) as eng:
         try:
@@ -104,7 +104,7 @@ def restart(request: Request, run_id: str, body: m.RestartBody | None = None) ->
 def gate(request: Request, ticket: str | None = None, run_id: str | None = None) -> dict[str, Any]:
     """Evaluate the close gate of every open ticket of the active runs (or one ticket / run), check by
     check. A refused gate is a result (passed: false), not an error."""
-    from metawsm.engine.lifecycle import select_runs
+    from metawsm.engine.selection import select_runs
     from metawsm.gate.evaluate import evaluate
     from metawsm.plan.graph import StepGraph
 

@@ -124,7 +124,8 @@ def _step_groups(snap: Any) -> list[tuple[str, list[Any]]]:
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(request: Request, run_id: str) -> Response:
-    from metawsm.engine.snapshot import build_snapshots, select_runs
+    from metawsm.engine.selection import select_runs
+    from metawsm.engine.snapshot import build_snapshots
 
     with _engine(request) as eng:
         try:

@@ -23,6 +23,7 @@ def readme_commands() -> tuple[str, str, str]:
     setup, main_job, tests = blocks[:3]
     assert setup == "pip install -e '.[test]'", setup
     assert "metawsm init --demo" in main_job and "metawsm apply plans/demo.yaml --wait" in main_job, main_job
+    assert "metawsm hooks install" in main_job, main_job
     assert tests == "pytest", tests
     return setup, main_job, tests
 
@@ -70,8 +71,9 @@ def test_newcomer_follows_the_readme(tmp_path: Path) -> None:
         assert set(gates) == {"DEMO-1", "DEMO-2"} and all(s in ("passed", "closed") for s in gates.values()), gates
         hooks = subprocess.run(["metawsm", "hooks", "status", "--json"], cwd=demo, env=env, capture_output=True,
                                text=True)
-        if "hooks install" in main_job:
-            assert hooks.returncode == 0 and "pre-push" in hooks.stdout, hooks.stdout + hooks.stderr
+        assert hooks.returncode == 0, hooks.stdout + hooks.stderr  # exit 1 unless both are installed, current
+        report = json.loads(hooks.stdout)
+        assert report["ok"] and {h["name"] for h in report["hooks"] if h["ours"] and h["up_to_date"]} == {"pre-commit", "pre-push"}
         # nothing outside the temp folders: the checkout is untouched, the default tmux socket unused
         assert new_files() - checkout_before == set()
         assert default_socket.exists() == socket_existed

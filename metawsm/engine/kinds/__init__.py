@@ -22,8 +22,4 @@ REGISTRY: dict[str, StepKind] = {
 }
 
 
-def register(name: str, kind: StepKind) -> None:
-    REGISTRY[name] = kind
-
-
-__all__ = ["REGISTRY", "Outcome", "StepKind", "StepRef", "register"]
+__all__ = ["REGISTRY", "Outcome", "StepKind", "StepRef"]
