@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from metawsm.errors import NotFoundError, StateError
 from metawsm.state import audit
-from metawsm.state.db import Database, now
+from metawsm.state.db import Database, Select, now
 from metawsm.state.machines import AGENT_STATES, check_transition
 from metawsm.state.models import Agent
 
@@ -55,21 +55,11 @@ class AgentsMixin:
         return Agent.from_row(rows[0])
 
     def list_agents(self, run_id: str | None = None, statuses: Iterable[str] | None = None) -> list[Agent]:
-        clauses: list[str] = []
-        params: list[object] = []
-        if run_id is not None:
-            clauses.append("run_id = ?")
-            params.append(run_id)
-        if statuses is not None:
-            wanted = list(statuses)
-            if not wanted:
-                return []
-            clauses.append(f"status IN ({', '.join('?' for _ in wanted)})")
-            params.extend(wanted)
-        sql = "SELECT * FROM agents"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        return [Agent.from_row(r) for r in self.db.read(sql + " ORDER BY rowid", params)]
+        q = Select("agents").equal("run_id", run_id).one_of("status", statuses)
+        if q.empty:
+            return []
+        sql, params = q.sql("rowid")
+        return [Agent.from_row(r) for r in self.db.read(sql, params)]
 
     def transition_agent(self, run_id: str, ticket: str, name: str, to: str, reason: str = "") -> Agent:
         """Move an agent; illegal moves raise StateError and write nothing. Entering ``running`` clears

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from metawsm.state.db import Database
+from metawsm.state.db import Database, Select
 from metawsm.state.models import Transition
 
 
@@ -23,22 +23,8 @@ class AuditMixin:
     def audit(self, run_id: str | None = None, *, entity: str | None = None,
               limit: int | None = 100, after_id: int | None = None) -> list[Transition]:
         """Transitions, newest first, optionally for one run and/or one entity kind, or newer than an id."""
-        clauses: list[str] = []
-        params: list[object] = []
+        q = Select("transitions").equal("run_id", run_id).equal("entity", entity)
         if after_id is not None:
-            clauses.append("id > ?")
-            params.append(int(after_id))
-        if run_id is not None:
-            clauses.append("run_id = ?")
-            params.append(run_id)
-        if entity is not None:
-            clauses.append("entity = ?")
-            params.append(entity)
-        sql = "SELECT * FROM transitions"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
+            q.where("id > ?", int(after_id))
+        sql, params = q.sql("id DESC", limit)
         return [Transition.from_row(r) for r in self.db.read(sql, params)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,6 +125,44 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Select:
+    """`SELECT * FROM table` with optional filters; column names come from code, values are bound.
+
+    A filter given an empty list of allowed values matches nothing (`.empty`)."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.clauses: list[str] = []
+        self.params: list[object] = []
+        self.empty = False
+
+    def where(self, clause: str, *params: object) -> Select:
+        self.clauses.append(clause)
+        self.params.extend(params)
+        return self
+
+    def equal(self, column: str, value: object) -> Select:
+        return self if value is None else self.where(f"{column} = ?", value)
+
+    def one_of(self, column: str, values: Iterable[object] | None) -> Select:
+        if values is not None:
+            wanted = list(values)
+            self.empty = self.empty or not wanted
+            self.where(f"{column} IN ({', '.join('?' for _ in wanted)})", *wanted)
+        return self
+
+    def sql(self, order: str, limit: int | None = None) -> tuple[str, list[object]]:
+        text = f"SELECT * FROM {self.table}"
+        if self.clauses:
+            text += " WHERE " + " AND ".join(self.clauses)
+        text += f" ORDER BY {order}"
+        params = list(self.params)
+        if limit is not None:
+            text += " LIMIT ?"
+            params.append(int(limit))
+        return text, params
 
 
 def now() -> float:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from metawsm.errors import NotFoundError, StateError
 from metawsm.state import audit
-from metawsm.state.db import Database, now
+from metawsm.state.db import Database, Select, now
 from metawsm.state.machines import ACTIVE_RUN_STATES, FINISHED_RUN_STATES, RUN_STATES, check_transition
 from metawsm.state.models import Run
 
@@ -44,30 +44,13 @@ class RunsMixin:
     def list_runs(self, status_in: Iterable[str] | None = None, plan_name: str | None = None,
                   ticket: str | None = None, limit: int | None = None) -> list[Run]:
         """Runs, newest first. ``ticket`` matches runs having a step or an agent for that ticket."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if status_in is not None:
-            statuses = list(status_in)
-            if not statuses:
-                return []
-            clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
-            params.extend(statuses)
-        if plan_name is not None:
-            clauses.append("plan_name = ?")
-            params.append(plan_name)
+        q = Select("runs").one_of("status", status_in).equal("plan_name", plan_name)
         if ticket is not None:
-            clauses.append(
-                "(run_id IN (SELECT run_id FROM steps WHERE ticket = ?)"
-                " OR run_id IN (SELECT run_id FROM agents WHERE ticket = ?))"
-            )
-            params.extend([ticket, ticket])
-        sql = "SELECT * FROM runs"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY created_at DESC, rowid DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
+            q.where("(run_id IN (SELECT run_id FROM steps WHERE ticket = ?)"
+                    " OR run_id IN (SELECT run_id FROM agents WHERE ticket = ?))", ticket, ticket)
+        if q.empty:
+            return []
+        sql, params = q.sql("created_at DESC, rowid DESC", limit)
         return [Run.from_row(r) for r in self.db.read(sql, params)]
 
     def active_run_for_plan(self, plan_name: str) -> Run | None:

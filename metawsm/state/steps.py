@@ -6,7 +6,7 @@ import sqlite3
 
 from metawsm.errors import NotFoundError
 from metawsm.state import audit
-from metawsm.state.db import Database, now
+from metawsm.state.db import Database, Select, now
 from metawsm.state.machines import FINISHED_STEP_STATES, STEP_STATES, check_transition
 from metawsm.state.models import Step
 
@@ -64,14 +64,11 @@ class StepsMixin:
 
     def list_steps(self, run_id: str, *, statuses: list[str] | None = None) -> list[Step]:
         """Steps of a run in insertion order (the graph's order when upserted in topological order)."""
-        sql = "SELECT * FROM steps WHERE run_id = ?"
-        params: list[object] = [run_id]
-        if statuses is not None:
-            if not statuses:
-                return []
-            sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
-            params.extend(statuses)
-        return [Step.from_row(r) for r in self.db.read(sql + " ORDER BY rowid", params)]
+        q = Select("steps").equal("run_id", run_id).one_of("status", statuses)
+        if q.empty:
+            return []
+        sql, params = q.sql("rowid")
+        return [Step.from_row(r) for r in self.db.read(sql, params)]
 
     def transition_step(self, run_id: str, step_id: str, to: str, reason: str = "", *,
                         error: str | None = None, output_log: str | None = None,
