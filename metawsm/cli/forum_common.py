@@ -12,11 +12,15 @@ from typing import Any
 from metawsm.errors import UsageError
 
 
+def server_url(args: Any) -> str | None:
+    """--server, else METAWSM_SERVER (here, not in cli/remote.py: urllib costs ~25 ms to import, and
+    `signal` and `ask` run in every agent)."""
+    return getattr(args, "server", None) or os.environ.get("METAWSM_SERVER") or None
+
+
 def open_forum(args: argparse.Namespace, *, policy: bool = True) -> Any:
     """The project's Forum. With policy=False (the `signal`/`ask` fast path) the policy file is not
     read: fsync is `always` and the body limit is the default 64 KiB."""
-    from metawsm.cli.remote import server_url
-
     url = server_url(args)
     if url:  # --server / METAWSM_SERVER: the same calls over HTTP (metawsm/cli/remote.py)
         from metawsm.cli.remote import RemoteForum

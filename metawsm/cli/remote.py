@@ -22,10 +22,6 @@ BY_CODE: dict[str, type[MetawsmError]] = {"not_found": NotFoundError, "illegal_t
                                           "forum_error": ForumError, "timeout": WaitTimeout}
 
 
-def server_url(args: Any) -> str | None:
-    return getattr(args, "server", None) or os.environ.get("METAWSM_SERVER") or None
-
-
 class RemoteForum:
     def __init__(self, url: str, *, token: str | None = None, timeout: float = TIMEOUT) -> None:
         if not url.startswith(("http://", "https://")):

@@ -124,7 +124,7 @@ def test_signal_fast_path_imports_nothing_heavy(home: Path) -> None:
     env = {**os.environ, "METAWSM_RUN": "r", "METAWSM_TICKET": "ABC-1", "METAWSM_AGENT": "a",
            "METAWSM_ATTEMPT": "1"}
     code = ("import sys; from metawsm.cli.main import main; rc = main(['signal', 'completion']); "
-            "bad = [m for m in ('rich', 'yaml', 'jsonschema', 'jinja2', 'git') if m in sys.modules]; "
+            "bad = [m for m in ('rich', 'yaml', 'jsonschema', 'jinja2', 'git', 'urllib.request', 'asyncio') if m in sys.modules]; "
             "print(rc, bad)")
     r = subprocess.run([sys.executable, "-c", code], env=env, cwd=home, capture_output=True, text=True, timeout=60)
     assert r.stdout.strip().endswith("0 []"), r.stdout + r.stderr
