@@ -15,6 +15,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
+BIN = Path(PY).parent
+
+# The benches run what a user of an activated virtualenv runs: metawsm, tmuxp, pre-commit and the agents'
+# `metawsm signal` from this interpreter's bin folder, whether or not that folder was on PATH.
+if str(BIN) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join(p for p in (str(BIN), os.environ.get("PATH", "")) if p)
+
+# The interpreter floors every start-up ratio is measured against, in the same run: without site
+# (`-S`: no site-packages, no .pth files — the interpreter's own cost) and with it (`-I` alone: what any
+# console script pays for the virtualenv's site, .pth files included).
+FLOORS = {
+    "python_I_S_pass": [PY, "-I", "-S", "-c", "pass"],
+    "python_I_pass": [PY, "-I", "-c", "pass"],
+}
 
 
 def precompile() -> bool:
@@ -43,6 +57,33 @@ def time_cmd(argv: Sequence[str], *, runs: int = 10, cwd: Path | None = None, wa
     return times
 
 
+def time_interleaved(cmds: dict[str, Sequence[str]], *, runs: int = 10, warmup: int = 1, cwd: Path | None = None,
+                     env: dict[str, str] | None = None) -> dict[str, list[float]]:
+    """Wall seconds of each command, measured round-robin (one sample of each per round) so that load
+    drift on a shared machine hits them alike; fails loudly on a non-zero exit."""
+    full_env = {**os.environ, **(env or {})}
+    times: dict[str, list[float]] = {name: [] for name in cmds}
+    for i in range(warmup + runs):
+        for name, argv in cmds.items():
+            t0 = time.perf_counter()
+            subprocess.run(argv, cwd=cwd, env=full_env, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def tool(name: str, extra: str = "bench") -> str:
+    """An executable installed beside this interpreter (else on PATH); a missing one names the extra to install."""
+    found = BIN / name
+    if found.is_file():
+        return str(found)
+    which = shutil.which(name)
+    if which:
+        return which
+    raise SystemExit(f"bench: `{name}` is not installed; install it with: pip install -e '.[{extra}]'")
+
+
 def time_fn(fn: Callable[[], object], *, runs: int = 5, warmup: int = 1) -> list[float]:
     times = []
     for i in range(warmup + runs):
@@ -64,6 +105,7 @@ def machine() -> dict[str, object]:
         "cpus": os.cpu_count(),
         "tmux": shutil.which("tmux") is not None,
         "bytecode_precompiled": True,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

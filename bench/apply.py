@@ -23,7 +23,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile, time_fn
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
+
+from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile, time_fn, tool
 
 SOCKET_PREFIX = f"mwbench-{os.getpid()}"
 PLAN_NAME = "bench"
@@ -130,7 +132,7 @@ def bench_sessions(tmp: Path, n: int, runs: int) -> dict[str, object]:
     tmuxp_wall: list[float] = []
     sleeping_metawsm: list[int] = []
     sleeping_tmuxp: list[int] = []
-    tmuxp = shutil.which("tmuxp") or str(Path(PY).parent / "tmuxp")
+    tmuxp = tool("tmuxp")
     workspace = tmp / "tmuxp.yaml"
     dirs = []
     for i in range(n):
@@ -304,9 +306,10 @@ def main() -> None:
     sessions = args.sessions or (10 if args.quick else 50)
     runs = args.runs or (1 if args.quick else 3)
     state_runs = args.state_runs or (100 if args.quick else 1000)
-    for tool in ("git", "tmux"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"bench: {tool} is not installed")
+    for exe in ("git", "tmux"):
+        if shutil.which(exe) is None:
+            raise SystemExit(f"bench: {exe} is not installed")
+    tool("tmuxp")  # the peer (the `bench` extra): fail before the long part, not after it
     precompile()
     load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="mwbench-") as tmp_name:

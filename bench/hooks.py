@@ -26,7 +26,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
+
+from _common import FLOORS, PY, ROOT, emit, median_ms, metawsm_exe, precompile
 
 BARE_HOOK = f"#!/bin/sh\nexec {PY} -c 'import sys; sys.exit(0)'\n"
 TRIVIAL_CONFIG = """\
@@ -128,8 +130,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--pre-commit", dest="pre_commit", help="a pre-commit executable (default: look, or pip)")
     args = parser.parse_args()
-    if args.runs < 20:
-        raise SystemExit("--runs must be at least 20 (medians of >= 20)")
+    if args.runs < 5:
+        raise SystemExit("--runs must be at least 5")
     precompiled = precompile()
     os.environ.update(ENV)
     for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "TMUX", "METAWSM_HOME"):
@@ -171,7 +173,7 @@ def main() -> None:
 
         commit = ["git", "commit", "-q", "-m", "bench"]
         configs = {
-            "python_startup": (lambda: None, lambda _i: None, [PY, "-c", "pass"]),  # interleaved reference
+            **{name: (lambda: None, lambda _i: None, argv) for name, argv in FLOORS.items()},  # the floors, interleaved
             "no_hook": (lambda: hooks.set("pre-commit", None), stage_touch, commit),
             "bare_python_hook": (lambda: hooks.set("pre-commit", BARE_HOOK), stage_touch, commit),
             "metawsm_nothing_to_check": (lambda: hooks.set("pre-commit", hooks.ours["pre-commit"]), stage_touch,
@@ -181,17 +183,21 @@ def main() -> None:
         if pc_hook is not None:
             configs["pre_commit_framework_trivial"] = (lambda: hooks.set("pre-commit", pc_hook), stage_touch, commit)
         commit_times = round_robin(configs, args.runs, root)
-        figures["python_startup_ms"] = median_ms(commit_times.pop("python_startup"))
+        floors = {name: median_ms(commit_times.pop(name)) for name in FLOORS}
+        figures["floors_ms"] = floors
+        figures["python_startup_ms"] = floors["python_I_S_pass"]
         commit_ms = {k: median_ms(v) for k, v in commit_times.items()}
         base = commit_ms["no_hook"]
         commit_over = {k: round(v - base, 2) for k, v in commit_ms.items() if k != "no_hook"}
-        # machine-independent view: overhead counted in bare Python starts (measured interleaved)
+        # machine-independent view: overhead counted in bare Python starts (`python -I -S -c pass`, interleaved)
         figures["commit_overhead_in_python_starts"] = {
             k: round(v / figures["python_startup_ms"], 2) for k, v in commit_over.items()}  # type: ignore[operator]
         figures["commit_ms"] = commit_ms
         figures["commit_overhead_ms"] = commit_over
         ratio = round(commit_over["metawsm_nothing_to_check"] / commit_over["bare_python_hook"], 2)
         figures["nothing_to_check_vs_bare_python"] = ratio
+        figures["nothing_to_check_vs_floor"] = round(
+            commit_over["metawsm_nothing_to_check"] / floors["python_I_S_pass"], 2)
         hooks.set("pre-commit", hooks.ours["pre-commit"])
 
         figures.update(bench_push(root, hooks, tmp, args.runs))

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
+
 from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile
 
 SOCKET = f"mwbench-status-{os.getpid()}"
@@ -80,7 +82,8 @@ import json, sys, time
 t = [time.perf_counter()]
 from metawsm.cli.main import build_parser
 from metawsm.engine.context import Engine
-from metawsm.engine.snapshot import build_snapshots, select_runs
+from metawsm.engine.selection import select_runs
+from metawsm.engine.snapshot import build_snapshots
 from metawsm.config.project import Project
 from metawsm.output import dumps
 t.append(time.perf_counter())
@@ -131,6 +134,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=10, help="timed status calls after the first (default 10)")
     opts = ap.parse_args()
     tickets = 4
+    if opts.agents % tickets:
+        ap.error(f"--agents must be a multiple of {tickets} (agents are spread over {tickets} tickets)")
     precompile()
     with tempfile.TemporaryDirectory(prefix="mwbench-status-") as tmp:
         root = Path(tmp) / "repo"

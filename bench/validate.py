@@ -13,6 +13,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
+
 from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile, time_cmd, time_fn
 
 BARE = textwrap.dedent("""\

@@ -9,8 +9,8 @@
    in-process in a child process that reads VmRSS from /proc/self/status at tick 10 and at the last tick.
 
 Every tmux server this script starts runs on its own private socket and is killed in `finally`.
-    python bench/operator.py            # full (1,000 ticks for RSS; several minutes)
-    python bench/operator.py --quick    # 100 ticks
+    python bench/operator_tick.py            # full (1,000 ticks for RSS; several minutes)
+    python bench/operator_tick.py --quick    # 100 ticks
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
 
 from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile
 
@@ -191,7 +193,7 @@ def main() -> None:
             figures.update(bench_rss(root, rss_ticks))
         finally:
             subprocess.run(["tmux", "-L", socket, "kill-server"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    emit("operator", figures)
+    emit("operator_tick", figures)
 
 
 if __name__ == "__main__":
