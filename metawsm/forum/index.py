@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from metawsm.errors import ForumError
-from metawsm.forum import projector
+from metawsm.forum import projector, reads
 from metawsm.forum.log import EventLog, LogCorrupt
 from metawsm.forum.schema_sql import INDEXES_DDL, POSTS_DDL, SCHEMA, SEARCH_DDL, TABLES_DDL, VERSION
 
@@ -70,6 +70,7 @@ class Index:
                         # the position starts at 0, as a rebuild records it (an empty log: same index)
                         conn.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", (("offset", 0), ("line", 0)))
                         conn.execute(f"PRAGMA user_version = {int(VERSION)}")
+            reads.attach(conn, reads.path_for(self.path))
         except BaseException:
             conn.close()
             with contextlib.suppress(OSError):  # so that rebuild(only_if_ino=...) replaces THIS file

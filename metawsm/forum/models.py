@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import orjson
+
 STATES = ("new", "triaged", "waiting_operator", "waiting_human", "answered", "closed")
 PRIORITIES = ("urgent", "high", "normal", "low")  # list order: urgent first
 PRIORITY_RANK = {"urgent": 1, "high": 2, "normal": 3, "low": 4}
@@ -30,8 +32,14 @@ STATE_CHANGED = "forum.state.changed"
 PRIORITY_CHANGED = "forum.priority.changed"
 CLOSED = "forum.thread.closed"
 DOCS_SYNC = "forum.integration.docs_sync.requested"
-SEEN = "forum.thread.seen"  # read marks live in the log too, so a rebuilt index keeps them
-EVENT_TYPES = (OPENED, POSTED, CONTROL, ASSIGNED, STATE_CHANGED, PRIORITY_CHANGED, CLOSED, DOCS_SYNC, SEEN)
+SEEN = "forum.thread.seen"  # legacy: read marks were events before 0.x; now rows in reads.db (see reads.py)
+EVENT_TYPES = (OPENED, POSTED, CONTROL, ASSIGNED, STATE_CHANGED, PRIORITY_CHANGED, CLOSED, DOCS_SYNC)
+
+# The API's `envelope` object: the Go metawsm's ForumEnvelope fields, then ours.
+GO_ENVELOPE_FIELDS = (
+    "event_id", "event_type", "event_version", "occurred_at", "thread_id", "run_id", "ticket",
+    "agent_name", "actor_type", "actor_name", "correlation_id", "causation_id", "idempotency_key",
+)
 
 ENVELOPE_FIELDS = (
     "sequence", "event_id", "event_type", "event_version", "occurred_at", "thread_id", "ticket",
@@ -63,8 +71,28 @@ class Event(_Json):
     idempotency_key: str | None
     payload: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """The API / `--json` shape, the Go metawsm's `ForumEvent`: `{sequence, envelope:{…},
+        payload_json}` with the payload as a JSON string. The log keeps the flat line (DESIGN §6):
+        `envelope` holds every log field but `sequence` and `payload` (plus `idempotency_key`, which
+        Go clients ignore); `payload_json` is the log's `payload`, serialised."""
+        return {"sequence": self.sequence,
+                "envelope": {k: getattr(self, k) for k in GO_ENVELOPE_FIELDS},
+                "payload_json": orjson.dumps(self.payload).decode()}
+
+    def to_log(self) -> dict[str, Any]:
+        """The flat log line's fields."""
+        return asdict(self)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
+        """From a flat log line or from the API shape (`envelope` + `payload_json`)."""
+        env = data.get("envelope")
+        if isinstance(env, dict):
+            raw = data.get("payload_json")
+            payload = orjson.loads(raw) if isinstance(raw, str | bytes) and raw else data.get("payload") or {}
+            return cls(**{k: env.get(k) for k in ENVELOPE_FIELDS if k not in ("sequence", "payload")},
+                       sequence=data.get("sequence", env.get("sequence")), payload=payload)
         return cls(**{k: data.get(k) for k in ENVELOPE_FIELDS})  # type: ignore[arg-type]
 
 
@@ -123,6 +151,7 @@ class StatRow(_Json):
     state: str
     priority: str
     thread_count: int
+    updated_at: str = ""  # the latest updated_at of the group's threads (RFC 3339)
 
 
 @dataclass(frozen=True)

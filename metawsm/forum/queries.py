@@ -42,7 +42,7 @@ class Filters:
 
     def __init__(self, *, ticket: str | None = None, run_id: str | None = None, state: str | None = None,
                  priority: str | None = None, assignee: str | None = None,
-                 include_control: bool = True) -> None:
+                 include_control: bool = True, cursor: int = 0) -> None:
         self.parts: list[str] = []
         self.params: list[Any] = []
         for frag, value in (("t.ticket = ?", ticket), ("t.run_id = ?", run_id), ("t.state = ?", state),
@@ -59,6 +59,9 @@ class Filters:
                 self.params.append(kind)
         if not include_control:
             self.parts.append("t.is_control = 0")
+        if cursor > 0:  # keyset paging, as the Go server: threads last active before the cursor
+            self.parts.append("t.last_event_sequence < ?")
+            self.params.append(cursor)
 
     def where(self, *extra: str) -> str:
         parts = self.parts + list(extra)
@@ -69,7 +72,7 @@ def _viewer_sql(viewer: tuple[str, str] | None) -> tuple[str, str, list[Any]]:
     """(join, unseen expression, params) for an optional viewer."""
     if viewer is None:
         return "", "0", []
-    join = (" LEFT JOIN reads r ON r.thread_id = t.thread_id AND r.viewer_type = ? AND r.viewer_id = ?")
+    join = (" LEFT JOIN marks.reads r ON r.thread_id = t.thread_id AND r.viewer_type = ? AND r.viewer_id = ?")
     return join, "(t.last_event_sequence > COALESCE(r.last_seen_event_sequence, 0))", [viewer[0], viewer[1]]
 
 
@@ -97,15 +100,20 @@ def fts_query(text: str) -> str:
 
 def search(conn: sqlite3.Connection, text: str, f: Filters, *, limit: int = 50,
            viewer: tuple[str, str] | None = None) -> list[Thread]:
+    """Threads whose title or a post matches: every word as a word prefix (FTS5), or the whole query
+    as a case-insensitive substring (as the Go server's LIKE '%q%': `atabase` finds `database`).
+    A title hit scores 2, a post hit 1; higher scores first."""
     q = fts_query(text)
     if not q:
         return []
     join, unseen, vparams = _viewer_sql(viewer)
-    sql = ("WITH hits AS (SELECT thread_id, MAX(kind = 'title') * 2 + MAX(kind = 'post') AS score "
-           "FROM search WHERE search MATCH ? GROUP BY thread_id) SELECT "
+    sql = ("WITH hits AS (SELECT thread_id, MAX(kind = 'title') * 2 + MAX(kind = 'post') AS score FROM ("
+           "SELECT thread_id, kind FROM search WHERE search MATCH ? UNION ALL "
+           "SELECT thread_id, kind FROM search WHERE instr(lower(text), ?) > 0) GROUP BY thread_id) SELECT "
            + _VIEW_COLS.format(unseen=unseen) + " FROM hits h JOIN threads t ON t.thread_id = h.thread_id"
            + join + f.where() + " ORDER BY h.score DESC, t.prio_rank, t.last_event_sequence DESC LIMIT ?")
-    return [_thread(r) for r in conn.execute(sql, [q, *vparams, *f.params, limit])]
+    needle = text.strip().lower()
+    return [_thread(r) for r in conn.execute(sql, [q, needle, *vparams, *f.params, limit])]
 
 
 def get_thread(conn: sqlite3.Connection, thread_id: str) -> Thread | None:
@@ -128,7 +136,8 @@ def posts(conn: sqlite3.Connection, thread_id: str, limit: int = 1000) -> list[P
 
 def thread_events(conn: sqlite3.Connection, thread_id: str, limit: int = 500) -> list[Event]:
     return [_event(r) for r in conn.execute(
-        "SELECT " + _EVENT_COLS + " FROM events WHERE thread_id = ? ORDER BY sequence LIMIT ?",
+        "SELECT " + _EVENT_COLS + " FROM events WHERE thread_id = ? AND event_type != 'forum.thread.seen' "
+        "ORDER BY sequence LIMIT ?",
         (thread_id, limit))]
 
 
@@ -160,9 +169,12 @@ def stats(conn: sqlite3.Connection, ticket: str | None, run_id: str | None) -> l
         parts.append("run_id = ?")
         params.append(run_id)
     where = (" WHERE " + " AND ".join(parts)) if parts else ""
-    rows = conn.execute("SELECT ticket, run_id, state, priority, thread_count FROM stats" + where
-                        + " ORDER BY ticket, run_id, state, priority", params)
-    return [StatRow(t, r or None, s, p, n) for t, r, s, p, n in rows]
+    rows = conn.execute(
+        "SELECT ticket, run_id, state, priority, thread_count, (SELECT MAX(t.updated_at) FROM threads t "
+        "WHERE t.ticket = s.ticket AND t.state = s.state AND t.priority = s.priority AND "
+        "coalesce(t.run_id, '') = s.run_id) FROM stats s" + where + " ORDER BY ticket, run_id, state, priority",
+        params)
+    return [StatRow(t, r or None, s, p, n, u or "") for t, r, s, p, n, u in rows]
 
 
 def control_state(conn: sqlite3.Connection, run_id: str, agent_name: str, attempt: int) -> ControlState:
@@ -180,6 +192,35 @@ def latest_attempt(conn: sqlite3.Connection, run_id: str, agent_name: str) -> in
 
 def seen_mark(conn: sqlite3.Connection, thread_id: str, viewer_type: str, viewer_id: str
               ) -> tuple[int, str] | None:
-    row = conn.execute("SELECT last_seen_event_sequence, updated_at FROM reads WHERE thread_id = ? AND "
+    row = conn.execute("SELECT last_seen_event_sequence, updated_at FROM marks.reads WHERE thread_id = ? AND "
                        "viewer_type = ? AND viewer_id = ?", (thread_id, viewer_type, viewer_id)).fetchone()
     return (row[0], row[1]) if row else None
+
+
+# -- diagnostics (`/forum/debug`) -----------------------------------------------------------------
+def event_type_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many indexed events of each type."""
+    return {t: int(n) for t, n in conn.execute("SELECT event_type, COUNT(*) FROM events GROUP BY event_type")}
+
+
+def control_threads(conn: sqlite3.Connection, ticket: str | None, run_id: str | None,
+                    limit: int) -> list[dict[str, Any]]:
+    """The (run, agent) → control thread mapping, with the thread's opened/updated times."""
+    parts, params = [], []  # type: list[str], list[Any]
+    if ticket:
+        parts.append("c.ticket = ?")
+        params.append(ticket)
+    if run_id:
+        parts.append("c.run_id = ?")
+        params.append(run_id)
+    where = (" WHERE " + " AND ".join(parts)) if parts else ""
+    rows = conn.execute(
+        "SELECT c.run_id, c.agent_name, c.ticket, c.thread_id, t.opened_at, t.updated_at FROM control_threads c "
+        "LEFT JOIN threads t ON t.thread_id = c.thread_id" + where + " ORDER BY t.updated_at DESC LIMIT ?",
+        [*params, limit])
+    keys = ("run_id", "agent_name", "ticket", "thread_id", "created_at", "updated_at")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def max_sequence(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(MAX(sequence), 0) FROM events").fetchone()[0])

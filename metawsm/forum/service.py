@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from metawsm.errors import NotFoundError, UsageError
-from metawsm.forum import control, ids, queries
+from metawsm.forum import control, ids, queries, reads
 from metawsm.forum import models as m
 from metawsm.forum import threads as rules
 from metawsm.forum.index import Index
@@ -109,6 +109,10 @@ class Forum(SignalsMixin):
             except sqlite3.DatabaseError:
                 self.index.rebuild(only_if_ino=self.index._ino)
                 return fn(self.index.catch_up())
+
+    def read(self, fn: Callable[[Any], Any]) -> Any:
+        """Run a read-only `fn(conn)` (e.g. a `queries` function) on the caught-up index."""
+        return self._with_index(fn)
 
     def append_batch(self, envelopes: list[dict[str, Any]]) -> list[Event]:
         """Append prepared envelopes (see threads.envelope) under one lock with one fsync."""
@@ -266,18 +270,12 @@ class Forum(SignalsMixin):
         if not (viewer_id or "").strip():
             raise UsageError("a viewer id is required")
 
-        def build(conn: Any) -> list[dict[str, Any]]:
+        def target(conn: Any) -> int:
             t = rules.require(queries.raw_thread(conn, thread_id), thread_id)
-            target = sequence if sequence > 0 else t["last_event_sequence"]
-            mark = queries.seen_mark(conn, thread_id, kind, viewer_id)
-            if mark and mark[0] >= target:
-                return []
-            payload = {"viewer_type": kind, "viewer_id": viewer_id, "last_seen_event_sequence": target}
-            return [rules.envelope(m.SEEN, t, payload, actor_type="human" if kind == "human" else
-                                   ("operator" if kind == "operator" else "agent"), actor_name=viewer_id)]
+            return sequence if sequence > 0 else int(t["last_event_sequence"])
 
-        mark = self._write(build, lambda c, _: queries.seen_mark(c, thread_id, kind, viewer_id))[1]
-        assert mark is not None
+        mark = reads.mark(reads.path_for(self.index.path), thread_id, kind, viewer_id,
+                          self._with_index(target), ids.now())
         return Seen(thread_id, kind, viewer_id, mark[0], mark[1])
 
     # -- reads ------------------------------------------------------------------------------
@@ -301,34 +299,38 @@ class Forum(SignalsMixin):
         return (viewer_type.lower(), viewer_id) if viewer_type and viewer_id else None  # type: ignore[union-attr]
 
     def _filters(self, ticket: str | None, run_id: str | None, state: str | None, priority: str | None,
-                 assignee: str | None, include_control: bool = True) -> queries.Filters:
+                 assignee: str | None, include_control: bool = True, cursor: int = 0) -> queries.Filters:
+        if cursor < 0:
+            raise UsageError("cursor must be >= 0")
         return queries.Filters(ticket=ticket, run_id=run_id, state=rules.check_state(state) if state else None,
                                priority=rules.check_priority(priority) if priority else None,
-                               assignee=assignee, include_control=include_control)
+                               assignee=assignee, include_control=include_control, cursor=cursor)
 
     def list_threads(self, *, ticket: str | None = None, run_id: str | None = None, state: str | None = None,
                      priority: str | None = None, assignee: str | None = None, limit: int = 100,
-                     viewer_type: str | None = None, viewer_id: str | None = None) -> list[Thread]:
-        f = self._filters(ticket, run_id, state, priority, assignee)
+                     viewer_type: str | None = None, viewer_id: str | None = None, cursor: int = 0) -> list[Thread]:
+        f = self._filters(ticket, run_id, state, priority, assignee, cursor=cursor)
         return self._with_index(lambda c: queries.list_threads(c, f, limit=_limit(limit),
                                     viewer=self._viewer(viewer_type, viewer_id)))
 
     def search(self, query: str, *, ticket: str | None = None, run_id: str | None = None,
                state: str | None = None, priority: str | None = None, assignee: str | None = None,
-               limit: int = 50, viewer_type: str | None = None, viewer_id: str | None = None) -> list[Thread]:
-        f = self._filters(ticket, run_id, state, priority, assignee)
+               limit: int = 50, viewer_type: str | None = None, viewer_id: str | None = None,
+               cursor: int = 0) -> list[Thread]:
+        f = self._filters(ticket, run_id, state, priority, assignee, cursor=cursor)
         return self._with_index(lambda c: queries.search(c, query, f, limit=_limit(limit),
                               viewer=self._viewer(viewer_type, viewer_id)))
 
     def queue(self, kind: str, *, viewer_type: str | None = None, viewer_id: str | None = None,
               ticket: str | None = None, run_id: str | None = None, state: str | None = None,
-              priority: str | None = None, assignee: str | None = None, limit: int = 100) -> list[Thread]:
+              priority: str | None = None, assignee: str | None = None, limit: int = 100,
+              cursor: int = 0) -> list[Thread]:
         if kind not in m.QUEUES:
             raise UsageError(f"queue {kind!r} is not one of {', '.join(m.QUEUES)}")
         viewer = self._viewer(viewer_type, viewer_id)
         if kind == "unseen" and viewer is None:
             raise UsageError("the unseen queue needs a viewer (--viewer KIND:NAME)")
-        f = self._filters(ticket, run_id, state, priority, assignee)
+        f = self._filters(ticket, run_id, state, priority, assignee, cursor=cursor)
         return self._with_index(lambda c: queries.queue(c, kind, f, limit=_limit(limit), viewer=viewer))
 
     def stats(self, *, ticket: str | None = None, run_id: str | None = None) -> list[StatRow]:

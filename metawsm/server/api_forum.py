@@ -62,7 +62,7 @@ def open_thread(request: Request, body: m.OpenThread) -> dict[str, Any]:
 def get_thread(request: Request, thread_id: str) -> dict[str, Any]:
     """A thread with its posts and events."""
     t, posts, events = forum_of(request).get_thread(thread_id)
-    return {"thread": t, "posts": posts, "events": events}
+    return {"thread": t, "posts": posts, "events": [e.to_json() for e in events]}
 
 
 @router.post("/threads/{thread_id}/posts", response_model=m.ThreadOut, responses=THREAD_ERRORS)
@@ -113,34 +113,41 @@ def unknown_action(thread_id: str, action: str) -> None:
     raise ApiError(404, "unknown_action", f"unknown thread action {action!r}")
 
 
+CURSOR_DOC = "keyset paging: only threads whose last_event_sequence < cursor (0: from the top)"
+
+
+def _cursor(cursor: int) -> int:
+    if cursor < 0:
+        raise ApiError(400, "invalid_cursor", "cursor must be >= 0")
+    return cursor
+
+
 @router.get("/search", response_model=m.ThreadsOut, responses=m.errors(400))
 def search(request: Request, query: str = "", ticket: str | None = None, run_id: str | None = None,
            state: str | None = None, priority: str | None = None, assignee: str | None = None,
            viewer_type: str | None = None, viewer_id: str | None = None, limit: int = 50,
-           cursor: int = Query(0, description="keyset: only threads whose last_event_sequence < cursor")
-           ) -> dict[str, Any]:
-    """Search titles and posts (every word must match, as a prefix); title hits rank first. An empty
-    query matches every thread (as the Go server's LIKE '%%' did), listed like /threads."""
+           cursor: int = Query(0, description=CURSOR_DOC)) -> dict[str, Any]:
+    """Search titles and posts: every word as a word prefix, or the whole query as a substring
+    (case-insensitive); title hits rank first. An empty query matches every thread (as the Go
+    server's LIKE '%%' did), listed like /threads."""
     _positive("limit", limit, "invalid_limit")
-    if cursor < 0:
-        raise ApiError(400, "invalid_cursor", "cursor must be >= 0")
     forum, args = forum_of(request), {**_filters(ticket, run_id, state, priority, assignee),
-                                      **_viewer(viewer_type, viewer_id)}
-    find = forum.search if query.strip() else (lambda _q, **kw: forum.list_threads(**kw))
-    if not cursor:
-        return {"threads": find(query, limit=limit, **args)}
-    found = [t for t in find(query, limit=10_000, **args) if t.last_event_sequence < cursor]
-    return {"threads": found[:limit]}
+                                      **_viewer(viewer_type, viewer_id), "cursor": _cursor(cursor)}
+    if query.strip():
+        return {"threads": forum.search(query, limit=limit, **args)}
+    return {"threads": forum.list_threads(limit=limit, **args)}
 
 
 @router.get("/queues", response_model=m.ThreadsOut, responses=m.errors(400))
 def queues(request: Request, type: str = Query(description="unseen or unanswered"),
            ticket: str | None = None, run_id: str | None = None, state: str | None = None,
            priority: str | None = None, assignee: str | None = None, viewer_type: str | None = None,
-           viewer_id: str | None = None, limit: int = 100) -> dict[str, Any]:
+           viewer_id: str | None = None, limit: int = 100,
+           cursor: int = Query(0, description=CURSOR_DOC)) -> dict[str, Any]:
     """`unseen` (needs viewer_type and viewer_id) or `unanswered` threads."""
     _positive("limit", limit, "invalid_limit")
     return {"threads": forum_of(request).queue(type, limit=limit, **_viewer(viewer_type, viewer_id),
+                                               cursor=_cursor(cursor),
                                                **_filters(ticket, run_id, state, priority, assignee))}
 
 
@@ -152,7 +159,7 @@ def events(request: Request, cursor: int = 0, limit: int = 100, ticket: str | No
         raise ApiError(400, "invalid_cursor", "cursor must be >= 0")
     _positive("limit", limit, "invalid_limit")
     found, next_cursor = forum_of(request).events(cursor, limit, ticket=ticket or None, run_id=run_id or None)
-    return {"events": found, "next_cursor": next_cursor}
+    return {"events": [e.to_json() for e in found], "next_cursor": next_cursor}
 
 
 @router.get("/stats", response_model=m.StatsOut)
@@ -161,28 +168,16 @@ def stats(request: Request, ticket: str | None = None, run_id: str | None = None
     return {"stats": forum_of(request).stats(ticket=ticket or None, run_id=run_id or None)}
 
 
-@router.get("/debug", responses=m.errors(400))
-def debug(request: Request, ticket: str | None = None, run_id: str | None = None, limit: int = 50
-          ) -> dict[str, Any]:
-    """A diagnostic picture: recent events, threads, the stream and the worker."""
-    _positive("limit", limit, "invalid_limit")
-    forum = forum_of(request)
-    head = request.app.state.hub.head
-    recent, _ = forum.events(max(head - 5 * limit, 0), 5 * limit, ticket=ticket or None, run_id=run_id or None)
-    return {"debug": {
-        "recent_events": [e.to_json() for e in recent[-limit:]],
-        "threads": [t.to_json() for t in forum.list_threads(ticket=ticket or None, run_id=run_id or None,
-                                                             limit=min(limit, 500))],
-        "stream": request.app.state.hub.stats(),
-        "worker": request.app.state.worker.snapshot(),
-    }}
-
-
 @router.post("/control/signal", response_model=m.SignalOut, responses=m.errors(400))
 def control_signal(request: Request, body: m.ControlSignal) -> dict[str, Any]:
-    """Record a control signal in the agent's control thread, validated like `metawsm signal`."""
+    """Record a control signal in the agent's control thread, validated like `metawsm signal`. A Go
+    metawsm payload (no `attempt`; a validation without `sha`) counts for the agent's current attempt
+    and, for a validation, the ticket worktree's HEAD."""
     key = agent_key(body.ticket, body.agent_name)
-    payload = control.validate(dict(body.payload))
+    from metawsm.server.go_compat import complete_payload
+
+    payload = control.validate(complete_payload(request.app.state, body.run_id, body.ticket, key,
+                                                dict(body.payload)))
     if payload["run_id"] != body.run_id:
         raise control.ControlPayloadError("run_id", f"must equal the request's run_id {body.run_id!r}")
     if payload["agent_name"] not in (body.agent_name, key):
@@ -193,4 +188,4 @@ def control_signal(request: Request, body: m.ControlSignal) -> dict[str, Any]:
                          actor_type=body.actor_type, actor_name=body.actor_name or key,
                          idempotency_key=body.idempotency_key, **fields)
     request.app.state.worker.wake()
-    return {"thread": forum.get_thread(event.thread_id)[0], "event": event}
+    return {"thread": forum.get_thread(event.thread_id)[0], "event": event.to_json()}

@@ -31,8 +31,9 @@ def engine(request: Request) -> Iterator[Engine]:
 
 def _snapshots(eng: Engine, runs: list[Any]) -> list[dict[str, Any]]:
     from metawsm.engine.snapshot import build_snapshots
+    from metawsm.server.go_runs import add_go_fields
 
-    return [s.to_json() for s in build_snapshots(eng, runs, evaluate_health=False)]
+    return [add_go_fields(s.to_json()) for s in build_snapshots(eng, runs, evaluate_health=False)]
 
 
 def _snapshot(eng: Engine, run_id: str) -> dict[str, Any]:
@@ -45,18 +46,27 @@ def _get_run(eng: Engine, run_id: str) -> Any:
     return eng.store.get_run(run_id)
 
 
+def _has_ticket(run: Any, ticket: str) -> bool:
+    from metawsm.plan.graph import StepGraph
+
+    want = ticket.casefold()
+    return any(t.casefold() == want for t in StepGraph.from_json(json.loads(run.graph_json)).tickets)
+
+
 @router.get("/runs", response_model=m.RunsOut)
-def list_runs(request: Request, ticket: str | None = None,
-              all: bool = Query(False, description="include finished runs (closed, stopped, failed)"),
+def list_runs(request: Request, ticket: str | None = Query(None, description="runs with this ticket "
+                                                           "(case-insensitive)"),
+              active: bool = Query(False, description="only the active runs (not closed, stopped or failed)"),
+              all: bool = Query(True, description="accepted for compatibility: every run is listed by default"),
               ) -> dict[str, Any]:
-    """The active runs (or every run with all=1), newest first; a ticket without runs gives []."""
+    """Every run (as the Go server), newest first, or only the active ones with active=1; a ticket
+    without runs gives []."""
     from metawsm.engine.selection import select_runs
 
     with engine(request) as eng:
-        try:
-            runs = select_runs(eng, ticket=ticket or None, include_finished=all)
-        except NotFoundError:
-            runs = []
+        runs = select_runs(eng, include_finished=not active)
+        if ticket:
+            runs = [r for r in runs if _has_ticket(r, ticket)]
         return {"runs": _snapshots(eng, runs)}
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from metawsm import __version__
 from metawsm.forum.ids import now as stamp
 from metawsm.forum.service import Forum
-from metawsm.server import api_forum, api_runs, auth, errors, stream
+from metawsm.server import api_debug, api_forum, api_runs, auth, errors, stream
 from metawsm.server.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
     app.include_router(health_router())
     app.include_router(api_runs.router)
     app.include_router(api_forum.router)
+    app.include_router(api_debug.router)
     app.include_router(stream.router)
     app.include_router(auth.router)
     try:
@@ -111,15 +112,17 @@ def health_router() -> Any:
         st = request.app.state
         work: Worker = st.worker
         degraded = work.degraded
+        outbox, _ = api_debug.index_outbox(st.forum, st.hub)
         body = {
             "status": "degraded" if degraded else "ok", "started_at": st.started_at, "now": stamp(),
             "uptime_seconds": round(time.monotonic() - st.started_monotonic, 3),
-            "version": __version__, "worker": work.snapshot(), "reconcile_errors": list(work.reconcile_errors),
+            "version": __version__, "worker": {**work.snapshot(), "outbox": outbox},
+            "reconcile_errors": list(work.reconcile_errors),
             "forum": {**forum_facts(st.forum), "head_sequence": st.hub.head}, "stream": st.hub.stats(),
-            # the Go server's fields, kept so its web client's banner logic works unchanged
+            # the Go server's fields, so its web client's banner logic works unchanged: the "bus" is
+            # the worker, the "outbox" the forum index lag (see /api/v1/forum/debug)
             "forum_bus": {"healthy": not degraded, **({"error": work.last_error} if degraded else {})},
-            "outbox": {"pending_count": 0, "processing_count": 0, "failed_count": 0,
-                       "oldest_pending_age_seconds": 0},
+            "outbox": outbox,
         }
         if degraded:
             body["error"] = work.last_error

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from metawsm.engine.snapshot import AgentView, EscalationView, GateView, QuestionView, StepView
-from metawsm.forum.models import Event, Post, Seen, StatRow, Thread
+from metawsm.forum.models import Post, Seen, StatRow, Thread
 
 
 class Body(BaseModel):
@@ -84,6 +84,32 @@ class RestartBody(Body):
 
 
 # -- responses ---------------------------------------------------------------------------------
+class EventEnvelope(BaseModel):
+    """The Go metawsm's ForumEnvelope (plus idempotency_key)."""
+
+    event_id: str
+    event_type: str
+    event_version: int
+    occurred_at: str = Field(description="RFC 3339, UTC")
+    thread_id: str
+    run_id: str | None = None
+    ticket: str
+    agent_name: str | None = None
+    actor_type: str
+    actor_name: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    idempotency_key: str | None = None
+
+
+class ApiEvent(BaseModel):
+    """An event as the API, the stream and `--json` give it (the Go metawsm's ForumEvent)."""
+
+    sequence: int
+    envelope: EventEnvelope
+    payload_json: str = Field(description="the event's payload, as a JSON text")
+
+
 class ThreadOut(BaseModel):
     thread: Thread
 
@@ -95,7 +121,7 @@ class ThreadsOut(BaseModel):
 class ThreadDetailOut(BaseModel):
     thread: Thread
     posts: list[Post]
-    events: list[Event]
+    events: list[ApiEvent]
 
 
 class SeenOut(BaseModel):
@@ -104,16 +130,76 @@ class SeenOut(BaseModel):
 
 class SignalOut(BaseModel):
     thread: Thread
-    event: Event
+    event: ApiEvent
 
 
 class EventsOut(BaseModel):
-    events: list[Event]
+    events: list[ApiEvent]
     next_cursor: int
 
 
 class StatsOut(BaseModel):
     stats: list[StatRow]
+
+
+class DebugOutbox(BaseModel):
+    pending_count: int
+    processing_count: int
+    failed_count: int
+    oldest_pending_at: str | None = None
+    oldest_pending_age_seconds: int
+
+
+class DebugTopic(BaseModel):
+    topic: str
+    stream: str
+    handler_registered: bool
+    subscribed: bool
+    stream_exists: bool
+    stream_length: int
+    consumer_group_present: bool
+    consumer_group_pending: int
+    consumer_group_lag: int
+    topic_error: str | None = None
+
+
+class DebugBus(BaseModel):
+    running: bool
+    healthy: bool
+    health_error: str | None = None
+    stream_name: str
+    consumer_group: str
+    consumer_name: str
+    handler_topics: list[str]
+    subscription_topics: list[str]
+    topics: list[DebugTopic]
+
+
+class DebugControlThread(BaseModel):
+    run_id: str
+    agent_name: str
+    ticket: str
+    thread_id: str
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class DebugSnapshot(BaseModel):
+    """The Go metawsm's ForumStreamDebugSnapshot, filled with this daemon's equivalents."""
+
+    generated_at: str
+    ticket: str | None = None
+    run_id: str | None = None
+    outbox: DebugOutbox
+    outbox_messages: list[dict[str, Any]]
+    events: list[ApiEvent]
+    threads: list[Thread]
+    control_threads: list[DebugControlThread]
+    bus: DebugBus
+
+
+class DebugOut(BaseModel):
+    debug: DebugSnapshot
 
 
 class RunSnapshotOut(BaseModel):

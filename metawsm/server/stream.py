@@ -1,4 +1,6 @@
-"""`WS /api/v1/forum/stream`: catch up from a cursor through every page, then live events.
+"""`WS /api/v1/forum/stream`: one page of `limit` events after the cursor (as the Go server did;
+clients page through `/forum/events` for more), then live events. A bad `cursor` or `limit` is refused
+with HTTP 400 and the error shape before the upgrade.
 
 One shared follower (`Hub`) tails the forum log — a `stat` every `poll` seconds, reading only the new
 complete lines — and fans each batch out to the subscribers' bounded queues. A subscriber whose queue
@@ -37,8 +39,9 @@ class Subscriber:
     dropped: bool = False  # ended for being too slow
 
     def wants(self, e: dict[str, Any]) -> bool:
-        return ((not self.ticket or e.get("ticket") == self.ticket)
-                and (not self.run_id or e.get("run_id") == self.run_id))
+        env = e["envelope"]
+        return ((not self.ticket or env.get("ticket") == self.ticket)
+                and (not self.run_id or (env.get("run_id") or "").lower() == self.run_id.lower()))
 
 
 @dataclass
@@ -77,6 +80,10 @@ class Hub:
                 await self._task
         for sub in list(self.subscribers):
             self._end(sub)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def subscribe(self, ticket: str | None, run_id: str | None) -> Subscriber:
         sub = Subscriber(ticket, run_id, asyncio.Queue(self.queue_size))
@@ -168,14 +175,16 @@ async def stream(ws: WebSocket) -> None:
     hub: Hub = app.state.hub
     q = ws.query_params
     ticket, run_id = q.get("ticket") or None, q.get("run_id") or None
-    await ws.accept()
     try:
         cursor = _int(q.get("cursor"), 0, "cursor", 0)
         limit = min(_int(q.get("limit"), 100, "limit", 1), 10_000)
     except ValueError as exc:
-        await ws.send_text(orjson.dumps({"type": "error", "code": "invalid_input", "message": str(exc)}).decode())
-        await ws.close(1008)
+        from fastapi.responses import JSONResponse
+
+        code = "invalid_cursor" if str(exc).startswith("cursor") else "invalid_limit"
+        await ws.send_denial_response(JSONResponse({"error": {"code": code, "message": str(exc)}}, 400))
         return
+    await ws.accept()
     sub = hub.subscribe(ticket, run_id)
     app.state.streams.add(ws)
     sender = asyncio.create_task(_send_loop(ws, hub, sub, cursor, limit, app.state.heartbeat))
@@ -208,14 +217,10 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
 
 async def _send_loop(ws: WebSocket, hub: Hub, sub: Subscriber, cursor: int, limit: int, heartbeat: float) -> None:
     forum = hub.forum
-    while True:  # catch up: every page, not one
-        page, nxt = await asyncio.to_thread(forum.events, cursor, limit, sub.ticket, sub.run_id)
-        if page:
-            await ws.send_text(_frame("forum.events", nxt, [e.to_json() for e in page]))
-            cursor = nxt
-        if len(page) < limit:
-            break
-    cursor = max(cursor, 0)
+    page, nxt = await asyncio.to_thread(forum.events, cursor, limit, sub.ticket, sub.run_id)
+    if page:  # catch up: one page, as the Go server did
+        await ws.send_text(_frame("forum.events", nxt, [e.to_json() for e in page]))
+        cursor = nxt
     while True:
         try:
             batch = await asyncio.wait_for(sub.queue.get(), heartbeat)

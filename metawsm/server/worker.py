@@ -36,6 +36,8 @@ class Worker:
     last_error: str | None = None
     last_error_at: str | None = None
     runs_reconciled: int = 0
+    idle_ticks: int = 0  # ticks with no active run
+    last_processed_at: str | None = None  # the last tick that reconciled a run
     operator_decisions: int = 0
     last_decisions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))
     reconcile_errors: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=20))
@@ -119,6 +121,10 @@ class Worker:
 
         runs = eng.store.list_runs(status_in=sorted(ACTIVE_RUN_STATES))
         failed = None
+        if not runs:
+            self.idle_ticks += 1
+        else:
+            self.last_processed_at = stamp()
         for run in runs:
             try:
                 reconcile(eng, run.run_id)
@@ -153,4 +159,11 @@ class Worker:
             "last_error_at": self.last_error_at, "runs_reconciled": self.runs_reconciled,
             "operator": self.operator, "operator_decisions": self.operator_decisions,
             "last_decisions": list(self.last_decisions),
+            # the Go server's worker fields (its "bus" is this worker, its "outbox" the forum index:
+            # see /api/v1/forum/debug); total_processed counts reconciled runs, total_batches ticks
+            "last_processed_at": self.last_processed_at, "total_processed": self.runs_reconciled,
+            "total_batches": self.ticks, "idle_batches": self.idle_ticks, "bus_healthy": not self.degraded,
+            "bus_error": self.last_error if self.degraded else None,
+            "outbox": {"pending_count": 0, "processing_count": 0, "failed_count": 0,
+                       "oldest_pending_age_seconds": 0},
         }

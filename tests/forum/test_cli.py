@@ -87,11 +87,14 @@ def test_signal_reads_environment(cli, home: Path, monkeypatch: pytest.MonkeyPat
                  "METAWSM_ATTEMPT": "3"}.items():
         monkeypatch.setenv(k, v)
     ev = json.loads(cli("signal", "completion", "--summary", "ok", "--json").out)["event"]
-    assert ev["actor_type"] == "agent" and ev["actor_name"] == "ABC-1/a1" and ev["payload"]["attempt"] == 3
+    env = ev["envelope"]  # --json gives events in the API's (Go metawsm's) shape
+    assert env["actor_type"] == "agent" and env["actor_name"] == "ABC-1/a1"
+    assert json.loads(ev["payload_json"])["attempt"] == 3
     ev = json.loads(cli("signal", "validation", "--status", "PASSED", "--done-criteria", "tests", "--sha",
                         "ABC1234", "--agent", "a2", "--json").out)["event"]
-    assert ev["agent_name"] == "ABC-1/a2" and ev["payload"]["status"] == "passed"
-    assert ev["thread_id"] == "fctrl-r1-abc-1-a2"  # control threads are per (run, ticket/agent)
+    env = ev["envelope"]
+    assert env["agent_name"] == "ABC-1/a2" and json.loads(ev["payload_json"])["status"] == "passed"
+    assert env["thread_id"] == "fctrl-r1-abc-1-a2"  # control threads are per (run, ticket/agent)
 
 
 def _spawn(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:

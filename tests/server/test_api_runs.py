@@ -43,11 +43,14 @@ def test_runs_routes_and_actions(run_client: tuple[TestClient, str]) -> None:
         assert key in snap
     assert snap["tickets"] == ["DEMO-1"]
     assert client.get("/api/v1/runs", params={"ticket": "DEMO-1"}).json()["runs"][0]["run_id"] == run_id
+    assert client.get("/api/v1/runs", params={"ticket": "demo-1"}).json()["runs"][0]["run_id"] == run_id
     assert client.get("/api/v1/runs", params={"ticket": "NOPE"}).json() == {"runs": []}
     r = client.post(f"/api/v1/runs/{run_id}/stop")
     assert r.status_code == 200, r.text
     assert r.json()["result"]["status"] == "stopped" and r.json()["run"]["status"] == "stopped"
-    assert client.get("/api/v1/runs").json()["runs"] == []
+    # every run by default (as the Go server); active=1 for the active ones only
+    assert [x["run_id"] for x in client.get("/api/v1/runs").json()["runs"]] == [run_id]
+    assert client.get("/api/v1/runs", params={"active": 1}).json()["runs"] == []
     assert [x["run_id"] for x in client.get("/api/v1/runs", params={"all": 1}).json()["runs"]] == [run_id]
     again = client.post(f"/api/v1/runs/{run_id}/stop")
     assert again.status_code == 409 and again.json()["error"]["code"] == "error"
@@ -71,3 +74,54 @@ def test_unknown_runs_are_404(run_client: tuple[TestClient, str]) -> None:
                          ("GET", "/api/v1/gate?run_id=nope"), ("GET", "/api/v1/gate?ticket=NOPE")):
         r = client.request(method, path)
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", (path, r.text)
+
+
+def test_runs_carry_the_go_run_snapshot_fields(run_client: tuple[TestClient, str], project: Path) -> None:  # noqa: F811
+    """The Go RunSnapshot's fields (no JSON tags: Go names) beside ours; the Go UI reads run_id/RunID,
+    status/Status, tickets/Tickets and pending_guidance/PendingGuidance."""
+    client, run_id = run_client
+    sig = client.post("/api/v1/forum/control/signal", json={
+        "run_id": run_id, "ticket": "DEMO-1", "agent_name": "s", "actor_type": "agent", "actor_name": "s",
+        "payload": {"schema_version": 1, "control_type": "guidance_request", "run_id": run_id, "agent_name": "s",
+                    "question": "Which port?"}})
+    assert sig.status_code == 200, sig.text
+    run = client.get(f"/api/v1/runs/{run_id}").json()["run"]
+    assert run["RunID"] == run_id and run["Tickets"] == ["DEMO-1"]
+    assert run["Status"] == {"complete": "completed"}.get(run["status"], run["status"])
+    assert run["PendingGuidance"] == [{"ThreadID": sig.json()["thread"]["thread_id"], "AgentName": "DEMO-1/s",
+                                       "WorkspaceName": "DEMO-1", "Question": "Which port?"}]
+    assert run["pending_guidance"] == [{"thread_id": sig.json()["thread"]["thread_id"], "agent_name": "DEMO-1/s",
+                                        "workspace_name": "DEMO-1", "question": "Which port?"}]
+    assert isinstance(run["UnhealthyAgents"], list) and isinstance(run["HasDirtyDiffs"], bool)
+    for key in ("DraftPullRequests", "OpenPullRequests", "QueuedReviewFeedback", "NewReviewFeedback"):
+        assert run[key] == 0
+    listed = client.get("/api/v1/runs").json()["runs"][0]
+    assert listed["RunID"] == run_id and listed["PendingGuidance"] == run["PendingGuidance"]
+
+
+def test_go_validation_without_sha_validates_the_worktree_head(run_client: tuple[TestClient, str]) -> None:
+    """A Go validation payload has no attempt and no sha: the agent's current attempt and the ticket
+    worktree's HEAD at receipt are recorded."""
+    from metawsm.runtime.git import head_sha
+
+    client, run_id = run_client
+    agent = next(a for a in client.get(f"/api/v1/runs/{run_id}").json()["run"]["agents"])
+    step = next(s for s in client.get(f"/api/v1/runs/{run_id}").json()["run"]["steps"] if s["kind"] == "workspace")
+    r = client.post("/api/v1/forum/control/signal", json={
+        "run_id": run_id, "ticket": "DEMO-1", "agent_name": "s", "actor_type": "agent",
+        "payload": {"schema_version": 1, "control_type": "validation", "run_id": run_id, "agent_name": "s",
+                    "status": "passed", "done_criteria": "tests pass"}})
+    assert r.status_code == 200, r.text
+    payload = json.loads(r.json()["event"]["payload_json"])
+    assert payload["attempt"] == agent["attempt"] >= 1
+    assert step["ticket"] == "DEMO-1"
+    from metawsm.engine.context import Engine
+    from metawsm.engine.health import workspace_paths
+
+    app_state = client.app.state  # type: ignore[attr-defined]
+    eng = Engine.open(app_state.project, app_state.policy)
+    try:
+        path = workspace_paths(eng.store.list_steps(run_id))["DEMO-1"]
+    finally:
+        eng.close()
+    assert payload["sha"] == head_sha(path)

@@ -1,4 +1,4 @@
-"""The forum WebSocket: catch-up through every page, live delivery, heartbeats, pings, reconnect with a
+"""The forum WebSocket: catch-up of one page, live delivery, heartbeats, pings, reconnect with a
 cursor, filters, bad parameters and a slow client cut off with 1013."""
 
 from __future__ import annotations
@@ -38,13 +38,24 @@ def seqs(frames: list[dict[str, Any]]) -> list[int]:
     return [e["sequence"] for f in frames if f["type"] == "forum.events" for e in f["events"]]
 
 
-def test_catch_up_sends_every_page_then_live(client: TestClient, forum: Forum) -> None:
+def wait_head(client: TestClient, head: int) -> None:
+    """Until the hub has read the log up to `head` (so seeded events are history, not live)."""
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while hub.head < head and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert hub.head >= head
+
+
+def test_catch_up_sends_one_page_then_live(client: TestClient, forum: Forum) -> None:
+    """As the Go server: one page of `limit` events after the cursor, then only live events (a
+    client pages through /forum/events for the rest)."""
     seed(forum, 25)
+    wait_head(client, 25)
     with connect(client, f"{STREAM}?cursor=0&limit=10") as ws:
-        frames = frames_until(ws, lambda f, got: seqs(got)[-1:] == [25])
-        assert [len(f["events"]) for f in frames] == [10, 10, 5]
-        assert [f["next_cursor"] for f in frames] == [10, 20, 25]
-        assert all(f["type"] == "forum.events" and f["sent_at"].endswith("Z") for f in frames)
+        first = ws.receive_json()
+        assert first["type"] == "forum.events" and first["sent_at"].endswith("Z")
+        assert seqs([first]) == list(range(1, 11)) and first["next_cursor"] == 10
         seed(forum, 2)
         live = frames_until(ws, lambda f, got: 27 in seqs(got))
         assert seqs(live) == [26, 27] and live[-1]["next_cursor"] == 27
@@ -53,6 +64,7 @@ def test_catch_up_sends_every_page_then_live(client: TestClient, forum: Forum) -
 def test_reconnect_with_cursor_and_filters(client: TestClient, forum: Forum) -> None:
     seed(forum, 3, "T-1")
     seed(forum, 3, "T-2")
+    wait_head(client, 6)
     with connect(client, f"{STREAM}?cursor=2") as ws:
         assert seqs(frames_until(ws, lambda f, got: True)) == [3, 4, 5, 6]
     with connect(client, f"{STREAM}?cursor=0&ticket=T-2") as ws:
@@ -61,10 +73,10 @@ def test_reconnect_with_cursor_and_filters(client: TestClient, forum: Forum) -> 
         seed(forum, 1, "T-1")
         seed(forum, 1, "T-2")
         frame = ws.receive_json()
-        assert [(e["sequence"], e["ticket"]) for e in frame["events"]] == [(8, "T-2")]
+        assert [(e["sequence"], e["envelope"]["ticket"]) for e in frame["events"]] == [(8, "T-2")]
     forum.open_thread("T-3", "x", "y", run_id="R9", actor_type="human", actor_name="a")
-    with connect(client, f"{STREAM}?run_id=R9") as ws:
-        assert [e["run_id"] for e in ws.receive_json()["events"]] == ["R9"]
+    with connect(client, f"{STREAM}?run_id=r9") as ws:  # run ids match case-insensitively, as in Go
+        assert [e["envelope"]["run_id"] for e in ws.receive_json()["events"]] == ["R9"]
 
 
 def test_heartbeat_and_ping(make_client: AppFactory, forum: Forum) -> None:
@@ -82,11 +94,15 @@ def test_heartbeat_and_ping(make_client: AppFactory, forum: Forum) -> None:
         frames_until(ws, lambda f, got: f["type"] == "pong")
 
 
-@pytest.mark.parametrize("query", ["cursor=-1", "cursor=abc", "limit=0"])
-def test_bad_parameters(client: TestClient, query: str) -> None:
-    with connect(client, f"{STREAM}?{query}") as ws:
-        frame = ws.receive_json()
-        assert frame["type"] == "error" and frame["code"] == "invalid_input"
+@pytest.mark.parametrize(("query", "code"), [("cursor=-1", "invalid_cursor"), ("cursor=abc", "invalid_cursor"),
+                                           ("limit=0", "invalid_limit")])
+def test_bad_parameters_are_http_400_before_the_upgrade(client: TestClient, query: str, code: str) -> None:
+    from starlette.testclient import WebSocketDenialResponse
+
+    with pytest.raises(WebSocketDenialResponse) as denied, connect(client, f"{STREAM}?{query}"):
+        pass
+    assert denied.value.status_code == 400
+    assert denied.value.json()["error"]["code"] == code
 
 
 def test_clean_close_by_client_and_server_shutdown(make_client: AppFactory, forum: Forum) -> None:
@@ -173,7 +189,7 @@ def test_slow_client_is_disconnected_with_1013(live: Any, forum: Forum) -> None:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             frame = json.loads(fast.recv(5))
-            if frame["type"] == "forum.events" and frame["events"][-1]["payload"].get("body") == "still flowing":
+            if frame["type"] == "forum.events" and json.loads(frame["events"][-1]["payload_json"]).get("body") == "still flowing":
                 break
         else:
             raise AssertionError("the fast client stopped receiving")

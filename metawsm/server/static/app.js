@@ -164,9 +164,10 @@
     status.className = "live " + (on ? "on" : "off");
   }
 
+  // Events arrive in the Go metawsm's shape: {sequence, envelope: {event_type, thread_id, …}, payload_json}.
   function relevant(events) {
-    return events.some((e) => e.event_type !== "forum.thread.seen" &&
-      (!live.thread_id || e.thread_id === live.thread_id));
+    return events.some((e) => e && e.envelope && e.envelope.event_type !== "forum.thread.seen" &&
+      (!live.thread_id || e.envelope.thread_id === live.thread_id));
   }
 
   function connect() {
