@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from metawsm.cli.common import add_command, project, resolve_path
+from metawsm.forum.bounds import float_arg, int_arg
 
 HELP = "run plans: worktrees, agent sessions, checks and gates"
 DESCRIPTION = """\
@@ -30,8 +31,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("plans", nargs="*", metavar="PLAN", help="plan file, plan name, or saved plan (.json)")
     p.add_argument("--wait", action="store_true", help="follow the run live until it completes or fails")
     p.add_argument("--dry-run", action="store_true", help="show what would happen; change nothing")
-    p.add_argument("--max-parallel", type=int, metavar="N", help="most steps running at once (policy default)")
-    p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S seconds (exit 4)")
+    p.add_argument("--max-parallel", type=int_arg(1, 10_000), metavar="N",
+                   help="most steps running at once (policy default)")
+    p.add_argument("--timeout", type=float_arg(0, 1e9), metavar="S",
+                   help="with --wait: give up after S seconds (exit 4)")
     p.set_defaults(run=run)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from metawsm.cli.common import add_command
 from metawsm.cli.signal import add_context, context
 from metawsm.errors import UsageError
+from metawsm.forum.bounds import float_arg
 
 HELP = "ask for guidance and wait for the answer (for agents)"
 DESCRIPTION = """\
@@ -26,8 +27,8 @@ def add_parser(subparsers: Any) -> None:
     p = add_command(subparsers, "ask", help=HELP, description=DESCRIPTION)
     p.add_argument("question", metavar="QUESTION")
     p.add_argument("--context", dest="context_text", metavar="TEXT", help="background for the question")
-    p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 4)")
-    p.add_argument("--poll", type=float, default=0.2, metavar="S", help=argparse.SUPPRESS)
+    p.add_argument("--timeout", type=float_arg(0, 1e9), metavar="S", help="give up after S seconds (exit 4)")
+    p.add_argument("--poll", type=float_arg(0.001, 60), default=0.2, metavar="S", help=argparse.SUPPRESS)
     add_context(p)
     p.set_defaults(run=run)
 

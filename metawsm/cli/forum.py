@@ -6,6 +6,7 @@ from typing import Any
 
 from metawsm.cli.common import add_command
 from metawsm.cli.forum_common import add_actor, add_body, add_filters, add_server
+from metawsm.forum.bounds import float_arg, int_arg
 
 HELP = "ask, answer and browse forum threads"
 DESCRIPTION = """\
@@ -90,7 +91,7 @@ def add_parser(subparsers: Any) -> None:
     s = add_command(sub, "seen", help="mark a thread seen", description="Raise a viewer's read mark.")
     s.add_argument("thread_id", metavar="THREAD_ID")
     s.add_argument("--viewer", required=True, metavar="KIND:NAME", help="e.g. human:alice")
-    s.add_argument("--sequence", type=int, default=0, help="seen up to this event (default: latest)")
+    s.add_argument("--sequence", type=int_arg(), default=0, help="seen up to this event (default: latest)")
     s.set_defaults(run=cmds.seen)
 
     s = add_command(sub, "list", help="list threads", description=(
@@ -124,17 +125,27 @@ def add_parser(subparsers: Any) -> None:
     s = add_command(sub, "watch", help="follow new events", description=(
         "Print events after --cursor, then follow new ones until Ctrl-C. --json gives NDJSON\n"
         "(one event per line); resume later with --cursor <last sequence>."))
-    s.add_argument("--cursor", type=int, default=0, help="start after this sequence (default 0)")
+    s.add_argument("--cursor", type=int_arg(), default=0, help="start after this sequence (default 0)")
     s.add_argument("--ticket", help="only this ticket")
     s.add_argument("--run", dest="run_id", metavar="RUN", help="only this run")
-    s.add_argument("--interval", type=float, default=0.2, help="poll interval in seconds")
+    s.add_argument("--interval", type=float_arg(0.01, 3600), default=0.2, help="poll interval in seconds")
     s.add_argument("--once", action="store_true", help="print what is there and exit")
     s.set_defaults(run=cmds.watch)
 
     s = add_command(sub, "reindex", help="rebuild the index from the log", description=(
-        "Rebuild .metawsm/state/forum.db from the event log, checking every line. If a line is not\n"
-        "JSON (a hand edit), the error names it: fix or delete that line, then run reindex again."))
+        "Rebuild .metawsm/state/forum.db from the event log, checking every line. A line that is not\n"
+        "a valid event (a hand edit, a repeated sequence) is skipped and reported with its line and\n"
+        "byte offset; `metawsm forum doctor --quarantine` moves such lines out of the log."))
     s.set_defaults(run=cmds.reindex)
+
+    s = add_command(sub, "doctor", help="check the event log line by line", description=(
+        "Read the whole event log and report every line the index skips: not JSON, not a valid\n"
+        "event (a missing field, an integer out of range), a repeated or out-of-order sequence, a\n"
+        "torn tail. With --quarantine, move those lines to quarantine-<time>.jsonl beside the log\n"
+        "(a full copy is kept as events.jsonl.before-doctor-<time>) and rebuild the index.\n\n"
+        "exit codes: 0 the log is healthy (or was repaired), 1 problems found, 2 usage"))
+    s.add_argument("--quarantine", action="store_true", help="move the bad lines out of the log")
+    s.set_defaults(run=cmds.doctor)
 
     for s in sub.choices.values():
         add_server(s)

@@ -127,6 +127,34 @@ def watch(args: argparse.Namespace) -> int:
 def reindex(args: argparse.Namespace) -> int:
     forum = open_forum(args)
     count = forum.reindex()
-    args.out.result({"events": count, "index": str(forum.index.path)})
+    from metawsm.forum.index import skipped_lines
+
+    skipped = skipped_lines(forum.index.conn)
+    args.out.result({"events": count, "index": str(forum.index.path),
+                     "skipped": [{"line": line, "offset": off} for line, off in skipped]})
     args.out.text(f"reindexed {count} events into {forum.index.path}")
+    for line, off in skipped:
+        args.out.text(f"  skipped {forum.log.path}:{line} (byte {off}): not a valid event; "
+                      "see `metawsm forum doctor`")
     return 0
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from metawsm.forum import doctor as doc
+
+    forum = open_forum(args)
+    if not hasattr(forum, "log"):
+        raise UsageError("forum doctor reads the log file itself: run it without --server")
+    d = doc.quarantine(forum) if args.quarantine else doc.diagnose(forum)
+    args.out.result(d.to_json())
+    for p in d.problems:
+        where = f"{d.log}:{p.line}" if p.line else str(d.log)
+        args.out.text(f"{where} (byte {p.offset}): {p.why}")
+    if d.quarantined:
+        args.out.text(f"moved {len(d.problems)} line(s) to {d.quarantined} (full copy: {d.backup}); "
+                      f"index rebuilt with {d.index_events} events")
+    elif d.healthy:
+        args.out.text(f"{d.log}: {d.events} events, no problem")
+    else:
+        args.out.text(f"{len(d.problems)} problem(s); `metawsm forum doctor --quarantine` moves them out")
+    return 0 if d.healthy or d.quarantined else 1

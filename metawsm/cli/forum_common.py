@@ -89,7 +89,9 @@ def add_filters(p: argparse.ArgumentParser, limit: int = 100) -> None:
     p.add_argument("--priority", help="only this priority")
     p.add_argument("--assignee", metavar="[KIND:]NAME", help="only threads assigned to NAME")
     p.add_argument("--viewer", metavar="KIND:NAME", help="compute is_unseen for this viewer")
-    p.add_argument("--limit", type=int, default=limit, help=f"at most N threads (default {limit})")
+    from metawsm.forum.bounds import MAX_LIMIT, int_arg
+
+    p.add_argument("--limit", type=int_arg(1, MAX_LIMIT), default=limit, help=f"at most N threads (default {limit})")
 
 
 def filters(args: argparse.Namespace) -> dict[str, Any]:

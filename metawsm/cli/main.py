@@ -7,6 +7,7 @@ Exit codes: 0 ok · 1 error · 2 usage or validation · 3 gate refused or unexpe
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -111,6 +112,30 @@ def _record_crash(cwd: Path, argv: list[str]) -> Path | None:
         return None
 
 
+_STORAGE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_SQLITE_STORAGE = ("readonly", "disk is full", "unable to open database", "disk i/o error")
+
+
+def _storage_error(exc: BaseException, cwd: Path) -> str | None:
+    """A message naming the path, for a read-only or full file system (not an internal error)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, OSError) and seen.errno in _STORAGE_ERRNOS:
+            where = seen.filename or "the state folder"
+            return (f"cannot write {where}: {seen.strerror or seen} "
+                    "(read-only file system, missing permission or no space left)")
+        if type(seen).__module__ == "sqlite3" and any(k in str(seen).lower() for k in _SQLITE_STORAGE):
+            from metawsm.config.project import find_root
+
+            where = find_root(cwd) / ".metawsm" / "state"
+            return (f"cannot write the databases in {where}: {seen} "
+                    "(read-only file system, missing permission or no space left)")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv in (["--version"], ["-V"]):  # fast path: no parser, no imports
@@ -155,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception as exc:
+        storage = _storage_error(exc, cwd)
+        if storage:
+            if out.json_mode:
+                out.error_json({"error": {"code": "storage", "message": storage}})
+            out.error(storage)
+            return 1
         log = _record_crash(cwd, argv)
         where = f" (traceback in {log})" if log else ""
         out.error(f"internal error: {type(exc).__name__}: {exc}{where}")

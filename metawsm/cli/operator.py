@@ -11,6 +11,7 @@ from typing import Any
 
 from metawsm.cli.common import add_command, project
 from metawsm.errors import EXIT_INTERRUPTED, NotFoundError, UsageError
+from metawsm.forum.bounds import float_arg
 
 HELP = "supervise runs: restart unhealthy agents, escalate to humans, stop stale runs"
 DESCRIPTION = """\
@@ -43,7 +44,7 @@ def add_parser(subparsers: Any) -> None:
     sel.add_argument("--run", dest="run_id", metavar="R", help="supervise only this run")
     sel.add_argument("--all", dest="all_runs", action="store_true",
                      help="every active (or failed) run, new ones too (the default)")
-    p.add_argument("--interval", type=float, metavar="S", help="seconds between ticks (default: "
+    p.add_argument("--interval", type=float_arg(0.05, 86400), metavar="S", help="seconds between ticks (default: "
                                                              "operator.interval_seconds)")
     p.add_argument("--once", action="store_true", help="one tick, then exit")
     p.add_argument("--dry-run", dest="dry_run", action="store_true",

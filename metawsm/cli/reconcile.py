@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from metawsm.cli.common import add_command, project
+from metawsm.forum.bounds import float_arg
 
 HELP = "advance active runs once"
 DESCRIPTION = """\
@@ -21,7 +22,7 @@ def add_parser(subparsers: Any) -> None:
     p = add_command(subparsers, "reconcile", help=HELP, description=DESCRIPTION)
     p.add_argument("--run", dest="run_id", metavar="RUN", help="only this run (default: every active run)")
     p.add_argument("--quiet", action="store_true", help="print nothing")
-    p.add_argument("--lease-wait", type=float, default=10, metavar="S",
+    p.add_argument("--lease-wait", type=float_arg(0, 86400), default=10, metavar="S",
                    help="when another process is reconciling the run, wait up to S seconds for it (default 10)")
     p.set_defaults(run=run)
 

@@ -48,10 +48,15 @@ def context(args: argparse.Namespace) -> dict[str, Any]:
 
     found["agent_name"] = found["agent"]
     found["agent"] = agent_key(found["ticket"], found["agent"])
+    from metawsm.forum.bounds import MAX_ATTEMPT
+
     try:
-        found["attempt"] = int(found["attempt"])
+        found["attempt"] = int(found["attempt"], 10)
     except ValueError as exc:
-        raise UsageError(f"attempt {found['attempt']!r} is not a number (METAWSM_ATTEMPT or --attempt)") from exc
+        raise UsageError(f"attempt {found['attempt'][:40]!r} is not a number (METAWSM_ATTEMPT or --attempt)") from exc
+    if not 1 <= found["attempt"] <= MAX_ATTEMPT:
+        raise UsageError(f"attempt {found['attempt']} is out of range "
+                         f"(1 to {MAX_ATTEMPT}; METAWSM_ATTEMPT or --attempt)")
     return found
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from metawsm.cli.common import add_command, project
+from metawsm.forum.bounds import float_arg
 
 HELP = "follow runs live; alert on unhealthy agents, questions, completions and ended runs"
 DESCRIPTION = """\
@@ -48,7 +49,8 @@ def add_parser(subparsers: Any) -> None:
     sel.add_argument("--run", dest="run_id", metavar="R", help="watch this run until it ends")
     sel.add_argument("--ticket", metavar="T", help="watch this ticket's active runs until they end")
     sel.add_argument("--all", action="store_true", help="watch every active run, new ones too (the default)")
-    p.add_argument("--interval", type=float, default=5.0, metavar="S", help="seconds between ticks (default 5)")
+    p.add_argument("--interval", type=float_arg(0.05, 86400), default=5.0, metavar="S",
+                   help="seconds between ticks (default 5)")
     p.add_argument("--notify-cmd", metavar="CMD", help="shell command run for every alert (METAWSM_* env)")
     p.add_argument("--bell", action="store_true", help="ring the terminal bell on every alert")
     p.add_argument("--once", action="store_true", help="evaluate once, print the alerts, exit")

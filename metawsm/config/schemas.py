@@ -29,9 +29,51 @@ def load_schema(kind: str) -> dict[str, Any]:
 
 @cache
 def _validator(kind: str) -> Any:
-    from jsonschema import Draft202012Validator
+    return python_validator_class()(load_schema(kind))
 
-    return Draft202012Validator(load_schema(kind))
+
+@cache
+def python_validator_class() -> Any:
+    """Draft 2020-12 with ECMA-262 `pattern` semantics (what jsonschema-rs and browsers do)."""
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+
+
+def ecma_regex(pattern: str) -> str:
+    """A JSON Schema (ECMA-262) pattern as a Python regex: `$` means the end of the text (Python's
+    `$` also matches before a final newline, so `ABC-1\\n` passed `^…$` here and failed in the Rust
+    validator)."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if c == "[":
+            in_class = True
+        elif c == "]":
+            in_class = False
+        elif c == "$" and not in_class:
+            c = r"\Z"
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+@cache
+def _compiled(pattern: str) -> Any:
+    import re
+
+    return re.compile(ecma_regex(pattern))
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 @cache

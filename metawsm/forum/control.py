@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from metawsm.errors import UsageError
+from metawsm.forum.bounds import MAX_ATTEMPT, BoundsError, check_name
 from metawsm.forum.models import ControlState
 
 SCHEMA_VERSION = 1
@@ -29,7 +30,7 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
 }
 COMMON = ("schema_version", "control_type", "run_id", "agent_name", "attempt")
 STATUSES = ("passed", "failed")
-SHA = re.compile(r"^[0-9a-f]{7,64}$")
+SHA = re.compile(r"[0-9a-f]{7,64}")  # fullmatch: no trailing newline
 
 
 class ControlPayloadError(UsageError):
@@ -52,8 +53,8 @@ def validate(payload: Any) -> dict[str, Any]:
     for name in ("run_id", "agent_name"):
         _text(payload, name)
     attempt = payload.get("attempt")
-    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
-        raise ControlPayloadError("attempt", "must be an integer >= 1")
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or not 1 <= attempt <= MAX_ATTEMPT:
+        raise ControlPayloadError("attempt", f"must be an integer from 1 to {MAX_ATTEMPT}")
     for name in REQUIRED[ctype]:
         _text(payload, name)
     for name in OPTIONAL[ctype]:
@@ -66,7 +67,7 @@ def validate(payload: Any) -> dict[str, Any]:
     if ctype == "validation":
         if payload["status"] not in STATUSES:
             raise ControlPayloadError("status", "must be 'passed' or 'failed'")
-        if not SHA.match(payload["sha"]):
+        if not SHA.fullmatch(payload["sha"]):
             raise ControlPayloadError("sha", "must be a lower-case hex git sha (7 to 64 characters)")
     return payload
 
@@ -75,6 +76,11 @@ def _text(payload: dict[str, Any], name: str) -> None:
     value = payload.get(name)
     if not isinstance(value, str) or not value.strip():
         raise ControlPayloadError(name, "is required (a non-empty string)")
+    if name in ("run_id", "agent_name"):
+        try:
+            check_name(value, name)
+        except BoundsError as exc:
+            raise ControlPayloadError(name, exc.message.partition(": ")[2]) from None
 
 
 def build(control_type: str, run_id: str, agent_name: str, attempt: int, **fields: Any) -> dict[str, Any]:

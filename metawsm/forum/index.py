@@ -15,7 +15,7 @@ from typing import Any
 
 from metawsm.errors import ForumError
 from metawsm.forum import projector, reads
-from metawsm.forum.log import EventLog, LogCorrupt
+from metawsm.forum.log import EventLog, LogCorrupt, Problem
 from metawsm.forum.schema_sql import INDEXES_DDL, POSTS_DDL, SCHEMA, SEARCH_DDL, TABLES_DDL, VERSION
 
 log = logging.getLogger(__name__)
@@ -117,8 +117,11 @@ class Index:
             with conn:
                 offset, line = self._position(conn)
                 done = True
-                for events, end, end_line in self.log.read(offset, line):
+                problems: list[Problem] = []
+                for events, end, end_line in self.log.read(offset, line, after=_last_seq(conn),
+                                                           problems=problems):
                     projector.apply(conn, events)
+                    record_problems(conn, problems)
                     conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                      (("offset", end), ("line", end_line)))
                     done = False
@@ -140,9 +143,11 @@ class Index:
             offset, line = self._position(conn)
             if offset > log_end:
                 raise sqlite3.DatabaseError("the log is shorter than the indexed offset")
-            for events, end, end_line in self.log.read(offset, line):
+            problems: list[Problem] = []
+            for events, end, end_line in self.log.read(offset, line, after=_last_seq(conn), problems=problems):
                 projector.apply(conn, events)
                 offset, line = end, end_line
+            record_problems(conn, problems)
             self._pos = (offset, line)
         except BaseException:
             self.rollback()
@@ -214,10 +219,12 @@ def build(path: Path, log_: EventLog) -> int:
         conn.executescript(TABLES_DDL + POSTS_DDL)
         offset = line = 0
         state = projector.Carry()
-        for events, end, end_line in log_.read(0, 0, limit_bytes=BUILD_CHUNK):
+        problems: list[Problem] = []
+        for events, end, end_line in log_.read(0, 0, limit_bytes=BUILD_CHUNK, problems=problems):
             conn.execute("BEGIN")
             with conn:
                 projector.apply(conn, events, search=False, carry=state)
+                record_problems(conn, problems)
             count += len(events)
             offset, line = end, end_line
         conn.executescript(INDEXES_DDL + SEARCH_DDL)
@@ -233,3 +240,25 @@ def build(path: Path, log_: EventLog) -> int:
         if gc_was_enabled:
             gc.enable()
     return count
+
+
+SKIPPED_PREFIX = "skipped:"  # meta rows `skipped:<byte offset>` -> line number of a skipped log line
+
+
+def record_problems(conn: sqlite3.Connection, problems: list[Problem]) -> None:
+    """Remember skipped log lines (for health and doctor), then forget them from the list."""
+    if problems:
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                         [(f"{SKIPPED_PREFIX}{p.offset:020d}", p.line) for p in problems])
+        problems.clear()
+
+
+def skipped_lines(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+    """(line, byte offset) of every log line the index skipped."""
+    rows = conn.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ?",
+                        (SKIPPED_PREFIX, SKIPPED_PREFIX[:-1] + ";")).fetchall()
+    return [(int(v), int(k[len(SKIPPED_PREFIX):])) for k, v in rows]
+
+
+def _last_seq(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(sequence), 0) FROM events").fetchone()[0])

@@ -9,16 +9,22 @@ the last `\\n`, so they never see a partial line.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from metawsm.errors import ForumError
+from metawsm.forum.bounds import MAX_INT, MIN_INT
+from metawsm.forum.ids import parse_time
+from metawsm.forum.models import ACTOR_TYPES, CONTROL, PRIORITY_RANK, STATES
+
+_log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20  # 1 MiB reads while catching up (bounds memory)
 REPAIR_HINT = (
@@ -89,10 +95,12 @@ class EventLog:
             os.fsync(self._fd)
 
     # -- reading ----------------------------------------------------------------------------
-    def read(self, offset: int = 0, line: int = 0, *, limit_bytes: int = CHUNK
-             ) -> Iterator[tuple[list[dict[str, Any]], int, int]]:
+    def read(self, offset: int = 0, line: int = 0, *, limit_bytes: int = CHUNK, after: int = 0,
+             problems: list[Problem] | None = None) -> Iterator[tuple[list[dict[str, Any]], int, int]]:
         """Complete lines from byte `offset` (line number `line` before it), in chunks:
-        yields (events, end_offset, end_line). Stops at the last `\\n`."""
+        yields (events, end_offset, end_line). Stops at the last `\\n`. A line that is not a valid
+        event, or whose sequence does not follow `after` (the last valid sequence before `offset`),
+        is skipped and reported in `problems` (never raised): one bad line never hides the rest."""
         try:
             fh = self.path.open("rb")
         except FileNotFoundError:
@@ -101,6 +109,7 @@ class EventLog:
             fh.seek(offset)
             rest = b""
             loads = orjson.loads
+            prev = after
             while True:
                 data = fh.read(limit_bytes)
                 if not data:
@@ -115,29 +124,49 @@ class EventLog:
                 try:
                     events = list(map(loads, lines))
                 except orjson.JSONDecodeError:
-                    events = self._parse_slowly(lines, line)
-                if not all([type(e) is dict and type(e.get("sequence")) is int for e in events]):
-                    self._parse_slowly(lines, line)
+                    events = [_loads_or_none(raw) for raw in lines]
+                good = []
+                for i, e in enumerate(events):
+                    why = check_event(e, prev)
+                    if why is None:
+                        good.append(e)
+                        prev = e["sequence"]
+                    else:
+                        at = offset + sum(len(raw) + 1 for raw in lines[:i])
+                        self._report(Problem(line + i + 1, at, why), problems)
                 offset += cut + 1
                 line += len(lines)
-                yield events, offset, line
+                yield good, offset, line
 
-    def _parse_slowly(self, lines: list[bytes], line: int) -> list[dict[str, Any]]:
-        """Parse line by line to name the first bad one (LogCorrupt)."""
-        events = []
-        for i, raw in enumerate(lines):
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                why = "not UTF-8" if "utf-8" in str(exc).lower() else "not JSON"
-                raise LogCorrupt(self.path, line + i + 1, why) from exc
-            if type(obj) is not dict or type(obj.get("sequence")) is not int:
-                raise LogCorrupt(self.path, line + i + 1, "no integer sequence")
-            events.append(obj)
-        return events
+    def _report(self, problem: Problem, problems: list[Problem] | None) -> None:
+        if problems is not None:
+            problems.append(problem)
+        _log.debug("%s:%d (byte %d): skipped: %s", self.path, problem.line, problem.offset, problem.why)
+
+    def scan(self) -> tuple[int, list[Problem]]:
+        """Read the whole log: (valid events, every skipped line with its byte offset and reason)."""
+        problems: list[Problem] = []
+        count = sum(len(events) for events, _, _ in self.read(0, 0, problems=problems))
+        size = self.size()
+        end = self._complete_end()
+        if end < size:
+            problems.append(Problem(0, end, f"torn tail: {size - end} bytes without a final newline"))
+        return count, problems
+
+    def _complete_end(self) -> int:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return 0
+        try:
+            size = os.fstat(fd).st_size
+            return size if not size or os.pread(fd, 1, size - 1) == b"\n" else _torn_cut(fd, size)
+        finally:
+            os.close(fd)
 
     def last_sequence(self, fd: int | None = None) -> int:
-        """The `sequence` of the last complete line (0 for an empty log)."""
+        """The `sequence` of the last valid complete line (0 for a log without one): a torn tail, a
+        hand-edited or out-of-range last line is passed over, never raised."""
         own = fd is None
         if own:
             try:
@@ -146,20 +175,93 @@ class EventLog:
                 return 0
         assert fd is not None
         try:
-            end = os.fstat(fd).st_size
-            if end == 0:
-                return 0
-            tail = _last_line(fd, end)
-            if tail is None:
-                return 0
-            try:
-                return int(orjson.loads(tail)["sequence"])
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise ForumError(f"{self.path}: the last line is not a JSON event",
-                                 hint=REPAIR_HINT.format(line="(last)", path=self.path)) from exc
+            size = os.fstat(fd).st_size
+            end = size if not size or os.pread(fd, 1, size - 1) == b"\n" else _torn_cut(fd, size)
+            while end > 0:
+                tail = _last_line(fd, end)
+                if tail is None:
+                    return 0
+                e = _loads_or_none(tail)
+                seq = e.get("sequence") if type(e) is dict else None
+                if type(seq) is int and 0 < seq <= MAX_INT:  # the number is taken, even by a bad line
+                    return seq
+                end -= len(tail) + 1
+            return 0
         finally:
             if own:
                 os.close(fd)
+
+
+class Problem(NamedTuple):
+    """A log line that was skipped: its 1-based line number, byte offset and why."""
+
+    line: int
+    offset: int
+    why: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "offset": self.offset, "why": self.why}
+
+
+def _loads_or_none(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return _NotJson("not UTF-8" if "utf-8" in str(exc).lower() else "not JSON")
+
+
+class _NotJson:
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+_STR_FIELDS = ("event_id", "event_type", "occurred_at", "thread_id", "ticket", "actor_type")
+_OPT_FIELDS = ("run_id", "agent_name", "actor_name", "correlation_id", "causation_id", "idempotency_key")
+_ENUMS = {"priority": PRIORITY_RANK, "to_priority": PRIORITY_RANK, "from_priority": PRIORITY_RANK,
+          "to_state": STATES, "from_state": STATES}
+
+
+def check_event(e: Any, prev: int) -> str | None:
+    """Why `e` is not an event the index can hold after sequence `prev` (None: it is)."""
+    if type(e) is not dict:
+        return e.why if isinstance(e, _NotJson) else "not a JSON object"
+    seq = e.get("sequence")
+    if type(seq) is not int or not 0 < seq <= MAX_INT:
+        return "no valid sequence (an integer from 1 to 2^63-1)"
+    if seq <= prev:
+        return f"sequence {seq} repeats or goes back (the previous event is {prev})"
+    for k in _STR_FIELDS:
+        if type(e.get(k)) is not str:
+            return f"{k} missing or not a string"
+    if e["actor_type"] not in ACTOR_TYPES:
+        return f"actor_type {e['actor_type'][:40]!r} unknown"
+    for k in _OPT_FIELDS:
+        v = e.get(k)
+        if v is not None and type(v) is not str:
+            return f"{k} is not a string"
+    version = e.get("event_version", 1)
+    if type(version) is not int or not 0 <= version <= MAX_INT:
+        return "event_version is not a small integer"
+    p = e.get("payload")
+    if type(p) is not dict:
+        return "payload missing or not an object"
+    for k, v in p.items():
+        t = type(v)
+        if t is int and not MIN_INT <= v <= MAX_INT:
+            return f"payload.{k} is out of the 64-bit range"
+        if t is dict or t is list:
+            return f"payload.{k} is not a scalar"
+        if k in _ENUMS and v not in _ENUMS[k] and v not in ("", None):
+            return f"payload.{k} {str(v)[:40]!r} unknown"
+    if e["event_type"] == CONTROL and "attempt" in p:
+        a = p["attempt"]
+        if type(a) is not int or not 0 <= a <= MAX_INT:
+            return "payload.attempt is not an integer from 0 to 2^63-1"
+    try:
+        parse_time(e["occurred_at"])
+    except ValueError:
+        return "occurred_at is not an RFC 3339 time"
+    return None
 
 
 def _last_line(fd: int, end: int) -> bytes | None:
@@ -193,6 +295,9 @@ class Writer:
             size = keep
         self.size = size
         self.next_sequence = self.log.last_sequence(fd) + 1 if size else 1
+        if self.next_sequence > MAX_INT:
+            raise ForumError(f"{self.log.path}: the last sequence is 2^63-1; the log cannot grow",
+                             hint="archive this log and start a new one")
 
     def write(self, envelopes: list[dict[str, Any]], *, sync: bool | None = None) -> list[dict[str, Any]]:
         """Number, serialise and write envelopes; returns them with `sequence` set."""

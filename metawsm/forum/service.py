@@ -16,6 +16,7 @@ from metawsm.errors import NotFoundError, UsageError
 from metawsm.forum import control, ids, queries, reads
 from metawsm.forum import models as m
 from metawsm.forum import threads as rules
+from metawsm.forum.bounds import MAX_LIMIT, check_int, check_name, check_thread_id
 from metawsm.forum.index import Index
 from metawsm.forum.log import EventLog
 from metawsm.forum.models import Escalation, Event, Post, Seen, StatRow, Thread
@@ -142,7 +143,7 @@ class Forum(SignalsMixin):
             raise UsageError("a thread needs a title")
         rules.check_body(title, self.max_body_bytes, what="title")
         rules.check_body(body, self.max_body_bytes)
-        tid = thread_id or ids.new_thread_id()
+        tid = check_thread_id(thread_id) if thread_id is not None else ids.new_thread_id()
 
         def build(conn: Any) -> list[Any]:
             replay = self._replay(conn, idempotency_key)
@@ -269,6 +270,8 @@ class Forum(SignalsMixin):
             raise UsageError(f"viewer type {viewer_type!r} is not one of {', '.join(m.VIEWER_TYPES)}")
         if not (viewer_id or "").strip():
             raise UsageError("a viewer id is required")
+        check_name(viewer_id, "viewer_id")
+        check_int(sequence, "last_seen_event_sequence")
 
         def target(conn: Any) -> int:
             t = rules.require(queries.raw_thread(conn, thread_id), thread_id)
@@ -338,8 +341,7 @@ class Forum(SignalsMixin):
 
     def events(self, cursor: int = 0, limit: int = 100, ticket: str | None = None,
                run_id: str | None = None) -> tuple[list[Event], int]:
-        if cursor < 0:
-            raise UsageError("cursor must be >= 0")
+        check_int(cursor, "cursor")
         found = self._with_index(lambda c: queries.events(c, cursor, _limit(limit), ticket, run_id))
         return found, (found[-1].sequence if found else cursor)
 
@@ -365,6 +367,4 @@ class Forum(SignalsMixin):
 
 
 def _limit(limit: int) -> int:
-    if limit < 1:
-        raise UsageError("limit must be >= 1")
-    return min(limit, 10_000)
+    return min(check_int(limit, "limit", lo=1), MAX_LIMIT)

@@ -8,6 +8,7 @@ from typing import Any
 from metawsm.errors import ForumError, NotFoundError, StateError, UsageError
 from metawsm.forum import ids
 from metawsm.forum import models as m
+from metawsm.forum.bounds import MAX_KEY, check_name
 
 
 def check_actor(actor_type: str, actor_name: str | None = None) -> str:
@@ -67,7 +68,13 @@ def check_transition(thread: dict[str, Any], to: str) -> None:
 def envelope(event_type: str, thread: dict[str, Any], payload: dict[str, Any], *, actor_type: str,
              actor_name: str, correlation_id: str | None = None, causation_id: str | None = None,
              idempotency_key: str | None = None) -> dict[str, Any]:
-    """A new event for `thread` (a row or a dict with thread_id/ticket/run_id/agent_name)."""
+    """A new event for `thread` (a row or a dict with thread_id/ticket/run_id/agent_name); every
+    name in it is bounded here, before anything is written."""
+    check_name(thread["ticket"], "ticket")
+    check_name(thread.get("run_id"), "run_id", required=False)
+    check_name(thread.get("agent_name"), "agent_name", required=False)
+    check_name(actor_name, "actor_name")
+    check_name(idempotency_key, "idempotency_key", max_len=MAX_KEY, required=False)
     event_id = ids.ulid()
     return {
         "sequence": 0,  # set by the log writer

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from metawsm import __version__
 from metawsm.forum.ids import now as stamp
+from metawsm.forum.index import skipped_lines
 from metawsm.forum.service import Forum
 from metawsm.server import api_debug, api_forum, api_runs, auth, errors, stream
 from metawsm.server.worker import Worker
@@ -23,6 +24,7 @@ from metawsm.server.worker import Worker
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
+LAGGING_BYTES = 4 << 20  # an index this far behind the log is reported as lagging
 
 
 def create_app(project: Any, policy: Any, *, token: str | None = None, worker: bool = True,
@@ -84,18 +86,32 @@ def forum_facts(forum: Forum) -> dict[str, Any]:
     offset: int | None = None
     error = None
     if not forum.index.path.exists():
-        return {"log_bytes": size, "index_offset": 0, "index_lag_bytes": size}
+        return {"log_bytes": size, "index_offset": 0, "index_lag_bytes": size, "index_lagging": size > LAGGING_BYTES,
+                "log_ok": True, "log_skipped_lines": 0}
+    skipped: list[tuple[int, int]] = []
     try:
         conn = sqlite3.connect(f"file:{forum.index.path}?mode=ro", uri=True, timeout=1)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'offset'").fetchone()
             offset = int(row[0]) if row else 0
+            skipped = skipped_lines(conn)
         finally:
             conn.close()
     except sqlite3.Error as exc:
         error = str(exc)
-    facts: dict[str, Any] = {"log_bytes": size, "index_offset": offset,
-                             "index_lag_bytes": None if offset is None else max(size - offset, 0)}
+    lag = None if offset is None else max(size - offset, 0)
+    torn = size - forum.log._complete_end() if size else 0
+    facts: dict[str, Any] = {"log_bytes": size, "index_offset": offset, "index_lag_bytes": lag,
+                             "index_lagging": lag is None or lag > LAGGING_BYTES,
+                             "log_ok": not skipped and not torn, "log_skipped_lines": len(skipped),
+                             "log_torn_bytes": torn}
+    if skipped:
+        line, at = skipped[0]
+        facts["log_error"] = (f"{forum.log.path}:{line} (byte {at}) and {len(skipped) - 1} more line(s) are "
+                              "not valid events; see `metawsm forum doctor`")
+    elif torn:
+        facts["log_error"] = (f"{forum.log.path} ends in {torn} bytes without a newline (a torn write); the "
+                              "next append cuts them")
     if error:
         facts["index_error"] = error
     return facts
@@ -106,26 +122,33 @@ def health_router() -> Any:
 
     router = APIRouter(tags=["health"])
 
-    @router.get("/api/v1/health", responses={503: {"description": "degraded: the worker keeps failing"}})
+    @router.get("/api/v1/health", responses={503: {"description": "degraded: the worker keeps failing, "
+                                                                 "or the forum log has lines that are not events"}})
     def health(request: Request) -> JSONResponse:
         """Status, uptime, worker ticks, forum log size and index lag, recent reconcile errors."""
         st = request.app.state
         work: Worker = st.worker
-        degraded = work.degraded
+        facts = forum_facts(st.forum)
+        log_bad = not facts["log_ok"] or "index_error" in facts
+        degraded = work.degraded or log_bad
         outbox, _ = api_debug.index_outbox(st.forum, st.hub)
         body = {
             "status": "degraded" if degraded else "ok", "started_at": st.started_at, "now": stamp(),
             "uptime_seconds": round(time.monotonic() - st.started_monotonic, 3),
             "version": __version__, "worker": {**work.snapshot(), "outbox": outbox},
             "reconcile_errors": list(work.reconcile_errors),
-            "forum": {**forum_facts(st.forum), "head_sequence": st.hub.head}, "stream": st.hub.stats(),
+            "forum": {**facts, "head_sequence": st.hub.head}, "stream": st.hub.stats(),
             # the Go server's fields, so its web client's banner logic works unchanged: the "bus" is
             # the worker, the "outbox" the forum index lag (see /api/v1/forum/debug)
-            "forum_bus": {"healthy": not degraded, **({"error": work.last_error} if degraded else {})},
+            "forum_bus": {"healthy": not degraded, **({"error": _why(work, facts)} if degraded else {})},
             "outbox": outbox,
         }
         if degraded:
-            body["error"] = work.last_error
+            body["error"] = _why(work, facts)
         return JSONResponse(body, status_code=503 if degraded else 200)
 
     return router
+
+
+def _why(work: Worker, facts: dict[str, Any]) -> str | None:
+    return work.last_error if work.degraded else (facts.get("log_error") or facts.get("index_error"))

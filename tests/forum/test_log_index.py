@@ -107,29 +107,42 @@ def test_torn_tail_is_ignored_by_readers_and_repaired_by_the_next_append(forum: 
 
 
 @pytest.mark.parametrize(("bad", "why"), [(b"\xff\xfe not utf8", "not UTF-8"), (b"{nope", "not JSON"),
-                                          (b"[1, 2]", "no integer sequence")])
-def test_corrupt_line_mid_log_names_the_line(forum: Forum, bad: bytes, why: str) -> None:
+                                          (b"[1, 2]", "not a JSON object"),
+                                          (b'{"sequence": 3}', "event_id missing"),
+                                          (b'{"sequence": 9223372036854775808}', "no valid sequence")])
+def test_corrupt_line_mid_log_is_skipped_and_reported(forum: Forum, bad: bytes, why: str) -> None:
+    """Issue 15: a bad line (`{"sequence": 3}` gave KeyError, a huge sequence OverflowError) is skipped
+    and reported with its line and byte offset; every other event is still read and writes go on."""
     for i in range(3):
         forum.open_thread("ABC-1", f"T{i}", "b", **HUMAN)
     forum.shutdown()
     lines = forum.log.path.read_bytes().split(b"\n")
+    offset = len(lines[0]) + 1
     lines[1] = bad
     forum.log.path.write_bytes(b"\n".join(lines))
     forum.index.path.unlink()
     f = Forum(forum.dir)
-    with pytest.raises(LogCorrupt, match=rf"events.jsonl:2: not a JSON event \({why}\)") as err:
-        f.list_threads()
-    assert "metawsm forum reindex" in (err.value.hint or "") and err.value.line == 2
-    with pytest.raises(ForumError, match=":2:"):
-        f.reindex()
+    assert sorted(t.title for t in f.list_threads()) == ["T0", "T2"]
+    count, problems = f.log.scan()
+    assert count == 2 and [(p.line, p.offset) for p in problems] == [(2, offset)]
+    assert why in problems[0].why
+    assert f.reindex() == 2
+    t = f.open_thread("ABC-1", "T3", "b", **HUMAN)
+    assert t.last_event_sequence == 4 and len(f.list_threads()) == 3
 
 
 def test_batch_append_is_one_write(tmp_path: Path) -> None:
+    from metawsm.forum import threads
+
+    def env(i: int) -> dict[str, object]:
+        return threads.envelope("forum.post.added", {"thread_id": f"t-{i}", "ticket": "ABC-1"}, {"n": i},
+                                actor_type="human", actor_name="me")
+
     log = EventLog(tmp_path / "events.jsonl")
-    out = log.append([{"sequence": 0, "n": i} for i in range(1000)])
+    out = log.append([env(i) for i in range(1000)])
     assert [e["sequence"] for e in out] == list(range(1, 1001))
     assert log.last_sequence() == 1000
-    assert log.append([{"sequence": 0}])[0]["sequence"] == 1001
+    assert log.append([env(1000)])[0]["sequence"] == 1001
     chunks = list(log.read(0, 0, limit_bytes=4096))
     assert sum(len(c[0]) for c in chunks) == 1001 and chunks[-1][2] == 1001
 

@@ -44,3 +44,30 @@ def test_no_runs_yet(client: TestClient) -> None:
     assert client.get("/api/v1/runs/R1").status_code == 404
     r = client.get("/api/v1/gate")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_health_reports_a_corrupt_log(make_client: AppFactory, forum) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15: /health said "ok" while the log was corrupt."""
+    client = make_client()
+    forum.open_thread("ABC-1", "T", "b", actor_type="human", actor_name="me")
+    assert client.get("/api/v1/health").json()["forum"]["log_ok"] is True
+    with forum.log.path.open("ab") as fh:
+        fh.write(b'{"sequence": 7}\n')
+    assert client.get("/api/v1/forum/threads").status_code == 200  # the index skips it and remembers
+    r = client.get("/api/v1/health")
+    assert r.status_code == 503 and r.json()["status"] == "degraded"
+    facts = r.json()["forum"]
+    assert facts["log_ok"] is False and facts["log_skipped_lines"] == 1 and "forum doctor" in r.json()["error"]
+    assert ":2 (byte " in facts["log_error"]
+
+
+def test_health_reports_a_torn_tail(make_client: AppFactory, forum) -> None:  # type: ignore[no-untyped-def]
+    client = make_client()
+    forum.open_thread("ABC-1", "T", "b", actor_type="human", actor_name="me")
+    with forum.log.path.open("ab") as fh:
+        fh.write(b'{"sequence": 2, "ev')
+    assert client.get("/").status_code == 200 and client.get("/forum").status_code == 200
+    r = client.get("/api/v1/health")
+    assert r.status_code == 503 and r.json()["forum"]["log_torn_bytes"] == 19
+    forum.post(forum.list_threads()[0].thread_id, "repairs the tail", actor_type="human", actor_name="me")
+    assert client.get("/api/v1/health").status_code == 200
