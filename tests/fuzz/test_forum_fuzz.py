@@ -113,11 +113,11 @@ def test_control_payloads_refused_or_round_trip(control: str, attempt: int, fiel
     (logged,) = [e for e in lines if e["sequence"] == event.sequence]
     (indexed,) = [e for e in forum.events(limit=1000)[0] if e.sequence == event.sequence]
     assert indexed.to_json() == event.to_json()
-    assert logged["payload"] == event.to_json()["payload"] and logged["event_type"] == "forum.control.signal"
+    assert logged["payload"] == event.to_log()["payload"] and logged["event_type"] == "forum.control.signal"
     with TestClient(create_app(project, default_policy(), worker=False)) as client:
         api = client.get("/api/v1/forum/events", params={"cursor": 0, "limit": 1000}).json()["events"]
     (served,) = [e for e in api if e["sequence"] == event.sequence]
-    assert served["payload"] == logged["payload"]
+    assert json.loads(served["payload_json"]) == logged["payload"]
 
 
 def test_regression_nul_characters_are_refused(tmp_path: Path) -> None:
