@@ -1,5 +1,7 @@
 from __future__ import annotations
 
-from metawsm.cli.main import entry
+import sys
 
-entry()
+from metawsm.cli.entry import entry
+
+sys.exit(entry())

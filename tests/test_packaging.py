@@ -27,6 +27,9 @@ def test_wheel_contains_data_folders(tmp_path: Path) -> None:
     assert "metawsm/_data/hooks/hook.sh.tmpl" in names
     assert "metawsm/cli/main.py" in names
     assert "metawsm/server/templates/base.html" in names and "metawsm/server/static/app.js" in names
+    # the `metawsm` command is the plain script (no generated wrapper); installers write its interpreter
+    script = next(n for n in names if n.endswith(".data/scripts/metawsm"))
+    assert zipfile.ZipFile(wheel).read(script).startswith(b"#!python\n")
 
 
 def test_readme_names_the_three_commands() -> None:

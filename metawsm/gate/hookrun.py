@@ -2,10 +2,12 @@
 
 Hooks run on every commit, so the fast path (nothing metawsm cares about is staged or pushed) must cost
 little more than starting Python: this module and the fast halves of `precommit`/`prepush` import only
-os, sys, json, subprocess and fnmatch. yaml, jsonschema, sqlite, the engine and libtmux are imported inside
-the functions that need them (a metawsm file is staged, the policy cache is stale, a ticket branch is
-pushed). The policy facts the fast path needs (forbidden file patterns, branch prefix) are cached in
-`.metawsm/state/hooks-cache.json`, keyed by the policy file's path, size and mtime, and read with json.
+os, sys, json, select and fnmatch. git runs through `os.posix_spawnp`: the `subprocess` module, with the
+signal, threading and selectors imports it brings, costs a third of an interpreter start. yaml,
+jsonschema, sqlite, the engine and libtmux are imported inside the functions that need them (a metawsm
+file is staged, the policy cache is stale, a ticket branch is pushed). The policy facts the fast path
+needs (forbidden file patterns, branch prefix) are cached in `.metawsm/state/hooks-cache.json`, keyed by
+the policy file's path, size and mtime, and read with json.
 
 Exit codes: 0 pass, 1 refused (or metawsm failed: a hook never lets a crash pass silently).
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the fast path
@@ -57,12 +58,54 @@ def index_env() -> dict[str, str]:
 
 def run_git(cwd: str, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> bytes:
     """stdout of a git command; a failure raises HookError naming the command and git's message."""
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env if env is not None else no_git_env(), input=stdin,
-                          capture_output=True, check=False)
-    if proc.returncode != 0:
-        detail = proc.stderr.decode(errors="replace").strip()
-        raise HookError(f"`git {' '.join(args)}` failed (exit {proc.returncode}): {detail}")
-    return proc.stdout
+    env = env if env is not None else no_git_env()
+    if stdin is None:
+        code, out, err = _spawn(["git", "-C", cwd, *args], env)
+    else:  # feeding stdin while reading two pipes: subprocess does it well, and only slow paths need it
+        import subprocess
+
+        proc = subprocess.run(["git", *args], cwd=cwd, env=env, input=stdin, capture_output=True, check=False)
+        code, out, err = proc.returncode, proc.stdout, proc.stderr
+    if code != 0:
+        detail = err.decode(errors="replace").strip()
+        raise HookError(f"`git {' '.join(args)}` failed (exit {code}): {detail}")
+    return out
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of `argv` with stdin from /dev/null: subprocess.run's job with posix_spawn
+    and poll, whose modules are built in."""
+    import select
+
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        pid = os.posix_spawnp(argv[0], argv, env, file_actions=[
+            (os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
+    except OSError as exc:
+        os.close(out_r)
+        os.close(err_r)
+        raise HookError(f"cannot run `{argv[0]}`: {exc.strerror}") from exc
+    finally:
+        for fd in (out_w, err_w, null):
+            os.close(fd)
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    poller = select.poll()
+    for fd in chunks:
+        poller.register(fd, select.POLLIN)
+    live = len(chunks)
+    while live:
+        for fd, _event in poller.poll():
+            data = os.read(fd, 1 << 16)
+            if data:
+                chunks[fd].append(data)
+            else:  # EOF (or POLLHUP after the last byte)
+                poller.unregister(fd)
+                os.close(fd)
+                live -= 1
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks[out_r]), b"".join(chunks[err_r])
 
 
 class HookError(Exception):

@@ -117,7 +117,7 @@ def _probe(cwd: Path) -> dict[str, object]:
     """Run the hook entry in-process in a fresh interpreter and report what it imported."""
     code = ("import json, sys; from metawsm.gate.hookrun import main; rc = main(['pre-commit']); "
             "print(json.dumps({'rc': rc, 'heavy': sorted(m for m in ('yaml', 'jsonschema', 'sqlite3', 'libtmux', "
-            "'metawsm.config.loader', 'metawsm.engine.context') if m in sys.modules)}))")
+            "'metawsm.config.loader', 'metawsm.engine.context', 'subprocess') if m in sys.modules)}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 

@@ -1,0 +1,19 @@
+"""The console script's first stop: `metawsm --version` is answered here, everything else goes to
+`metawsm.cli.main`. Imports nothing but `sys`, so the cheapest command costs one interpreter start."""
+
+from __future__ import annotations
+
+import sys
+
+
+def entry() -> int:
+    """`scripts/metawsm` and `python -m metawsm` call this; the return value is the exit status."""
+    argv = sys.argv[1:]
+    if argv in (["--version"], ["-V"]):
+        from metawsm import __version__
+
+        sys.stdout.write(f"metawsm {__version__}\n")
+        return 0
+    from metawsm.cli.main import main
+
+    return main(argv)
