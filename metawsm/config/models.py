@@ -130,6 +130,9 @@ class AgentProfile:
     base_prompt: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
+    cli: str | None = None  # "claude" | "codex": metawsm writes that CLI's config and knows its failures
+    mode: str = "interactive"
+    permissions: str = "workspace"
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,8 @@ class AgentSpec:
     run: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     timeout_seconds: int = 0
+    mode: str | None = None
+    permissions: str | None = None
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ POLICY = """\
 #   require_hooks: false
 # agent_profiles:                    # built-in: shell, codex, claude
 #   my-codex:
-#     command: "codex exec --full-auto {{ prompt | shquote }}"
+#     command: "codex exec --skip-git-repo-check -c allow_login_shell=false {{ prompt | shquote }}"
 #     requires: [codex]
 """
 

@@ -30,6 +30,19 @@ def render_plan(config: Config, plan: Plan, *, project_root: Path, run_id: str |
     return _Planner(config, plan, project_root, run_id).build()
 
 
+def writable_dirs(project_root: Path, ws: WorkspacePaths) -> list[str]:
+    """What a sandboxed agent must be able to write besides its worktree: metawsm's state folder (signals,
+    questions) and the git dir of each repository the ticket's worktrees belong to (index, objects, refs)."""
+    dirs = [str(project_root / ".metawsm" / "state")]
+    for name, root in ws.repo_roots.items():
+        git_dir = Path(root) / ".git"
+        # Codex keeps a writable root's own git dir read-only: the worktree's git dir is named explicitly
+        for path in (str(git_dir), str(git_dir / "worktrees" / Path(ws.repos.get(name, root)).name)):
+            if path not in dirs:
+                dirs.append(path)
+    return dirs
+
+
 def _policy_marks(project_root: Path, source: str) -> dict[str, tuple[int, int]]:
     if not source:
         return {}
@@ -152,8 +165,10 @@ class _Planner:
         }, self.retries, 0))
 
         # phase 1: the agent's own templates, with agent.prompt / agent.run as written
+        mode = spec.mode or profile.mode
+        permissions = spec.permissions or profile.permissions
         agent: dict[str, Any] = {"name": a, "profile": spec.profile, "env": Namespace("agent.env", spec.env),
-                                 "timeout_seconds": spec.timeout_seconds}
+                                 "timeout_seconds": spec.timeout_seconds, "mode": mode, "permissions": permissions}
         if spec.prompt is not None:
             agent["prompt"] = spec.prompt
         if spec.run is not None:
@@ -175,7 +190,9 @@ class _Planner:
         agent.update(env=Namespace("agent.env", env), prompt=plan_prompt)
         if run is not None:
             agent["run"] = run
-        ctx2 = {**ctx, "agent": Namespace("agent", agent), "prompt": prompt}
+        writable = writable_dirs(self.root, ws)
+        ctx2 = {**ctx, "agent": Namespace("agent", agent), "prompt": prompt,
+                "metawsm": Namespace("metawsm", {"writable_dirs": writable})}
         command = r.render(profile.command, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.command"))
         profile_env = {k: r.render(v, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.env.{k}"))
                        for k, v in sorted(profile.env.items())}
@@ -185,6 +202,10 @@ class _Planner:
             "command": command,
             "env": dict(sorted({**profile_env, **env}.items())),
             "requires": list(profile.requires),
+            "cli": profile.cli,
+            "mode": mode,
+            "permissions": permissions,
+            "writable_dirs": writable if profile.cli else [],
             "session": session,
             "cwd": cwd,
             "timeout_seconds": spec.timeout_seconds,

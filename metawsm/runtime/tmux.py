@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from metawsm.errors import ExternalError
+from metawsm.runtime import envpass
 from metawsm.runtime.tmux_panes import PANE_FORMAT as _PANE_FORMAT
 from metawsm.runtime.tmux_panes import SEP as _SEP
 from metawsm.runtime.tmux_panes import PaneInfo
@@ -53,8 +54,9 @@ def bin_dir() -> str:
 
 
 def agent_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with PATH starting with :func:`bin_dir` (PATH defaults to this process's PATH)."""
-    result = dict(env)
+    """``env`` over the variables every session gets from the starting command (runtime/envpass.py), with
+    PATH starting with :func:`bin_dir` (PATH defaults to this process's PATH)."""
+    result = {**envpass.passed(), **env}
     first = bin_dir()
     parts = [p for p in (result.get("PATH") or os.environ.get("PATH", "")).split(os.pathsep) if p]
     if not parts or parts[0] != first:
@@ -84,9 +86,12 @@ def _arg(value: str) -> str:
     return value[:-1] + "\\;" if value.endswith(";") else value
 
 
-def _env_args(env: Mapping[str, str]) -> list[str]:
+def _env_args(env: Mapping[str, str], command: str | None = None) -> list[str]:
+    """``-e`` arguments; PATH only when there is no command (a command gets PATH from :func:`_command_args`)."""
     args: list[str] = []
     for key, value in env.items():
+        if key == "PATH" and command is not None:
+            continue
         if not key or "=" in key:
             raise ExternalError(f"invalid environment variable name {key!r} for tmux")
         args += ["-e", _arg(f"{key}={value}")]
@@ -101,10 +106,19 @@ _WRAPPER = '/bin/sh -c "$1"; s=$?; "$2" set-option -p -t "$TMUX_PANE" @metawsm_e
 _EXIT_OPTION = "@metawsm_exit"
 
 
-def _command_args(command: str | None, tmux_bin: str = "tmux") -> list[str]:
+def _command_args(command: str | None, tmux_bin: str = "tmux", env: Mapping[str, str] | None = None) -> list[str]:
+    """The window command. tmux 3.3 gives a new pane the *client's* PATH whatever ``-e PATH`` says, and the
+    server's stale copy of any variable not passed: ``env`` sets PATH and unsets stale credentials first."""
     if command is None:
         return []
-    return ["/bin/sh", "-c", _WRAPPER, "metawsm-agent", _arg(command), _arg(tmux_bin)]
+    prefix: list[str] = []
+    if env is not None:
+        prefix = ["/usr/bin/env"]
+        for name in envpass.to_unset(env):
+            prefix += ["-u", name]
+        if "PATH" in env and env["PATH"] != os.environ.get("PATH"):  # else the client's PATH is right
+            prefix.append(_arg(f"PATH={env['PATH']}"))
+    return [*prefix, "/bin/sh", "-c", _WRAPPER, "metawsm-agent", _arg(command), _arg(tmux_bin)]
 
 
 @dataclass(frozen=True)
@@ -180,9 +194,10 @@ class Tmux:
 
     def _new_session_args(self, spec: SessionSpec, fmt: str) -> list[str]:
         check_session_name(spec.name)
+        env = agent_env(spec.env)
         return [
             "new-session", "-d", "-s", _arg(spec.name), "-n", _arg(spec.window_name), "-c", _arg(spec.cwd),
-            *_env_args(agent_env(spec.env)), "-P", "-F", fmt, *_command_args(spec.command, self.tmux_bin),
+            *_env_args(env, spec.command), "-P", "-F", fmt, *_command_args(spec.command, self.tmux_bin, env),
             ";", "set-option", "-w", "-t", _arg(f"={spec.name}:^"), "remain-on-exit", "on",
         ]
 
@@ -255,11 +270,12 @@ class Tmux:
         """The chained commands of one respawn; they print exactly one line (the new pane pid)."""
         check_session_name(name)
         target = _arg(f"={name}:^")
+        full = agent_env(env)
         return [
             "set-option", "-w", "-t", target, "remain-on-exit", "on", ";",
             "set-option", "-p", "-u", "-t", target, _EXIT_OPTION, ";",
-            "respawn-pane", "-k", "-t", target, "-c", _arg(os.fspath(cwd)), *_env_args(agent_env(env)),
-            *_command_args(command, self.tmux_bin), ";", "display-message", "-p", "-t", target, "#{pane_pid}",
+            "respawn-pane", "-k", "-t", target, "-c", _arg(os.fspath(cwd)), *_env_args(full, command),
+            *_command_args(command, self.tmux_bin, full), ";", "display-message", "-p", "-t", target, "#{pane_pid}",
         ]
 
     def respawn_many(self, specs: Sequence[SessionSpec]) -> dict[str, int | None]:
@@ -296,10 +312,11 @@ class Tmux:
         _, out, _ = self._cmd("new-window", "-d", "-t", _arg(f"={session}:"), "-n", _arg(name),
                               "-P", "-F", "#{window_id}", "/bin/sh", "-c", "exec sleep 86400")
         window_id = out[0].strip()
+        full = agent_env(env)
         _, out, _ = self._cmd(
             "set-option", "-w", "-t", window_id, "remain-on-exit", "on", ";",
-            "respawn-pane", "-k", "-t", window_id, "-c", _arg(os.fspath(cwd)), *_env_args(agent_env(env)),
-            *_command_args(command, self.tmux_bin), ";", "display-message", "-p", "-t", window_id, "#{pane_pid}",
+            "respawn-pane", "-k", "-t", window_id, "-c", _arg(os.fspath(cwd)), *_env_args(full, command),
+            *_command_args(command, self.tmux_bin, full), ";", "display-message", "-p", "-t", window_id, "#{pane_pid}",
         )
         return WindowInfo(session, name, window_id, _int(out[-1]) if out else None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -108,8 +109,32 @@ def test_full_prompt_is_base_then_plan_prompt(render: Callable[..., StepGraph]) 
     for needle in ("- tests pass", "metawsm signal completion --summary", "metawsm ask",
                    "metawsm signal validation --status passed|failed --done-criteria", "metawsm/ABC-1"):
         assert needle in prompt
-    assert fields["command"].startswith("codex exec --full-auto --skip-git-repo-check '")
-    assert fields["requires"] == ["codex"]
+    assert fields["command"].startswith("codex -c allow_login_shell=false --sandbox workspace-write ")
+    assert fields["command"].endswith(shlex.quote(prompt))
+    assert fields["requires"] == ["codex"] and fields["cli"] == "codex" and fields["mode"] == "interactive"
+
+
+def test_agent_mode_and_permissions_choose_the_cli_command_line(render: Callable[..., StepGraph]) -> None:
+    graph = render("""\
+    name: p
+    tickets: [ABC-1]
+    agents:
+      - {name: a, profile: codex, mode: headless, prompt: x}
+      - {name: b, profile: codex, mode: headless, permissions: bypass, prompt: x}
+      - {name: c, profile: claude, mode: headless, prompt: x}
+      - {name: d, profile: claude, permissions: bypass, prompt: x}
+    """)
+    fields = {a: graph.by_id[f"agent:ABC-1:{a}"].fields for a in "abcd"}
+    a, b, c, d = (fields[x]["command"] for x in "abcd")
+    state = fields["a"]["writable_dirs"][0]
+    assert state.endswith("/.metawsm/state") and fields["a"]["writable_dirs"][1].endswith("/.git")
+    assert a.startswith("codex exec --skip-git-repo-check -c allow_login_shell=false --sandbox workspace-write "
+                        f"--add-dir {state} ")
+    assert "--dangerously-bypass-approvals-and-sandbox" in b and "--sandbox" not in b and "--add-dir" not in b
+    assert c.startswith("claude -p --output-format stream-json --verbose --permission-mode acceptEdits "
+                        "--allowedTools=Bash,")
+    assert d.startswith("claude --dangerously-skip-permissions '") and fields["d"]["permissions"] == "bypass"
+    assert fields["c"]["env"]["BASH_MAX_TIMEOUT_MS"] == "86400000"
 
 
 def test_custom_base_prompt_and_profile_env(files: Any) -> None:

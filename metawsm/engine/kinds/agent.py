@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from metawsm.agents import failures, launch
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
 from metawsm.runtime.tmux import SessionSpec
@@ -28,6 +29,13 @@ def agent_env(eng: Engine, ref: StepRef, attempt: int) -> dict[str, str]:
     }
     env.update(session_env(ref, fields, attempt))
     return env
+
+
+def prepare_cli(ref: StepRef, env: dict[str, str]) -> None:
+    """An AI CLI's first-run config for this worktree, and the variables its session needs (agents/launch.py)."""
+    fields = ref.fields
+    env.update(launch.prepare(fields.get("cli"), str(fields.get("permissions") or "workspace"), str(fields["cwd"]),
+                              env, list(fields.get("writable_dirs") or [])))
 
 
 def with_restart_note(eng: Engine, ref: StepRef, command: str, env: dict[str, str]) -> tuple[str, Any]:
@@ -65,6 +73,7 @@ class AgentKind:
         env = agent_env(eng, ref, attempt)
         command, note_file = with_restart_note(eng, ref, str(fields["command"]), env)
         try:
+            prepare_cli(ref, env)
             if not eng.tmux.has_session(session):
                 eng.tmux.ensure_session(session, cwd, env, None)
             pid = eng.tmux.respawn(session, cwd, env, command)
@@ -92,6 +101,10 @@ class AgentKind:
             attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
             env = agent_env(eng, ref, attempt)
             command, note_file = with_restart_note(eng, ref, str(ref.fields["command"]), env)
+            try:
+                prepare_cli(ref, env)
+            except MetawsmError as exc:  # the agent's pane says why, and its note shows the pane
+                command = f"printf '%s\\n' {shlex.quote('metawsm: ' + exc.message)}; exit 1"
             launches.append((ref, attempt, SessionSpec(ref.fields["session"], ref.fields["cwd"], env, command),
                              note_file))
         try:
@@ -135,6 +148,9 @@ class AgentKind:
                     self.stop(eng, ref)
                     move(eng, agent, "failed", reason="timed out")
                     return Outcome.failed(f"agent {ref.agent} of {ref.ticket} did not complete within {timeout}s")
+                fatal = self._fatal(eng, ref, agent)
+                if fatal is not None:
+                    return fatal
                 return Outcome.running(waiting=state.pending_question is not None)
             state = eng.forum.control_state(ref.run_id, key, agent.attempt)  # it may have signalled, then exited
             if state.completion is None:
@@ -153,12 +169,30 @@ class AgentKind:
         eng.store.update_agent(ref.run_id, ref.ticket, ref.agent, exit_status=code)
         move(eng, agent, "failed", reason=f"command exited with status {code}")
         try:
-            last = eng.tmux.capture_pane(session, 5).strip().splitlines()[-3:]
+            text = eng.tmux.capture_pane(session, 60)
         except MetawsmError:
-            last = []
-        where = f"; last output: {' | '.join(last)}" if last else ""
+            text = ""
+        why = failures.explain(text, cli=ref.fields.get("cli"), command=str(ref.fields.get("command", "")))
+        where = f"; {why}" if why else ""
         return Outcome.failed(f"agent {ref.agent} of {ref.ticket} exited with status {code} before signalling "
                               f"completion (attempt {agent.attempt}){where}")
+
+    def _fatal(self, eng: Engine, ref: StepRef, agent: Agent) -> Outcome | None:
+        """An AI CLI that keeps retrying a refused key fails now, not after minutes of silent retries."""
+        if not ref.fields.get("cli"):
+            return None
+        try:
+            text = eng.tmux.capture_pane(agent.session, 40)
+        except MetawsmError:
+            return None
+        found = failures.recognise("\n".join(failures.last_lines(text, 12)))
+        if found is None or found.kind != "auth":
+            return None
+        why = failures.explain(text, cli=ref.fields.get("cli"), command=str(ref.fields.get("command", "")))
+        self.stop(eng, ref)
+        move(eng, agent, "failed", reason="API key refused")
+        return Outcome.failed(f"agent {ref.agent} of {ref.ticket} cannot reach its model (attempt {agent.attempt}): "
+                              f"{why}")
 
     def stop(self, eng: Engine, ref: StepRef) -> None:
         session = ref.fields.get("session")
