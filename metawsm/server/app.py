@@ -29,8 +29,9 @@ LAGGING_BYTES = 4 << 20  # an index this far behind the log is reported as laggi
 
 def create_app(project: Any, policy: Any, *, token: str | None = None, worker: bool = True,
                operator: bool = False, heartbeat: float | None = None, poll: float = 0.05,
-               stream_queue: int = 256) -> FastAPI:
-    """The daemon's ASGI app. `worker=False` leaves runs alone (tests, read-only fronts)."""
+               stream_queue: int = 256, go_ui: Path | None = None) -> FastAPI:
+    """The daemon's ASGI app. `worker=False` leaves runs alone (tests, read-only fronts). `go_ui`: a
+    built Go metawsm UI served at `/` (ours moves to `/ui`; see goui.py)."""
     forum = Forum.for_project(project, policy)
     hub = stream.Hub(forum, poll=poll, queue_size=stream_queue)
     work = Worker(project, policy, forum, policy.server.reconcile_interval, operator=operator)
@@ -66,16 +67,27 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
     app.include_router(api_debug.router)
     app.include_router(stream.router)
     app.include_router(auth.router)
+    st.ui_base = ""
     try:
+        from metawsm.server.ui import login_router
         from metawsm.server.ui import router as ui_router
     except ImportError:
         log.debug("no web UI module (metawsm.server.ui)")
     else:
-        app.include_router(ui_router)
+        if go_ui is not None:
+            from metawsm.server.goui import OWN_UI_BASE
+
+            st.ui_base = OWN_UI_BASE
+        app.include_router(ui_router, prefix=st.ui_base)
+        app.include_router(login_router)
     if STATIC.is_dir():
         from fastapi.staticfiles import StaticFiles
 
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if go_ui is not None:
+        from metawsm.server import goui
+
+        goui.install(app, go_ui)
     return app
 
 

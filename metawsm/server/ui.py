@@ -67,7 +67,11 @@ templates.filters.update(age=_age, when=_when, since=_since)
 
 
 def _page(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
-    html = templates.get_template(name).render(request_path=request.url.path, **ctx)
+    """Render a page. `ui_base` is where the pages live: "" at `/`, or "/ui" when `serve --go-ui` puts
+    the Go metawsm's UI at `/`; `request_path` is the page's path below it."""
+    base = getattr(request.app.state, "ui_base", "")
+    path = request.url.path.removeprefix(base) or "/"
+    html = templates.get_template(name).render(request_path=path, ui_base=base, **ctx)
     return HTMLResponse(html, status_code=status)
 
 
@@ -219,7 +223,10 @@ def thread_page(request: Request, thread_id: str, viewer: str | None = None) -> 
 
 
 # -- login ------------------------------------------------------------------------------------
-@router.get("/login", response_class=HTMLResponse)
+login_router = APIRouter(include_in_schema=False)  # always at /login, whatever the pages' base
+
+
+@login_router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/", error: str | None = None) -> Response:
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     return _page(request, "login.html", title="Sign in", next=target,

@@ -63,8 +63,9 @@
       const after = form.dataset.after || "refresh";
       if (after === "goto-thread" && data.thread) {
         const viewer = form.dataset.viewer;
-        location.assign("/forum/threads/" + encodeURIComponent(data.thread.thread_id) +
-                        (viewer ? "?viewer=" + encodeURIComponent(viewer) : ""));
+        location.assign((document.body.dataset.base || "") + "/forum/threads/" +
+          encodeURIComponent(data.thread.thread_id) +
+          (viewer ? "?viewer=" + encodeURIComponent(viewer) : ""));
         return;
       }
       if (after.startsWith("reset")) form.reset();
