@@ -61,16 +61,30 @@ def time_interleaved(cmds: dict[str, Sequence[str]], *, runs: int = 10, warmup: 
                      env: dict[str, str] | None = None) -> dict[str, list[float]]:
     """Wall seconds of each command, measured round-robin (one sample of each per round) so that load
     drift on a shared machine hits them alike; fails loudly on a non-zero exit."""
+    return {name: wall for name, (wall, _cpu) in measure_interleaved(cmds, runs=runs, warmup=warmup, cwd=cwd,
+                                                                    env=env).items()}
+
+
+def measure_interleaved(cmds: dict[str, Sequence[str]], *, runs: int = 10, warmup: int = 1, cwd: Path | None = None,
+                        env: dict[str, str] | None = None) -> dict[str, tuple[list[float], list[float]]]:
+    """{name: (wall seconds, CPU seconds)} of each run, round-robin. CPU = user + system time of the command
+    and its children (from getrusage): on a machine shared with other work it moves far less than wall time."""
+    import resource
+
     full_env = {**os.environ, **(env or {})}
-    times: dict[str, list[float]] = {name: [] for name in cmds}
+    out: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in cmds}
     for i in range(warmup + runs):
         for name, argv in cmds.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run(argv, cwd=cwd, env=full_env, check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
+            wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if i >= warmup:
-                times[name].append(time.perf_counter() - t0)
-    return times
+                out[name][0].append(wall)
+                out[name][1].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return out
 
 
 def tool(name: str, extra: str = "bench") -> str:

@@ -7,8 +7,14 @@ the pre-commit framework running one trivial local hook. And `git push --dry-run
 gate of a real run (demo plan applied with shell agents in tmux); the metawsm hook for a non-ticket branch.
 
 Configurations are measured round-robin (one sample of each per round) so machine-load drift hits them
-alike; figures are medians. Targets: nothing-to-check overhead ≤ 1.6x the bare python hook's; plan staged
-≤ 120 ms overhead; pre-push gate ≤ 60 ms overhead.
+alike; figures are medians.
+
+Then each hook is also run directly, as git runs it (its executable in the worktree, git's stdin and
+GIT_INDEX_FILE), round-robin with the interpreter floors and with peers doing the same I/O in plain Python:
+a bare YAML hook (staged list, every metawsm file read from the index and parsed with the C loader) and a
+bare gate hook (state.db and forum.db read with plain sqlite3, one `git status`). Targets (direct runs):
+nothing to check ≤ 2.5x `python -I -S -c pass`; plan staged ≤ 1.5x the bare YAML hook; pre-push gate of a
+ticket branch at 10,000 files ≤ 1.5x the bare gate hook.
 
     python bench/hooks.py [--files 10000] [--runs 21] [--pre-commit PATH]
 """
@@ -31,6 +37,49 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, al
 from _common import FLOORS, PY, ROOT, emit, median_ms, metawsm_exe, precompile
 
 BARE_HOOK = f"#!/bin/sh\nexec {PY} -c 'import sys; sys.exit(0)'\n"
+# The peers of the hooks' real work, each a plain Python script doing the same I/O as metawsm's hook:
+# pre-commit with a plan staged: the staged list, every metawsm YAML file read from the index, parsed (C YAML);
+BARE_YAML_HOOK = f"""#!{PY}
+import os, subprocess, sys, yaml
+out = subprocess.run(["git", "diff", "--cached", "--name-only", "-z"], capture_output=True, check=True).stdout
+staged = [p for p in out.decode().split("\\0") if p]
+ours = lambda p: p.startswith((".metawsm/policy.y", "tickets/", "plans/")) and p.endswith((".yaml", ".yml"))
+if any(ours(p) for p in staged):
+    names = sorted({{f"{{d}}/{{n}}" for d in ("tickets", "plans") if os.path.isdir(d) for n in os.listdir(d)
+                     if n.endswith((".yaml", ".yml"))}} | {{p for p in staged if ours(p)}})
+    batch = subprocess.run(["git", "cat-file", "--batch"], input="".join(f":{{n}}\\n" for n in names).encode(),
+                           capture_output=True, check=True).stdout
+    pos = 0
+    for _ in names:
+        end = batch.index(b"\\n", pos)
+        header, pos = batch[pos:end].split(), end + 1
+        if len(header) == 3:
+            size = int(header[2])
+            yaml.load(batch[pos:pos + size], Loader=yaml.CSafeLoader)
+            pos += size + 1
+"""
+# pre-push of a ticket branch: the run, the agents and the worktree from state.db, every agent's signals from
+# forum.db (plain sqlite3, read-only), and one git call (the worktree's status).
+BARE_GATE_HOOK = f"""#!{PY}
+import json, os, sqlite3, subprocess, sys
+state_dir = os.path.join(os.getcwd(), ".metawsm", "state")
+for line in sys.stdin.read().splitlines():
+    local_ref, sha, remote_ref, _ = line.split()
+    if not local_ref.startswith("refs/heads/metawsm/"):
+        continue
+    ticket = local_ref[len("refs/heads/metawsm/"):]
+    state = sqlite3.connect(f"file:{{state_dir}}/state.db?mode=ro", uri=True)
+    run_id, fields = state.execute(
+        "SELECT r.run_id, s.fields_json FROM runs r JOIN steps s ON s.run_id = r.run_id AND s.step_id = ? "
+        "ORDER BY r.created_at DESC LIMIT 1", ("workspace:" + ticket,)).fetchone()
+    agents = state.execute("SELECT name, attempt FROM agents WHERE run_id = ? AND ticket = ?", (run_id, ticket))
+    forum = sqlite3.connect(f"file:{{state_dir}}/forum.db?mode=ro", uri=True)
+    for name, attempt in agents.fetchall():
+        forum.execute("SELECT control_type, payload_json FROM signals WHERE run_id = ? AND agent_name = ? "
+                      "AND attempt = ? ORDER BY sequence", (run_id, ticket + "/" + name, attempt)).fetchall()
+    subprocess.run(["git", "-C", json.loads(fields)["path"], "status", "--porcelain"], capture_output=True,
+                   check=True)
+"""
 TRIVIAL_CONFIG = """\
 repos:
   - repo: local
@@ -124,6 +173,98 @@ def round_robin(configs: dict[str, tuple[Callable[[], None], Callable[[int], Non
     return times
 
 
+def direct(configs: dict[str, tuple[list[str], dict[str, str], bytes | None]], runs: int, cwd: Path,
+           warmup: int = 2) -> dict[str, tuple[list[float], list[float]]]:
+    """Each hook run as git runs it (the executable, in the worktree, git's stdin and index variable),
+    round-robin; (wall, CPU) seconds per run. Without git's own work around it, the hook's cost is not lost
+    in the noise of a commit on a loaded machine."""
+    import resource
+
+    out: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in configs}
+    for i in range(warmup + runs):
+        for name, (argv, env, stdin) in configs.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, input=stdin, capture_output=True)
+            wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if proc.returncode != 0:
+                raise SystemExit(f"{name}: {' '.join(argv)} failed:\n{proc.stderr.decode(errors='replace')}")
+            if i >= warmup:
+                out[name][0].append(wall)
+                out[name][1].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return out
+
+
+def executable(folder: Path, name: str, content: str) -> str:
+    path = folder / name
+    path.write_text(content, encoding="utf-8")
+    path.chmod(0o755)
+    return str(path)
+
+
+def bench_direct_commit(root: Path, hooks: Hooks, tmp: Path, runs: int) -> dict[str, object]:
+    """The pre-commit hooks run directly against two saved indexes: a non-metawsm file staged, a plan staged."""
+    folder = tmp / "direct"
+    folder.mkdir(exist_ok=True)
+    indexes = {}
+    for name, path in (("notes", root / "notes.txt"), ("plan", root / "plans" / "demo.yaml")):
+        path.write_text(path.read_text(encoding="utf-8") + "# direct\n", encoding="utf-8")
+        git(root, "add", str(path.relative_to(root)))
+        indexes[name] = str(tmp / f"index-{name}")
+        shutil.copyfile(root / ".git" / "index", indexes[name])
+        git(root, "reset", "-q")
+    bare = executable(folder, "bare", BARE_HOOK)
+    ours = executable(folder, "pre-commit", hooks.ours["pre-commit"])
+    bare_yaml = executable(folder, "bare-yaml", BARE_YAML_HOOK)
+    notes, plan = {"GIT_INDEX_FILE": indexes["notes"]}, {"GIT_INDEX_FILE": indexes["plan"]}
+    configs: dict[str, tuple[list[str], dict[str, str], bytes | None]] = {
+        **{name: (argv, {}, None) for name, argv in FLOORS.items()},
+        "bare_python_hook": ([bare], notes, None),
+        "metawsm_nothing_to_check": ([ours], notes, None),
+        "bare_yaml_hook_plan_staged": ([bare_yaml], plan, None),
+        "metawsm_plan_staged": ([ours], plan, None),
+    }
+    measured = direct(configs, runs, root)
+    wall = {k: median_ms(w) for k, (w, _c) in measured.items()}
+    cpu = {k: median_ms(c) for k, (_w, c) in measured.items()}
+    return {
+        "direct_pre_commit_ms": wall, "direct_pre_commit_cpu_ms": cpu,
+        "nothing_to_check_direct_vs_floor": round(wall["metawsm_nothing_to_check"] / wall["python_I_S_pass"], 2),
+        "plan_staged_vs_bare_yaml_hook": round(wall["metawsm_plan_staged"] / wall["bare_yaml_hook_plan_staged"], 2),
+        "plan_staged_vs_bare_yaml_hook_cpu": round(
+            cpu["metawsm_plan_staged"] / cpu["bare_yaml_hook_plan_staged"], 2),
+    }
+
+
+def bench_direct_push(root: Path, hooks: Hooks, tmp: Path, runs: int) -> dict[str, object]:
+    """The pre-push hooks run directly with the refs git would give them on stdin."""
+    folder = tmp / "direct"
+    folder.mkdir(exist_ok=True)
+    ticket_sha = git(root, "rev-parse", "metawsm/DEMO-1").stdout.strip()
+    main_sha = git(root, "rev-parse", "main").stdout.strip()
+    ticket = f"refs/heads/metawsm/DEMO-1 {ticket_sha} refs/heads/metawsm/DEMO-1 {'0' * 40}\n".encode()
+    other = f"refs/heads/main {main_sha} refs/heads/feature/x {'0' * 40}\n".encode()
+    ours = executable(folder, "pre-push", hooks.ours["pre-push"])
+    bare_gate = executable(folder, "bare-gate", BARE_GATE_HOOK)
+    args = ["origin", str(tmp / "remote.git")]
+    configs: dict[str, tuple[list[str], dict[str, str], bytes | None]] = {
+        **{name: (argv, {}, None) for name, argv in FLOORS.items()},
+        "bare_gate_hook": ([bare_gate, *args], {}, ticket),
+        "metawsm_gate_ticket_branch": ([ours, *args], {}, ticket),
+        "metawsm_other_branch": ([ours, *args], {}, other),
+    }
+    measured = direct(configs, runs, root)
+    wall = {k: median_ms(w) for k, (w, _c) in measured.items()}
+    cpu = {k: median_ms(c) for k, (_w, c) in measured.items()}
+    return {
+        "direct_pre_push_ms": wall, "direct_pre_push_cpu_ms": cpu,
+        "gate_vs_bare_gate_hook": round(wall["metawsm_gate_ticket_branch"] / wall["bare_gate_hook"], 2),
+        "gate_vs_bare_gate_hook_cpu": round(cpu["metawsm_gate_ticket_branch"] / cpu["bare_gate_hook"], 2),
+        "other_branch_vs_floor": round(wall["metawsm_other_branch"] / wall["python_I_S_pass"], 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=10_000)
@@ -199,16 +340,18 @@ def main() -> None:
         figures["nothing_to_check_vs_floor"] = round(
             commit_over["metawsm_nothing_to_check"] / floors["python_I_S_pass"], 2)
         hooks.set("pre-commit", hooks.ours["pre-commit"])
+        figures.update(bench_direct_commit(root, hooks, tmp, args.runs))
 
         figures.update(bench_push(root, hooks, tmp, args.runs))
-        push_over = figures.get("push_overhead_ms") or {}
-        figures["targets"] = {
-            "nothing_to_check_ratio_max": 1.6, "plan_staged_overhead_ms_max": 120, "pre_push_overhead_ms_max": 60}
+        if figures.get("push_ms") is not None:
+            figures.update(bench_direct_push(root, hooks, tmp, args.runs))
+        figures["targets"] = {"nothing_to_check_vs_floor_max": 2.5, "plan_staged_vs_bare_yaml_hook_max": 1.5,
+                              "gate_vs_bare_gate_hook_max": 1.5}
+        gate_ratio = figures.get("gate_vs_bare_gate_hook")
         figures["met"] = {
-            "nothing_to_check_ratio": ratio <= 1.6,
-            "plan_staged_overhead": commit_over["metawsm_plan_staged"] <= 120,
-            "pre_push_overhead": (push_over["metawsm_gate_ticket_branch"] <= 60  # type: ignore[index]
-                                  if push_over else None),
+            "nothing_to_check_vs_floor": figures["nothing_to_check_direct_vs_floor"] <= 2.5,  # type: ignore[operator]
+            "plan_staged_vs_bare_yaml_hook": figures["plan_staged_vs_bare_yaml_hook"] <= 1.5,  # type: ignore[operator]
+            "gate_vs_bare_gate_hook": gate_ratio <= 1.5 if gate_ratio is not None else None,  # type: ignore[operator]
         }
         figures["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
