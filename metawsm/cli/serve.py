@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from metawsm.config.loader import load_policy
     from metawsm.server.app import create_app
     from metawsm.server.auth import is_loopback, read_token
+    from metawsm.server.limits import WS_MESSAGE_BYTES
 
     proj = project(args)
     check_db(args, proj)
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         go_ui = resolve_dist(resolve_path(args, args.go_ui))
     app = create_app(proj, policy, token=token, operator=args.operator, go_ui=go_ui)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=10, ws_ping_interval=20, ws_ping_timeout=20)
+                            timeout_graceful_shutdown=10, ws_ping_interval=20, ws_ping_timeout=20,
+                            ws_max_size=WS_MESSAGE_BYTES, h11_max_incomplete_event_size=64 << 10)
     server = Server(config, app)
     scheme_host = f"[{host}]" if ":" in host else host
     args.out.info(f"serving {proj.root} on http://{scheme_host}:{port}"

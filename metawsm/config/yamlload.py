@@ -14,6 +14,8 @@ import yaml
 from metawsm.errors import Diagnostic
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 64  # nesting of mappings and lists in one document
+MAX_NODES = 200_000  # values in one document once aliases are expanded (billion laughs)
 HAS_LIBYAML = _BaseLoader is not yaml.SafeLoader
 
 
@@ -102,7 +104,11 @@ def parse(display: str, data: bytes, *, allow_empty: bool = False) -> tuple[Any,
     except yaml.YAMLError as exc:
         return None, text, [Diagnostic(display, 1, 1, "", f"YAML error: {exc}")]
     except RecursionError:
-        return None, text, [Diagnostic(display, 1, 1, "", "YAML nesting too deep")]
+        return None, text, [Diagnostic(display, 1, 1, "", f"YAML nesting too deep (at most {MAX_DEPTH} levels)")]
+    problem = check_shape(value)
+    if problem:
+        line = next((i + 1 for i, row in enumerate(text.splitlines()) if "*" in row), 1) if "alias" in problem else 1
+        return None, text, [diag(display, text, line, 1, "", problem)]
     if value is None and allow_empty:
         return {}, text, []
     if value is None:
@@ -111,6 +117,43 @@ def parse(display: str, data: bytes, *, allow_empty: bool = False) -> tuple[Any,
         kind = {list: "a list", str: "a string"}.get(type(value), type(value).__name__)
         return None, text, [diag(display, text, 1, 1, "", f"expected a mapping at the top level, got {kind}")]
     return value, text, []
+
+
+def check_shape(value: Any) -> str | None:
+    """Why a loaded document is too deep or too big once its aliases are expanded (None: fine).
+    Shared (aliased) values are sized once, so this is linear in the document, not in its expansion."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any, depth: int) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"YAML nesting too deep (more than {MAX_DEPTH} levels)")
+        key = id(node)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if key in active:
+            raise _TooBig("YAML alias refers to itself (a recursive structure)")
+        active.add(key)
+        children = node.values() if isinstance(node, dict) else node
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        active.discard(key)
+        if total > MAX_NODES:
+            raise _TooBig(f"YAML document expands to more than {MAX_NODES} values (alias expansion)")
+        sizes[key] = total
+        return total
+
+    try:
+        size(value, 0)
+    except _TooBig as exc:
+        return str(exc)
+    return None
+
+
+class _TooBig(Exception):
+    pass
 
 
 def compose(text: str) -> yaml.Node | None:

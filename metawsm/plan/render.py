@@ -17,13 +17,14 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.runtime import new_context
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from metawsm.config import yamlload
 from metawsm.errors import Diagnostic
+from metawsm.plan.limits import MAX_EXPONENT, MAX_OUTPUT, MAX_SEQUENCE, LimitedSandbox, too_long
 
-MAX_SEQUENCE = 1_000_000  # longest string/list a template may build with `*`
-MAX_EXPONENT = 256
+__all__ = ["MAX_EXPONENT", "MAX_OUTPUT", "MAX_SEQUENCE", "Location", "Renderer", "make_environment", "shquote"]
+
 FALSY = frozenset({"", "false", "False", "FALSE", "0", "no", "No", "NO", "none", "None", "off", "Off"})
 _TEMPLATE_FILE = "<template>"
 _TYPE_NAMES = {"_Undefined": "an undefined", "Namespace": "a mapping", "TemplateReference": "a template"}
@@ -72,23 +73,8 @@ class _Undefined(StrictUndefined):
         return str(super()._undefined_message)
 
 
-class _Sandbox(SandboxedEnvironment):
-    """The sandbox, with bounds on `*` and `**` so a template cannot exhaust memory or CPU."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"exponent {right} is too large (at most {MAX_EXPONENT})")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE:
-                    raise SecurityError(f"the result of * would be longer than {MAX_SEQUENCE} items")
-        return super().call_binop(context, operator, left, right)
-
-
-def make_environment() -> SandboxedEnvironment:
-    env = _Sandbox(undefined=_Undefined, autoescape=False, keep_trailing_newline=False)
+def make_environment() -> LimitedSandbox:
+    env = LimitedSandbox(undefined=_Undefined, autoescape=False, keep_trailing_newline=False)
     env.filters["shquote"] = shquote
     for name in ("lipsum", "cycler", "joiner"):  # nothing a plan needs; less surface
         env.globals.pop(name, None)
@@ -140,7 +126,7 @@ class Renderer:
 
     def __init__(self, project_root: Path) -> None:
         self.project_root = project_root
-        self.env = make_environment()
+        self.env: LimitedSandbox = make_environment()
         self._templates: dict[str, Template | BaseException] = {}
         self._texts: dict[str, str] = {}
         self._seen: set[tuple[str, int, int, str, str]] = set()
@@ -171,8 +157,15 @@ class Renderer:
             return None
         try:
             try:
+                self.env.start_render()
                 ctx = new_context(self.env, tmpl.name, tmpl.blocks, context, True, None)
-                return "".join(tmpl.root_render_func(ctx))
+                parts, size = [], 0
+                for part in tmpl.root_render_func(ctx):
+                    size += len(part)
+                    if size > MAX_OUTPUT:
+                        raise too_long("the rendered template")
+                    parts.append(part)
+                return "".join(parts)
             except Exception:
                 self.env.handle_exception()  # re-raises with template line numbers in the traceback
         except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError, LookupError,

@@ -18,7 +18,7 @@ from metawsm import __version__
 from metawsm.forum.ids import now as stamp
 from metawsm.forum.index import skipped_lines
 from metawsm.forum.service import Forum
-from metawsm.server import api_debug, api_forum, api_runs, auth, errors, stream
+from metawsm.server import api_debug, api_forum, api_runs, auth, errors, limits, stream
 from metawsm.server.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,10 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
     st.heartbeat = heartbeat if heartbeat is not None else policy.server.heartbeat_seconds
     st.started_monotonic, st.started_at = time.monotonic(), stamp()
 
+    st.login_throttle = auth.Throttle()
     errors.install(app)
     app.add_middleware(auth.AuthMiddleware, token=token)
+    app.add_middleware(limits.LimitMiddleware, max_body=limits.body_limit(policy.forum.max_body_bytes))
     app.include_router(health_router())
     app.include_router(api_runs.router)
     app.include_router(api_forum.router)

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import ipaddress
 import socket
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -137,13 +138,49 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
+LOGIN_FAILURES = 5  # wrong tokens allowed per client address and window
+LOGIN_WINDOW = 60.0  # seconds
+
+
+class Throttle:
+    """Failed logins per client address in a sliding window; over the limit, logins are refused (429)
+    without looking at the token, until the window has passed."""
+
+    def __init__(self, limit: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, list[float]] = {}
+
+    def retry_after(self, client: str) -> int:
+        now = time.monotonic()
+        recent = [t for t in self._failures.get(client, []) if now - t < self.window]
+        if recent:
+            self._failures[client] = recent
+        else:
+            self._failures.pop(client, None)
+        return int(self.window - (now - recent[0])) + 1 if len(recent) >= self.limit else 0
+
+    def failed(self, client: str) -> None:
+        if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
+            self._failures.clear()
+        self._failures.setdefault(client, []).append(time.monotonic())
+
+
 @router.post("/login")
-def login(request: Request, token: str = Form(""), next: str = Form("/")) -> Response:
-    """The login form posts the token here; a right one sets the HTTP-only session cookie."""
+def login(request: Request, token: str = Form("", max_length=4096), next: str = Form("/", max_length=2048)
+          ) -> Response:
+    """The login form posts the token here; a right one sets the HTTP-only session cookie. Wrong
+    tokens are throttled per client address (429 with Retry-After)."""
     expected: str | None = request.app.state.token
     if expected is None:
         return RedirectResponse(_safe_next(next), status_code=303)
+    throttle: Throttle = request.app.state.login_throttle
+    client = request.client.host if request.client else "?"
+    wait = throttle.retry_after(client)
+    if wait:
+        return Response(f"too many failed logins; try again in {wait} s\n", status_code=429,
+                        headers={"Retry-After": str(wait)}, media_type="text/plain")
     if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        throttle.failed(client)
         return RedirectResponse(f"/login?error=1&next={_safe_next(next)}", status_code=303)
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(COOKIE, session_value(expected), httponly=True, samesite="strict",

@@ -51,3 +51,50 @@ def test_unsafe_attribute_message(payload: str, files: Any) -> None:
     with pytest.raises(PlanError) as info:
         files.render(plan)
     assert "template tried to access an unsafe attribute '__class__'" in info.value.diagnostics[0].message
+
+
+# Issue 15: resource blowups the sandbox used to let through (a 500 MB command, 2.7 GB of memory).
+BLOWUPS = {
+    "center": "{{ 'x' | center(500000000) }}",
+    "format-filter": "{{ '%500000000s' | format('x') }}",
+    "percent": "{{ '%500000000s' % 'x' }}",
+    "str-format-width": "{{ '{:500000000}'.format('x') }}",
+    "ljust": "{{ 'x'.ljust(500000000) }}",
+    "indent": "{{ 'a' | indent(500000000) }}",
+    "tilde-doubling": "{% set ns = namespace(x='ab') %}{% for i in range(60) %}{% set ns.x = ns.x ~ ns.x %}"
+                      "{% endfor %}{{ ns.x }}",
+    "plus-doubling": "{% set ns = namespace(x='ab') %}{% for i in range(60) %}{% set ns.x = ns.x + ns.x %}"
+                     "{% endfor %}{{ ns.x }}",
+    "replace-growth": "{{ ('x' * 100000) | replace('x', 'yyyyyyyyyyyyyyyyyyyy') }}",
+    "nested-range": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "nested-list-loops": "{% set l = range(1000) | list %}{% for a in l %}{% for b in l %}{% for c in l %}"
+                         "{% endfor %}{% endfor %}{% endfor %}",
+    "big-output": "{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("payload", BLOWUPS.values(), ids=list(BLOWUPS))
+def test_resource_blowup_refused_located(payload: str, files: Any) -> None:
+    import tracemalloc
+
+    plan = f"name: p\ntickets: [ABC-1]\nagents:\n  - name: a\n    profile: shell\n    run: {payload!r}\n"
+    tracemalloc.start()
+    try:
+        with pytest.raises(PlanError) as info:
+            files.render(plan)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    (diag,) = info.value.diagnostics
+    assert (diag.file, diag.line, diag.keypath) == ("plans/p.yaml", 6, "agents[0].run")
+    assert "limit" in diag.message or "loops more than" in diag.message or "longer than" in diag.message
+    assert peak < 64 << 20  # nothing near the blowup was ever allocated
+
+
+def test_ordinary_templates_still_render(files: Any) -> None:
+    run = ("{% for i in range(3) %}{{ i }}{% endfor %} {{ '%5s' | format('x') }} {{ 'ab' ~ 'cd' }} "
+           "{{ ['a', 'b'] | join(',') }} {{ 'a b' | replace('a', 'c') }} {{ '{:>4}'.format('y') }} "
+           "{{ ticket.id | center(9) }}")
+    plan = f"name: p\ntickets: [ABC-1]\nagents:\n  - name: a\n    profile: shell\n    run: {run!r}\n"
+    fields = files.render(plan).by_id["agent:ABC-1:a"].fields
+    assert "012     x abcd a,b c b    y   ABC-1  " in str(fields)
