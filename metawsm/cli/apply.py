@@ -85,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
         return 1 if any(r.status == "failed" for r in results) else 0
     from metawsm.cli.live import follow
 
+    converged = [r for r in results if r.status == "converged"]
+    if converged:
+        args.out.result({"runs": [r.to_json() for r in converged], "warnings": warnings},
+                        lambda c: _print_results(c, converged))
+        if len(converged) == len(results):
+            return 0
     return follow(args, eng, [r.run_id for r in results if r.run_id], timeout=args.timeout,
                   max_parallel=args.max_parallel, terminal=TERMINAL)
 
@@ -106,6 +112,10 @@ def hook_warnings(eng: Any) -> list[str]:
 
 def _print_results(console: Any, results: list[Any]) -> None:
     for r in results:
+        if r.status == "converged":
+            console.print(f"{r.plan}: converged — every ticket is merged or abandoned; nothing to apply "
+                          "(`metawsm reopen TICKET` to work on one again)", markup=False)
+            continue
         mark = {"+": "[green]+[/]", "~": "[yellow]~[/]", "-": "[red]-[/]"}
         changes = [c for c in r.changes if c.mark != "="]
         title = "would apply" if r.dry_run else ("created run" if r.created else "applied to run")

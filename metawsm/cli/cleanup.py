@@ -8,11 +8,15 @@ from typing import Any
 from metawsm.cli._runsel import add_selector, engine_and_runs, print_actions
 from metawsm.cli.common import add_command
 
-HELP = "end runs; remove worktrees and branches (refuses to lose work)"
+HELP = "end runs in any state; remove worktrees and branches (refuses to lose work)"
 DESCRIPTION = """\
-Stop the selected runs' agents, kill their tmux sessions, and remove each ticket's worktree and
-branch. Removing a worktree with uncommitted changes, or a branch with commits not merged into the
-base branch, is refused — the message lists what would be lost — unless --force.
+End the selected runs (default: every active run), whatever their state — running, failed, complete,
+closing, stopped or stuck: stop their agents, kill their tmux sessions, remove each unmerged ticket's
+worktree and branch, and move the run to `ended` (its unfinished tickets go back to open; merged ones
+stay remembered). Removing a worktree with uncommitted changes, or a branch with commits not merged
+into the base branch, is refused — the message lists the files and commits — unless --force.
+--keep-workspaces ends the run but keeps worktrees and branches (a later apply adopts them).
+`metawsm forget RUN` drops a run's records without touching git or tmux.
 
 exit codes: 0 ok, 1 refused (work would be lost) or no such run"""
 
@@ -26,9 +30,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from metawsm.engine.lifecycle import cleanup_run
+    from metawsm.engine.cleanup import cleanup_run
 
-    eng, runs = engine_and_runs(args, active_only=not args.run_id)
+    eng, runs = engine_and_runs(args, active_only=not args.run_id and not args.ticket)
     results = [cleanup_run(eng, r, keep_workspaces=args.keep_workspaces, force=args.force) for r in runs]
     print_actions(args, "cleanup", results)
     return 0

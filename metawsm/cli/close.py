@@ -1,24 +1,31 @@
-"""metawsm close: merge tickets whose gate passes into the base branch, and clean up after them."""
+"""metawsm close: merge tickets whose gate passes into the base branch, each on its own, and clean up after them."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from metawsm.cli._runsel import add_selector, engine_and_runs
 from metawsm.cli.common import add_command
 
-HELP = "merge tickets behind the close gate"
+HELP = "merge ready tickets behind the close gate, each on its own"
 DESCRIPTION = """\
-For each ticket of the selected complete runs (or one --ticket): re-evaluate the gate (so work pushed
-past the hooks with --no-verify is still caught), merge the ticket branch into the base branch per
-close.merge (merge: a merge commit; ff-only; squash) where the base branch is checked out (that tree
-must be clean) or in a temporary worktree, append a line to tickets/<ID>.changelog.md, remove the
-worktree, branch and sessions, and move the run through closing to closed. A merge conflict leaves
-everything as it was. --dry-run shows what would happen and changes nothing at all.
+Close tickets. A ticket closes on its own state, never its run's: `--ticket T` merges T as soon as its
+gate passes, whatever its siblings do. Without --ticket, every `ready` ticket (gate passed) of the active
+runs (or of --run R) is closed, and every other ticket is reported on one line with why and the command
+that moves it on.
 
-exit codes: 0 closed, 1 error (conflict, dirty base checkout, run not complete), 3 gate refused"""
+Closing re-evaluates the gate (catching work pushed past the hooks with --no-verify), checks every repo
+of the ticket (conflicts, a dirty base checkout, an ignored local file a merge would overwrite) before
+merging any, records its intent, then moves the base branch in one step to a commit built per
+close.merge (merge: a merge commit; squash; ff-only) that already contains the line appended to
+tickets/<ID>.changelog.md. A crash at any instant is finished or rolled back by the next close. Then the
+ticket's sessions, worktree and branch are removed (a failure there is a warning). One close at a time
+per repository. --dry-run shows what would happen and changes nothing at all.
+
+exit codes: 0 every selected ticket closed (or nothing was ready), 1 a ticket could not be closed
+(conflict, dirty base checkout, abandoned ticket, no such ticket or run), 3 a gate refused (and nothing
+else failed)"""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,14 +37,26 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from metawsm.engine.close import close_ticket
-    from metawsm.plan.graph import StepGraph
+    from metawsm.engine.closeplan import select
+    from metawsm.errors import EXIT_ERROR, MetawsmError
 
-    eng, runs = engine_and_runs(args)
-    results = []
-    for r in runs:
-        for ticket in StepGraph.from_json(json.loads(r.graph_json)).tickets:
-            if args.ticket is None or ticket == args.ticket:
-                results.append(close_ticket(eng, eng.store.get_run(r.run_id), ticket, dry_run=args.dry_run))
+    eng, runs = engine_and_runs(args) if args.ticket is None else engine_and_runs(args, active_only=False)
+    try:
+        todo, waiting = select(eng, runs, args.ticket)
+        if args.ticket is not None and len(todo) == 1:  # one ticket: its error is the command's error
+            r, t = todo[0]
+            results = [close_ticket(eng, r, t, dry_run=args.dry_run)]
+            failures: list[dict[str, Any]] = []
+        else:
+            results, failures = [], []
+            for r, t in todo:
+                try:
+                    results.append(close_ticket(eng, eng.store.get_run(r.run_id), t, dry_run=args.dry_run))
+                except MetawsmError as exc:
+                    failures.append({"ticket": t, "run_id": r.run_id, "error": exc.message, "hint": exc.hint,
+                                     "exit_code": exc.exit_code})
+    finally:
+        eng.close()
 
     def human(console: Any) -> None:
         for c in results:
@@ -47,6 +66,18 @@ def run(args: argparse.Namespace) -> int:
                 console.print(f"  commit {line}", markup=False)
             for action in c.actions:
                 console.print(f"  {action}", markup=False)
+            for warning in c.warnings:
+                console.print(f"  warning: {warning}", markup=False)
+        for f in failures:
+            console.print(f"{f['ticket']} ({f['run_id']}): not closed: {f['error']}"
+                          + (f" — {f['hint']}" if f["hint"] else ""), markup=False)
+        for w in waiting:
+            console.print(w.line(), markup=False)
+        if not results and not failures and not waiting:
+            console.print("close: no ticket to close", markup=False)
 
-    args.out.result({"closed": [c.to_json() for c in results]}, human)
+    args.out.result({"closed": [c.to_json() for c in results], "failed": failures,
+                     "waiting": [w.to_json() for w in waiting]}, human)
+    if failures:
+        return EXIT_ERROR if any(f["exit_code"] != 3 for f in failures) else 3
     return 0

@@ -22,6 +22,8 @@ Render plans (a path under plans/ or a plan name; default: every plan in plans/)
 graphs — workspace → session → agent → check → gate (→ close) per ticket and agent, plus the plan's
 own steps — and show each step with its diff mark against the plan's recorded run:
   + added   ~ changed   - removed   = unchanged
+A ticket merged (or abandoned) is remembered across runs: its steps show as `= merged` and `apply`
+leaves them alone (`metawsm reopen T` to work on it again), so a converged plan has no changes.
 
 --out FILE saves the rendered plans with the sha256 of every input file; --check FILE verifies that
 a saved plan is still fresh (its policy, plan and ticket files unchanged).
@@ -60,6 +62,22 @@ def recorded_graph(proj: Project, plan: Plan) -> StepGraph | None:
     return from_run(active_run(proj, plan))
 
 
+def settled_tickets(proj: Project) -> Any:
+    """ticket ids -> {ticket: merged|abandoned}, read from state.db without creating it."""
+    db = proj.state_dir / "state.db"
+
+    def lookup(tickets: Any) -> dict[str, str]:
+        if not db.exists():
+            return {}
+        from metawsm.state import StateStore
+        from metawsm.state.machines import SETTLED_TICKET_STATES
+
+        with StateStore(db) as store:
+            return {t.ticket: t.status for t in store.list_tickets(list(tickets), statuses=SETTLED_TICKET_STATES)}
+
+    return lookup
+
+
 def run(args: argparse.Namespace) -> int:
     from metawsm.errors import EXIT_ERROR, MetawsmError
 
@@ -88,7 +106,8 @@ def _run(args: argparse.Namespace) -> int:
     runs = {plan.name: active_run(proj, plan) for plan in plans}
     previews = preview(config, plans, project_root=proj.root,
                        recorded=lambda plan: recorded_graph(proj, plan),
-                       run_ids=lambda plan: runs[plan.name].run_id if runs[plan.name] else None)
+                       run_ids=lambda plan: runs[plan.name].run_id if runs[plan.name] else None,
+                       settled=settled_tickets(proj))
     saved = None
     if args.out_file:
         from metawsm.plan.saved import save
@@ -173,10 +192,15 @@ def _human(console: Console, previews: list[PlanPreview], saved: str | None) -> 
                 line.append(f"  needs {', '.join(step.needs)}", style="dim")
             if change.changed_fields:
                 line.append(f"  changed: {', '.join(change.changed_fields)}", style="yellow")
+            if change.settled:
+                line.append(f"  {change.settled}", style="green")
             groups[group].add(line)
         console.print(tree)
         s = summary(pv.changes)
+        settled = sorted({steps[c.id].ticket or "" for c in pv.changes if c.settled})
         console.print(f"{pv.plan.name}: {s['add']} to add, {s['change']} to change, {s['remove']} to remove, "
-                      f"{s['unchanged']} unchanged.", markup=False)
+                      f"{s['unchanged']} unchanged" + (f" ({len(settled)} ticket(s) merged or abandoned: "
+                                                       f"{', '.join(settled)})" if settled else "") + ".",
+                      markup=False)
     if saved:
         console.print(f"saved to {saved}", markup=False)

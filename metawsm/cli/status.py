@@ -9,8 +9,9 @@ from metawsm.cli.common import add_command, project
 
 HELP = "show runs: steps, agent health, pending questions, escalations and gates"
 DESCRIPTION = """\
-Show the active runs (or one run, a ticket's runs, or with --all every run): the run's status, its
-steps, each agent's status, health (healthy, idle, stalled, dead — with the reason) and attempt, the
+Show the active runs (or one run, a ticket's runs, or with --all every run): the run's status, each
+ticket's state (open, working, ready, closing, merged, failed, abandoned) with why and the command that
+moves it on, its steps, each agent's status, health (healthy, idle, stalled, dead — with the reason) and attempt, the
 questions agents wait on with the command that answers each, forum escalations (high/urgent threads
 or threads past the SLA waiting for a person) and the close gate per ticket as last evaluated.
 
@@ -20,9 +21,36 @@ runs gate commands (`metawsm gate` does). --json prints {"runs": [snapshot, ...]
 
 exit codes: 0 ok, 1 the requested run or ticket does not exist"""
 
-HEALTH_STYLE = {"healthy": "green", "idle": "yellow", "stalled": "red", "dead": "bold red"}
-RUN_STYLE = {"running": "cyan", "awaiting_guidance": "yellow", "complete": "green", "closed": "green",
-             "failed": "red", "stopped": "dim", "paused": "yellow"}
+# One style per state word of every state machine (run, ticket, step, agent, thread, health, gate). Styles are
+# applied through rich Text objects, never markup, so no state (or text) can break the rendering.
+STATE_STYLE = {
+    # run
+    "created": "dim", "planning": "cyan", "running": "cyan", "awaiting_guidance": "yellow", "paused": "yellow",
+    "failed": "red", "stopping": "yellow", "stopped": "dim", "complete": "green", "closing": "magenta",
+    "closed": "green", "ended": "dim",
+    # ticket
+    "open": "dim", "working": "cyan", "ready": "green", "merged": "bold green", "abandoned": "dim",
+    # step
+    "pending": "dim", "done": "green", "skipped": "dim",
+    # agent
+    "idle": "yellow", "stalled": "red", "dead": "bold red",
+    # forum thread
+    "new": "yellow", "triaged": "cyan", "waiting_operator": "cyan", "waiting_human": "yellow",
+    "answered": "green",
+    # health and gate
+    "healthy": "green", "passed": "green", "refused": "red", "evaluating": "cyan", "not evaluated": "dim",
+    "no gate": "dim",
+}
+HEALTH_STYLE = {k: STATE_STYLE[k] for k in ("healthy", "idle", "stalled", "dead")}
+RUN_STYLE = STATE_STYLE  # kept for callers of the old name
+
+
+def styled(state: str | None) -> Any:
+    """A state word as a rich Text in its style (unknown words unstyled)."""
+    from rich.text import Text
+
+    word = state or "-"
+    return Text(word, style=STATE_STYLE.get(word, ""))
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,7 +58,7 @@ def add_parser(subparsers: Any) -> None:
     sel = p.add_mutually_exclusive_group()
     sel.add_argument("--run", dest="run_id", metavar="R", help="only this run (any status)")
     sel.add_argument("--ticket", metavar="T", help="only runs with this ticket (active ones unless --all)")
-    p.add_argument("--all", action="store_true", help="include finished runs (closed, stopped, failed)")
+    p.add_argument("--all", action="store_true", help="include runs that are over (closed, ended)")
     p.set_defaults(run=run)
 
 
@@ -63,23 +91,27 @@ def render(console: Any, snaps: list[Any], *, all_runs: bool = False) -> None:
 def run_view(snap: Any) -> Any:
     """A rich renderable of one snapshot (also used by `metawsm watch`)."""
     from rich.console import Group
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
     parts: list[Any] = []
-    style = RUN_STYLE.get(snap.status, "")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(snap.step_counts.items()))
-    parts.append(Text.from_markup(f"[bold]{escape(snap.run_id)}[/] · plan {escape(snap.plan_name)} · "
-                                  f"[{style}]{snap.status}[/] · tickets {escape(', '.join(snap.tickets) or '-')}"
-                                  f" · steps: {counts or 'none'}"))
+    parts.append(Text.assemble((snap.run_id, "bold"), f" · plan {snap.plan_name} · ", styled(snap.status),
+                               f" · tickets {', '.join(snap.tickets) or '-'} · steps: {counts or 'none'}"))
     if snap.last_error and snap.status == "failed":
         parts.append(Text(f"  error: {snap.last_error}", style="red"))
+    if snap.ticket_states:
+        tickets = Table(title="tickets", title_justify="left", expand=False, show_edge=False)
+        for column in ("ticket", "state", "why", "next"):
+            tickets.add_column(column, overflow="fold")
+        for t in snap.ticket_states:
+            tickets.add_row(t.ticket, styled(t.status), Text(t.reason[:100]), Text(t.next))
+        parts.append(tickets)
     steps = Table(title="steps", title_justify="left", expand=False, show_edge=False)
     for column in ("step", "status", "tries", "note"):
         steps.add_column(column, overflow="fold")
     for s in snap.steps:
-        steps.add_row(s.step_id, s.status, str(s.attempts), (s.last_error or "")[:100])
+        steps.add_row(Text(s.step_id), styled(s.status), str(s.attempts), Text((s.last_error or "")[:100]))
     parts.append(steps)
     if snap.agents:
         agents = Table(title="agents", title_justify="left", expand=False, show_edge=False)
@@ -87,19 +119,20 @@ def run_view(snap: Any) -> Any:
             agents.add_column(column, no_wrap=True)
         agents.add_column("why", overflow="fold", min_width=12)
         for a in snap.agents:
-            h = a.health or "-"
-            agents.add_row(a.key, a.status, f"[{HEALTH_STYLE.get(h, '')}]{h}[/]" if h in HEALTH_STYLE else h,
-                           str(a.attempt), _age(a.activity_age_seconds), _age(a.progress_age_seconds),
-                           escape(a.health_reason))
+            agents.add_row(Text(a.key), styled(a.status), styled(a.health), str(a.attempt),
+                           _age(a.activity_age_seconds), _age(a.progress_age_seconds), Text(a.health_reason))
         parts.append(agents)
     for q in snap.questions:
         parts.append(Text(f"? {q.ticket}/{q.agent} asks: {q.question}\n  answer: {q.answer_with}", style="yellow"))
     for e in snap.escalations:
-        parts.append(Text(f"! escalated ({e.reason}, {e.priority}, waiting {e.waiting_minutes:g} min): "
-                          f"{e.thread_id} {e.ticket}: {e.title}", style="magenta"))
-    gates = "; ".join(f"{g.ticket} {g.state}" + (f" ({g.reason})" if g.reason else "") for g in snap.gates)
-    if gates:
-        parts.append(Text(f"gate: {gates}"))
+        parts.append(Text.assemble(f"! escalated ({e.reason}, {e.priority}, waiting {e.waiting_minutes:g} min): "
+                                   f"{e.thread_id} {e.ticket}: {e.title} ", styled(e.state), style="magenta"))
+    if snap.gates:
+        gate = Text("gate: ")
+        for i, g in enumerate(snap.gates):
+            gate.append_text(Text.assemble("; " if i else "", f"{g.ticket} ", styled(g.state),
+                                           f" ({g.reason})" if g.reason else ""))
+        parts.append(gate)
     return Group(*parts)
 
 

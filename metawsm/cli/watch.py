@@ -19,7 +19,9 @@ Follow runs and alert, once per change, when:
 - agent_unhealthy: an agent turns stalled or dead (or its command failed)
 - guidance_needed: an agent asks a question (with the command that answers it)
 - agent_completed: an agent signalled completion
-- run_done: a run completed (or was closed); run_failed: a run failed; run_stopped: a run was stopped
+- run_done: a run completed (or was closed); run_failed: a run failed (nothing can move: its
+  other tickets are closable, `metawsm close` reports each); run_stopped: a run was stopped;
+  run_ended: a run was ended by `metawsm cleanup`
 
 In a terminal the view refreshes in place (steps, agents with health, questions) with the alerts
 printed above it; otherwise each alert is one line (one JSON object per line with --json).
@@ -39,7 +41,8 @@ terminal bell on every alert.
 exit codes: 0 ok (also Ctrl-C), 1 a watched run failed (--run/--ticket) or the run/ticket does not
 exist"""
 
-ENDED = {"complete": "run_done", "closed": "run_done", "failed": "run_failed", "stopped": "run_stopped"}
+ENDED = {"complete": "run_done", "closed": "run_done", "failed": "run_failed", "stopped": "run_stopped",
+         "ended": "run_ended"}
 NOTIFY_TIMEOUT = 60
 
 
@@ -114,8 +117,9 @@ class Watcher:
         event = ENDED.get(snap.status)
         if event:
             hint = {"run_done": f"metawsm gate --run {rid}; metawsm close --run {rid}",
-                    "run_failed": f"metawsm status --run {rid}; metawsm resume --run {rid}",
-                    "run_stopped": f"metawsm resume --run {rid}"}[event]
+                    "run_failed": f"metawsm status --run {rid}; fix, then metawsm apply {snap.plan_name}",
+                    "run_stopped": f"metawsm resume --run {rid}",
+                    "run_ended": "metawsm status --all"}[event]
             msg = f"run {rid} ({snap.plan_name}) is {snap.status}"
             if event == "run_failed" and snap.last_error:
                 msg += f": {snap.last_error}"

@@ -3,12 +3,15 @@ steps in line with the rendered graph, and reconcile once.
 
 Step sync: new steps are added as pending; a changed step that has not started is updated; a changed
 finished (or failed) step is reset to pending so it runs again; a changed running step is stopped and
-reset; steps no longer in the plan are skipped (finished ones stay as they were).
+reset; steps no longer in the plan are skipped (finished ones stay as they were). A check whose ticket branch
+moved since it validated runs again (with the steps after it). Tickets merged or abandoned are left alone:
+their steps are not part of what apply records (`metawsm reopen T` brings a ticket back).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from metawsm.engine.kinds import REGISTRY, StepRef
 from metawsm.engine.reconcile import ReconcileResult, reconcile
-from metawsm.errors import MetawsmError
+from metawsm.errors import MetawsmError, StateError
 from metawsm.plan import StepChange, StepGraph, diff, render_plan
 from metawsm.runtime import git, proc
 
@@ -111,9 +114,10 @@ def _workspace_problems(fields: Any) -> list[str]:
     return problems
 
 
-def _sync_steps(eng: Engine, run: Run, graph: StepGraph) -> None:
+def _sync_steps(eng: Engine, run: Run, graph: StepGraph, recorded: StepGraph | None = None) -> None:
     store, run_id = eng.store, run.run_id
     rows = {s.step_id: s for s in store.list_steps(run_id)}
+    back = {s.id for s in graph.steps} - set(recorded.by_id) if recorded is not None else set()
     rerun: set[str] = set()  # steps that will run again: their finished dependents must too
     for step in graph.steps:  # topological order: needs come first
         fields_json = _fields_json(step)
@@ -122,12 +126,19 @@ def _sync_steps(eng: Engine, run: Run, graph: StepGraph) -> None:
             store.upsert_step(run_id, step.id, step.kind, step.ticket, step.agent, step.definition_hash, fields_json)
             rerun.add(step.id)
             continue
-        if row.definition_hash != step.definition_hash:
+        if step.id in back and row.status != "pending":  # back in the plan (e.g. a reopened ticket)
+            store.set_step_definition(run_id, step.id, step.definition_hash, fields_json)
+            reset_step(eng, run, row, "back in the plan")
+            rerun.add(step.id)
+        elif row.definition_hash != step.definition_hash:
             store.set_step_definition(run_id, step.id, step.definition_hash, fields_json)
             reset_step(eng, run, row, "definition changed")
             rerun.add(step.id)
         elif row.status == "failed":
             reset_step(eng, run, row, "re-applied")
+            rerun.add(step.id)
+        elif step.kind == "check" and row.status == "done" and _branch_moved(eng, run, step):
+            reset_step(eng, run, row, "the ticket branch moved since its checks ran")
             rerun.add(step.id)
         elif any(n in rerun for n in step.needs) and row.status != "pending":
             reset_step(eng, run, row, "a step it needs runs again")
@@ -142,6 +153,29 @@ def _sync_steps(eng: Engine, run: Run, graph: StepGraph) -> None:
         if step.kind == "agent" and step.ticket and step.agent:
             store.upsert_agent(run_id, step.ticket, step.agent, str(step.fields.get("profile", "")),
                                str(step.fields.get("session", "")))
+
+
+def _branch_moved(eng: Engine, run: Run, step: Any) -> bool:
+    """Whether the ticket's HEAD differs from the commit its latest validation was for."""
+    from metawsm.gate.evaluate import latest_validation
+
+    try:
+        head = git.head_sha(step.fields["cwd"])
+    except (MetawsmError, KeyError):
+        return False
+    latest = latest_validation(eng, run.run_id, step.ticket or "")
+    return latest is not None and (latest.get("sha") or "") != head
+
+
+def without_tickets(graph: StepGraph, tickets: set[str]) -> StepGraph:
+    """`graph` minus the steps of `tickets` (merged/abandoned); needs on them count as met. Definition hashes
+    are kept, so a plan-wide step is not "changed" by a ticket settling."""
+    if not tickets:
+        return graph
+    gone = {s.id for s in graph.steps if s.ticket in tickets}
+    steps = tuple(dataclasses.replace(s, needs=tuple(n for n in s.needs if n not in gone))
+                  for s in graph.steps if s.id not in gone)
+    return StepGraph(graph.plan_name, steps, graph.source)
 
 
 def _fields_json(step: Any) -> str:
@@ -171,7 +205,8 @@ def reset_step(eng: Engine, run: Run, row: Any, reason: str) -> None:
 def _start_run(eng: Engine, run: Run, changed: bool) -> Run:
     store = eng.store
     path = {"created": ["planning", "running"], "planning": ["running"], "paused": ["running"],
-            "failed": ["running"], "stopped": ["running"], "complete": ["running"] if changed else []}
+            "failed": ["running"], "stopped": ["running"], "complete": ["running"] if changed else [],
+            "closing": ["running"] if changed else []}
     for status in path.get(run.status, []):
         run = store.transition_run(run.run_id, status, "apply")
     return run
@@ -180,12 +215,16 @@ def _start_run(eng: Engine, run: Run, changed: bool) -> Run:
 def apply_plan(eng: Engine, config: Config, plan: Plan, *, dry_run: bool = False,
                max_parallel: int | None = None) -> ApplyResult:
     """Render, preflight, diff against the recorded run, then (unless dry_run) record and reconcile."""
+    from metawsm.engine.tickets import settled
+
     active = eng.store.active_run_for_plan(plan.name) if (eng.has_state() or not dry_run) else None
     run_id = active.run_id if active else new_run_id(plan.name)
     graph = render_plan(config, plan, project_root=eng.project.root, run_id=run_id)
     recorded = recorded_graph(active)
-    changes = diff(recorded, graph)
+    done = settled(eng, graph.tickets)
+    changes = diff(recorded, graph, done)
     changed = any(c.mark != "=" for c in changes)
+    graph = without_tickets(graph, set(done))
     problems = preflight(eng, graph)
     if problems:
         raise PreflightError("cannot apply plan " + plan.name + ": " + "; ".join(problems),
@@ -193,14 +232,30 @@ def apply_plan(eng: Engine, config: Config, plan: Plan, *, dry_run: bool = False
     if dry_run:
         return ApplyResult(plan.name, active.run_id if active else None, False, True, changes,
                            active.status if active else "(new run)")
+    if active is None and not graph.steps:  # every ticket merged or abandoned: converged, no run needed
+        return ApplyResult(plan.name, None, False, False, changes, "converged")
     if active is None:
-        run = eng.store.create_run(run_id, plan.name, graph_hash(graph), _graph_json(graph))
+        try:
+            run = eng.store.create_run(run_id, plan.name, graph_hash(graph), _graph_json(graph))
+        except StateError:  # another apply created the plan's run meanwhile (one active run per plan)
+            active = eng.store.active_run_for_plan(plan.name)
+            if active is None:
+                raise
+            return apply_plan(eng, config, plan, dry_run=dry_run, max_parallel=max_parallel)
     else:
         run = eng.store.update_run_graph(run_id, graph_hash(graph), _graph_json(graph))
-    _sync_steps(eng, run, graph)
-    run = _start_run(eng, eng.store.get_run(run_id), changed or active is None)
+    _sync_steps(eng, run, graph, recorded)
+    run = _start_run(eng, eng.store.get_run(run_id), changed or active is None or _has_pending(eng, run_id))
+    from metawsm.engine.tickets import sync_tickets
+
+    sync_tickets(eng, run)
     result = reconcile(eng, run_id, max_parallel=max_parallel)
     return ApplyResult(plan.name, run_id, active is None, False, changes, result.status, result)
+
+
+def _has_pending(eng: Engine, run_id: str) -> bool:
+    """Steps reset by the sync (failed, or a moved branch) make a complete run run again."""
+    return bool(eng.store.list_steps(run_id, statuses=["pending"]))
 
 
 def _graph_json(graph: StepGraph) -> str:

@@ -1,27 +1,31 @@
-"""Close a ticket: re-check the gate, merge its branch into the base branch, record it, clean up.
+"""Close a ticket: a crash-safe transaction driven by the ticket's own state, whatever its run or siblings do.
 
-The merge happens where the base branch is checked out (that tree must be clean), or in a temporary
-worktree when it is checked out nowhere. A conflict aborts the merge and leaves everything as it was.
-A dry run reports what would happen and changes nothing at all.
+1. Under a lock per repository (one merge into a base branch at a time), finish or roll back an interrupted
+   close of this ticket by asking git whether its recorded commit is in the base branch.
+2. Re-check the gate (catching work pushed past the hooks); a passing gate makes the ticket `ready`.
+3. Check every repository of the ticket and build each close commit (closegit.prepare) — a conflict, a dirty
+   base checkout or a local file in the way refuses the close before anything changed.
+4. Record the intent (ticket → `closing`), move each base branch in one step, record `merged`.
+5. Tidy: sessions killed, worktree removed, branch deleted — each failure only a warning.
+A dry run reports what would happen and changes nothing.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from metawsm.engine import closegit
 from metawsm.errors import GateRefused, MetawsmError
 from metawsm.gate.evaluate import evaluate, workspace_fields
 from metawsm.runtime import git
-from metawsm.state.machines import can_transition
+from metawsm.state.db import now
+from metawsm.state.tickets import CloseIntent
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
     from metawsm.state.models import Run
-
-CLOSABLE_RUNS = ("complete", "closing")
 
 
 @dataclass
@@ -35,6 +39,7 @@ class CloseResult:
     commits: list[str] = field(default_factory=list)
     merged_sha: str | None = None
     actions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -50,122 +55,169 @@ def ticket_title(eng: Engine, ticket: str) -> str:
         return ticket
 
 
-def _merge_dir(repo_root: str, base: str) -> tuple[Path | None, bool]:
-    """Where base is checked out (None: nowhere), and whether that tree is clean."""
-    for wt in git.list_worktrees(repo_root):
-        if wt.branch in (base, f"refs/heads/{base}"):
-            return Path(wt.path), not git.is_dirty(wt.path)
-    return None, True
-
-
-def _merge(cwd: Path, strategy: str, branch: str, message: str) -> None:
-    try:
-        if strategy == "ff-only":
-            git.git(cwd, "merge", "--ff-only", branch)
-        elif strategy == "squash":
-            git.git(cwd, "merge", "--squash", branch)
-            git.git(cwd, "commit", "-q", "-m", message)
-        else:
-            git.git(cwd, "merge", "--no-ff", "-q", "-m", message, branch)
-    except MetawsmError as exc:
-        conflicted = git.git(cwd, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
-        git.git(cwd, "merge", "--abort", check=False)
-        git.git(cwd, "reset", "-q", "--merge", check=False)
-        what = f"merge conflict in {', '.join(conflicted)}" if conflicted else exc.message
-        raise MetawsmError(f"cannot merge {branch} ({strategy}): {what}; nothing was changed",
-                           hint="merge the base branch into the ticket branch, re-run the checks "
-                                "(`metawsm apply`), then close again") from exc
+def _repos(ws: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The ticket's repositories, the primary one (`self`, else the first) first."""
+    return sorted(ws["repos"].items(), key=lambda kv: (kv[0] != "self", kv[0]))
 
 
 def close_ticket(eng: Engine, run: Run, ticket: str, *, dry_run: bool = False, from_step: bool = False) -> CloseResult:
-    policy = eng.policy.close
+    """Close `ticket` of `run` (its workspace step names branch and repos). `from_step`: called by `close:T`."""
     ws = workspace_fields(eng, run.run_id, ticket)
-    (name, repo), *others = sorted(ws["repos"].items(), key=lambda kv: kv[0] != "self")
-    result = CloseResult(run.run_id, ticket, dry_run, policy.merge, ws["branch"], repo["base_branch"])
-    if ticket in eng.store.closed_tickets(run.run_id):
-        result.actions.append("already closed")
-        return result
-    if not from_step and run.status not in CLOSABLE_RUNS:
-        raise MetawsmError(f"run {run.run_id} is {run.status}; tickets are closed once it is complete",
-                           hint=f"`metawsm status --run {run.run_id}` shows what it waits for")
-    gate = evaluate(eng, run, ticket)
-    if not gate.passed:
-        raise GateRefused(f"close of {ticket} refused by the gate: "
-                          + "; ".join(c.summary() for c in gate.failed()),
-                          hint=f"`metawsm gate --ticket {ticket}` shows each check and its fix")
-    repos = [(name, repo), *others]
-    for repo_name, r in repos:
-        result.commits += [f"{repo_name}: {c}" for c in git.unmerged_commits(r["repo_root"], ws["branch"],
-                                                                               r["base_branch"])]
-        where, clean = _merge_dir(r["repo_root"], r["base_branch"])
-        if where is not None and not clean:
-            raise MetawsmError(f"{r['base_branch']} is checked out in {where} with uncommitted changes; "
-                               "close merges there", hint="commit or stash them, then close again")
-        result.actions.append(f"{'would merge' if dry_run else 'merge'} {ws['branch']} into {r['base_branch']} "
-                              f"({policy.merge}) in {where or 'a temporary worktree'}")
+    repos = _repos(ws)
+    result = CloseResult(run.run_id, ticket, dry_run, eng.policy.close.merge, ws["branch"], repos[0][1]["base_branch"])
+    state = eng.store.get_ticket(ticket) if eng.has_state() else None
+    if state is not None and state.status == "abandoned":
+        raise MetawsmError(f"ticket {ticket} is abandoned; it is not closed",
+                           hint=f"`metawsm reopen {ticket}` makes it open again")
     if dry_run:
-        return result
-    title = ticket_title(eng, ticket)
-    for repo_name, r in repos:
-        sha = _merge_repo(eng, r, ws["branch"], f"Merge {ws['branch']} ({ticket}: {title})", policy.merge,
-                          changelog=(ticket, title, run.run_id) if repo_name == name else None)
-        if repo_name == name:
-            result.merged_sha = sha
-    _tidy(eng, run, ticket, ws, policy.delete_branch, policy.merge, result)
-    eng.store.mark_ticket_closed(run.run_id, ticket, policy.merge, repo["base_branch"], result.merged_sha or "")
+        return _dry_run(eng, run, ticket, ws, repos, result, state)
+    with closegit.repo_locks(eng.project.state_dir / "locks", [r["repo_root"] for _, r in repos]):
+        done = _recover(eng, ticket, result)
+        state = eng.store.get_ticket(ticket)
+        if state is not None and state.status == "merged":
+            if not done:
+                result.actions.append(f"already merged ({(state.merged_sha or '')[:12]})")
+            result.merged_sha = state.merged_sha
+        else:
+            _merge(eng, run, ticket, ws, repos, result)
+    from metawsm.engine.tickets import close_run_if_done, drop_from_graph
+
+    _tidy(eng, run, ticket, ws, result)
     _announce(eng, run, ticket, result)
-    if not from_step:
-        advance_run(eng, run)
+    if not from_step:  # (a close:T step runs inside reconcile, which must keep its own graph)
+        close_run_if_done(eng, drop_from_graph(eng, eng.store.get_run(run.run_id), ticket))
     return result
 
 
-def _merge_repo(eng: Engine, repo: dict[str, Any], branch: str, message: str, strategy: str,
-                changelog: tuple[str, str, str] | None) -> str:
-    base = repo["base_branch"]
-    where, _ = _merge_dir(repo["repo_root"], base)
-    temp = None
-    if where is None:
-        temp = eng.project.state_dir / "merge" / f"{branch.replace('/', '_')}-{int(time.time())}"
-        temp.parent.mkdir(parents=True, exist_ok=True)
-        git.git(repo["repo_root"], "worktree", "add", "-q", str(temp), base)
-        where = temp
-    try:
-        _merge(where, strategy, branch, message)
-        if changelog is not None:
-            ticket, title, run_id = changelog
-            log = where / "tickets" / f"{ticket}.changelog.md"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            head = git.head_sha(where)[:12]
-            new = not log.exists()
-            with log.open("a", encoding="utf-8") as fh:
-                if new:
-                    fh.write(f"# {ticket} changelog\n\n")
-                fh.write(f"- {stamp} closed by metawsm: merged {branch} into {base} ({strategy}, {head}) "
-                         f"— run {run_id} — {title}\n")
-            git.git(where, "add", str(log.relative_to(where)))
-            git.git(where, "commit", "-q", "-m", f"{ticket}: closed by metawsm (changelog)")
-        return git.head_sha(where)
-    finally:
-        if temp is not None:
-            git.remove_worktree(repo["repo_root"], temp, force=True)
+def _gate(eng: Engine, run: Run, ticket: str) -> None:
+    gate = evaluate(eng, run, ticket)
+    if not gate.passed:
+        raise GateRefused(f"close of {ticket} refused by the gate: " + "; ".join(c.summary() for c in gate.failed()),
+                          hint=f"`metawsm gate --ticket {ticket}` shows each check and its fix")
 
 
-def _tidy(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], delete_branch: bool, strategy: str,
-          result: CloseResult) -> None:
+def _dry_run(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], repos: list[tuple[str, dict[str, Any]]],
+             result: CloseResult, state: Any) -> CloseResult:
+    if state is not None and state.status == "merged":
+        result.actions.append(f"already merged ({(state.merged_sha or '')[:12]})")
+        return result
+    if state is not None and state.status == "closing":
+        result.actions.append("would finish or roll back an interrupted close first")
+    _gate(eng, run, ticket)
+    for repo_name, r in repos:
+        result.commits += [f"{repo_name}: {c}" for c in git.unmerged_commits(r["repo_root"], ws["branch"],
+                                                                               r["base_branch"])]
+        where, clean = closegit.checkout_of(r["repo_root"], r["base_branch"])
+        if where is not None and not clean:
+            raise closegit.CloseError(f"{r['base_branch']} is checked out in {where} with uncommitted changes; "
+                                      "close merges there", hint="commit or stash them, then close again")
+        result.actions.append(f"would merge {ws['branch']} into {r['base_branch']} ({result.strategy}) "
+                              f"{'in ' + str(where) if where else '(branch checked out nowhere)'}")
+    return result
+
+
+def _recover(eng: Engine, ticket: str, result: CloseResult) -> bool:
+    """Finish (the base branch has the recorded commit) or roll back (it has not) an interrupted close.
+    True when this finished the close."""
+    intents = eng.store.close_intents(ticket)
+    if not intents:
+        state = eng.store.get_ticket(ticket)
+        if state is not None and state.status == "closing":  # intents never written: nothing happened in git
+            eng.store.drop_close_intents(ticket, back_to="ready", reason="close interrupted before merging")
+        return False
+    missing = []
+    for i in intents:
+        closegit.wait_index_lock(i.checkout, i.repo_root)
+        if not closegit.contained(i.repo_root, i.base_branch, i.merge_sha):
+            missing.append(i.repo)
+    if missing:  # the merge commit was built but never became the base branch: nothing to undo in git
+        eng.store.drop_close_intents(ticket, missing, back_to="ready" if len(missing) == len(intents) else None,
+                                     reason="interrupted close rolled back")
+        result.actions.append(f"rolled back an interrupted close (not merged into: {', '.join(missing)})")
+        return False
+    primary = intents[0] if len(intents) == 1 else next((i for i in intents if i.repo == "self"), intents[0])
+    eng.store.mark_ticket_merged(primary.run_id, ticket, primary.strategy, primary.base_branch, primary.merge_sha)
+    result.merged_sha = primary.merge_sha
+    result.actions.append(f"finished an interrupted close: {ticket} was merged at {primary.merge_sha[:12]}")
+    return True
+
+
+def _merge(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], repos: list[tuple[str, dict[str, Any]]],
+           result: CloseResult) -> None:
+    from metawsm.engine.tickets import walk
+
+    _gate(eng, run, ticket)
+    state = eng.store.get_ticket(ticket)
+    if state is None or state.status not in ("ready", "closing"):
+        walk(eng, ticket, "ready", "gate passed (close)", run=run)
+    already = {i.repo for i in eng.store.close_intents(ticket)}  # merged before an interruption
+    title, strategy, stamp = ticket_title(eng, ticket), result.strategy, time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                         time.gmtime())
+    prepared = []
+    for index, (repo_name, r) in enumerate(repos):
+        result.commits += [f"{repo_name}: {c}" for c in git.unmerged_commits(r["repo_root"], ws["branch"],
+                                                                               r["base_branch"])]
+        if repo_name in already:
+            continue
+        sha = closegit.rev(r["repo_root"], f"refs/heads/{ws['branch']}") or "?"
+        line = (f"- {stamp} closed by metawsm: merged {ws['branch']} into {r['base_branch']} ({strategy}, "
+                f"{sha[:12]}) — run {run.run_id} — {title}")
+        message = (f"{ticket}: closed by metawsm (changelog)" if strategy == "ff-only"
+                   else f"Merge {ws['branch']} ({ticket}: {title})")
+        prepared.append(closegit.prepare(repo_name, r["repo_root"], ws["branch"], r["base_branch"], strategy,
+                                         message, (ticket, line) if index == 0 else None))
+    at = now()
+    eng.store.record_close_intents(run.run_id, ticket, [CloseIntent(
+        ticket, p.repo, run.run_id, p.repo_root, p.checkout, p.strategy, p.branch, p.base_branch, p.ticket_sha,
+        p.base_sha, p.merge_sha, at) for p in prepared])
+    merged: list[str] = sorted(already)
+    for p in prepared:
+        try:
+            closegit.advance(p)
+        except MetawsmError as exc:
+            eng.store.drop_close_intents(ticket, [q.repo for q in prepared if q.repo not in merged],
+                                         back_to="ready" if not merged else None, reason=f"close failed: {exc.message}")
+            where = f"merged into {', '.join(merged)}; " if merged else "nothing was merged; "
+            raise closegit.CloseError(f"close of {ticket}: {where}{p.repo} failed: {exc.message}",
+                                      hint=f"fix it, then `metawsm close --ticket {ticket}` merges the rest") from exc
+        merged.append(p.repo)
+        result.actions.append(f"merged {p.branch} into {p.base_branch} ({p.strategy}) in "
+                              f"{p.checkout or p.repo_root + ' (ref only)'}")
+    intents = eng.store.close_intents(ticket)
+    primary = next((i for i in intents if i.repo == repos[0][0]), intents[0])
+    eng.store.mark_ticket_merged(run.run_id, ticket, strategy, primary.base_branch, primary.merge_sha)
+    result.merged_sha = primary.merge_sha
+
+
+def _tidy(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], result: CloseResult) -> None:
+    """After the merge: stop the ticket's agents and sessions, remove its worktrees and branch. A failure here
+    is a warning — the merge happened and stays recorded."""
     from metawsm.engine.kinds.agent import move
 
     for agent in eng.store.list_agents(run.run_id):
         if agent.ticket != ticket:
             continue
         move(eng, agent, "stopping", "stopped", reason="ticket closed")
-        if agent.session and eng.tmux.kill_session(agent.session):
-            result.actions.append(f"killed tmux session {agent.session}")
+        try:
+            if agent.session and eng.tmux.kill_session(agent.session):
+                result.actions.append(f"killed tmux session {agent.session}")
+        except MetawsmError as exc:
+            result.warnings.append(f"could not kill session {agent.session}: {exc.message}")
+    force = result.strategy == "squash" or eng.policy.close.merge == "squash"
     for _name, repo in sorted(ws["repos"].items()):
-        if git.remove_worktree(repo["repo_root"], repo["path"]):
-            result.actions.append(f"removed worktree {repo['path']}")
-        if delete_branch and git.delete_branch(repo["repo_root"], ws["branch"], force=strategy == "squash"):
-            result.actions.append(f"deleted branch {ws['branch']}")
+        try:
+            if git.remove_worktree(repo["repo_root"], repo["path"]):
+                result.actions.append(f"removed worktree {repo['path']}")
+        except MetawsmError as exc:
+            result.warnings.append(f"could not remove worktree {repo['path']}: {exc.message}")
+            continue
+        if not eng.policy.close.delete_branch:
+            continue
+        try:
+            if git.delete_branch(repo["repo_root"], ws["branch"], force=force):
+                result.actions.append(f"deleted branch {ws['branch']}")
+        except MetawsmError as exc:
+            result.warnings.append(f"could not delete branch {ws['branch']} (the merge happened): {exc.message}")
 
 
 def _announce(eng: Engine, run: Run, ticket: str, result: CloseResult) -> None:
@@ -174,18 +226,5 @@ def _announce(eng: Engine, run: Run, ticket: str, result: CloseResult) -> None:
             f"{(result.merged_sha or '')[:12]}; run {run.run_id}.")
     thread = eng.forum.open_thread(ticket, f"{ticket} closed", body, run_id=run.run_id, actor_type="system",
                                    actor_name="metawsm", idempotency_key=f"close:{run.run_id}:{ticket}")
-    eng.forum.close(thread.thread_id, actor_type="system", actor_name="metawsm")
-
-
-def advance_run(eng: Engine, run: Run) -> None:
-    import json
-
-    from metawsm.plan.graph import StepGraph
-
-    tickets = StepGraph.from_json(json.loads(run.graph_json)).tickets
-    closed = eng.store.closed_tickets(run.run_id)
-    run = eng.store.get_run(run.run_id)
-    if run.status == "complete" and can_transition("run", "complete", "closing"):
-        run = eng.store.transition_run(run.run_id, "closing", "closing tickets")
-    if run.status == "closing" and all(t in closed for t in tickets):
-        eng.store.transition_run(run.run_id, "closed", "every ticket closed")
+    if thread.state != "closed":
+        eng.forum.close(thread.thread_id, actor_type="system", actor_name="metawsm")

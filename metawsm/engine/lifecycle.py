@@ -1,4 +1,5 @@
-"""Operator actions on runs: stop, resume, restart agents, clean up (never losing work without --force)."""
+"""Operator actions on runs: stop and resume (a run, one ticket or one agent), restart agents.
+Ending runs (cleanup, forget) is engine/cleanup.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from metawsm.engine.apply import reset_step, stop_step
 from metawsm.engine.kinds.agent import move
 from metawsm.errors import MetawsmError, NotFoundError, UsageError
-from metawsm.runtime import git
 from metawsm.state.machines import can_transition
 
 if TYPE_CHECKING:
@@ -37,59 +37,92 @@ def _move_run(eng: Engine, run: Run, *targets: str, reason: str) -> Run:
     return run
 
 
-def _sessions(eng: Engine, run: Run) -> list[str]:
+def _sessions(eng: Engine, run: Run, ticket: str | None = None) -> list[str]:
     from metawsm.engine.kinds.base import StepRef
     from metawsm.engine.kinds.shell import session_for
 
-    names = [a.session for a in eng.store.list_agents(run.run_id) if a.session]
+    names = [a.session for a in eng.store.list_agents(run.run_id) if a.session and ticket in (None, a.ticket)]
     for step in eng.store.list_steps(run.run_id):
-        if step.kind == "shell" and json.loads(step.fields_json or "{}").get("tmux"):
+        if step.kind == "shell" and ticket in (None, step.ticket) and json.loads(step.fields_json or "{}").get("tmux"):
             names.append(session_for(StepRef(run, step)))
     return names
 
 
-def stop_run(eng: Engine, run: Run, *, reason: str = "stopped by a person") -> ActionResult:
-    if not can_transition("run", run.status, "stopping"):
-        raise MetawsmError(f"run {run.run_id} is {run.status}; it cannot be stopped",
-                           hint="a complete run is closed with `metawsm close` or removed with `metawsm cleanup`")
+def parse_agent(eng: Engine, run: Run, agent: str) -> list[Any]:
+    """`T/A` (or `A` when only one ticket has it) to the run's matching agents."""
+    ticket, _, name = agent.rpartition("/")
+    agents = [a for a in eng.store.list_agents(run.run_id) if a.name == name and (not ticket or a.ticket == ticket)]
+    if not agents:
+        raise NotFoundError(f"no agent {agent!r} in run {run.run_id}")
+    if len({a.ticket for a in agents}) > 1:
+        raise UsageError(f"agent {agent!r} exists for several tickets; name one: "
+                         + ", ".join(f"{a.ticket}/{a.name}" for a in agents))
+    return agents
+
+
+def stop_run(eng: Engine, run: Run, *, reason: str = "stopped by a person", ticket: str | None = None,
+             agent: str | None = None) -> ActionResult:
+    """Stop a run (its running steps, agents and sessions; the run moves to stopped), or only one ticket's or
+    one agent's (`T/A`) — the rest of the run goes on. Stopping what is not running is a no-op."""
+    from metawsm.engine.tickets import sync_tickets
+
     result = ActionResult(run.run_id, run.status)
-    run = _move_run(eng, run, "stopping", reason=reason)
+    agents = parse_agent(eng, run, agent) if agent else None
+    if agents is not None:
+        ticket = agents[0].ticket
+    whole = ticket is None
+    if whole and not can_transition("run", run.status, "stopping"):
+        result.actions.append(f"nothing to stop: run is {run.status}")
+        return result
+    if whole:
+        run = _move_run(eng, run, "stopping", reason=reason)
+    wanted = {f"agent:{a.ticket}:{a.name}" for a in agents} if agents is not None else None
     for step in eng.store.list_steps(run.run_id):
-        if step.status == "running":
-            stop_step(eng, run, step)
-            eng.store.transition_step(run.run_id, step.step_id, "failed", reason,
-                                      error=reason)
-            result.actions.append(f"stopped step {step.step_id}")
-    for agent in eng.store.list_agents(run.run_id):
-        if agent.status in LIVE_AGENT:
-            move(eng, agent, "stopping", "stopped", reason=reason)
-            eng.store.update_agent(run.run_id, agent.ticket, agent.name, stopped_by_user=True)
-            result.actions.append(f"stopped agent {agent.ticket}/{agent.name}")
-    for name in _sessions(eng, run):
+        if step.status != "running" or (ticket is not None and step.ticket != ticket):
+            continue
+        if wanted is not None and step.step_id not in wanted:
+            continue
+        stop_step(eng, run, step)
+        eng.store.transition_step(run.run_id, step.step_id, "failed", reason, error=reason)
+        result.actions.append(f"stopped step {step.step_id}")
+    for a in agents if agents is not None else eng.store.list_agents(run.run_id):
+        if a.status in LIVE_AGENT and ticket in (None, a.ticket):
+            move(eng, a, "stopping", "stopped", reason=reason)
+            eng.store.update_agent(run.run_id, a.ticket, a.name, stopped_by_user=True)
+            result.actions.append(f"stopped agent {a.ticket}/{a.name}")
+    sessions = [a.session for a in agents if a.session] if agents is not None else _sessions(eng, run, ticket)
+    for name in sessions:
         if eng.tmux.kill_session(name):
             result.actions.append(f"killed tmux session {name}")
-    run = _move_run(eng, eng.store.get_run(run.run_id), "stopped", reason=reason)
-    result.status = run.status
+    if whole:
+        run = _move_run(eng, eng.store.get_run(run.run_id), "stopped", reason=reason)
+    sync_tickets(eng, run)
+    if not result.actions:
+        result.actions.append("nothing was running")
+    result.status = eng.store.get_run(run.run_id).status
     return result
 
 
-def resume_run(eng: Engine, run: Run, *, max_parallel: int | None = None) -> ActionResult:
+def resume_run(eng: Engine, run: Run, *, max_parallel: int | None = None, ticket: str | None = None) -> ActionResult:
+    """Run failed or stopped steps again (of one ticket, or of the whole run) and continue the run."""
     from metawsm.engine.reconcile import reconcile
+    from metawsm.engine.tickets import settled
 
-    if run.status in ("running", "awaiting_guidance"):
-        result = ActionResult(run.run_id, run.status, ["already running"])
-    elif not can_transition("run", run.status, "running"):
-        raise MetawsmError(f"run {run.run_id} is {run.status}; it cannot be resumed")
-    else:
-        result = ActionResult(run.run_id, run.status)
-        for step in eng.store.list_steps(run.run_id):
-            if step.status == "failed":
-                reset_step(eng, run, step, "resumed")
-                result.actions.append(f"will re-run {step.step_id}")
-        for agent in eng.store.list_agents(run.run_id):
-            if agent.stopped_by_user:
-                eng.store.update_agent(run.run_id, agent.ticket, agent.name, stopped_by_user=False)
-        _move_run(eng, run, "running", reason="resumed by a person")
+    if run.status in ("closed", "ended"):
+        raise MetawsmError(f"run {run.run_id} is {run.status}; it cannot be resumed",
+                           hint="`metawsm apply PLAN` starts a new run for the tickets not merged")
+    result = ActionResult(run.run_id, run.status)
+    done = settled(eng, [ticket] if ticket else [s.ticket for s in eng.store.list_steps(run.run_id) if s.ticket])
+    for step in eng.store.list_steps(run.run_id):
+        if step.status == "failed" and ticket in (None, step.ticket) and step.ticket not in done:
+            reset_step(eng, run, step, "resumed")
+            result.actions.append(f"will re-run {step.step_id}")
+    for agent in eng.store.list_agents(run.run_id):
+        if agent.stopped_by_user and ticket in (None, agent.ticket):
+            eng.store.update_agent(run.run_id, agent.ticket, agent.name, stopped_by_user=False)
+    if run.status in ("running", "awaiting_guidance") and not result.actions:
+        result.actions.append("already running")
+    _move_run(eng, eng.store.get_run(run.run_id), "running", reason="resumed by a person")
     outcome = reconcile(eng, run.run_id, max_parallel=max_parallel)
     result.actions += [f"{e.step_id}: {e.status}" for e in outcome.events]
     result.status = outcome.status
@@ -121,17 +154,9 @@ def restart_agents(eng: Engine, run: Run, *, agent: str | None = None, reason: s
     """New attempt for the selected agents (all of the run by default); their dependents run again."""
     from metawsm.engine.reconcile import reconcile
 
-    if run.status == "closed" or run.status == "closing":
+    if run.status in ("closed", "ended"):
         raise MetawsmError(f"run {run.run_id} is {run.status}; nothing to restart")
-    agents = eng.store.list_agents(run.run_id)
-    if agent:
-        ticket, _, name = agent.rpartition("/")
-        agents = [a for a in agents if a.name == name and (not ticket or a.ticket == ticket)]
-        if not agents:
-            raise NotFoundError(f"no agent {agent!r} in run {run.run_id}")
-        if len({a.ticket for a in agents}) > 1:
-            raise UsageError(f"agent {agent!r} exists for several tickets; name one: "
-                             + ", ".join(f"{a.ticket}/{a.name}" for a in agents))
+    agents = parse_agent(eng, run, agent) if agent else eng.store.list_agents(run.run_id)
     result = ActionResult(run.run_id, run.status)
     steps = {s.step_id: s for s in eng.store.list_steps(run.run_id)}
     from metawsm.plan.graph import StepGraph
@@ -157,65 +182,3 @@ def restart_agents(eng: Engine, run: Run, *, agent: str | None = None, reason: s
     outcome = reconcile(eng, run.run_id, max_parallel=max_parallel)
     result.status = outcome.status
     return result
-
-
-def losses(eng: Engine, run: Run) -> dict[str, list[str]]:
-    """Per ticket, the work that removing its worktree and branch would lose."""
-    found: dict[str, list[str]] = {}
-    for step in eng.store.list_steps(run.run_id):
-        if step.kind != "workspace":
-            continue
-        fields = json.loads(step.fields_json or "{}")
-        lost: list[str] = []
-        for name, repo in sorted(fields.get("repos", {}).items()):
-            if Path(repo["path"]).exists():
-                lost += [f"{name}: uncommitted {p}" for p in git.is_dirty(repo["path"])]
-            if git.branch_exists(repo["repo_root"], fields["branch"]):
-                commits = git.unmerged_commits(repo["repo_root"], fields["branch"], repo["base_branch"])
-                if commits:
-                    lost.append(f"{name}: {len(commits)} commit(s) on {fields['branch']} not merged into "
-                                f"{repo['base_branch']}")
-        if lost:
-            found[step.ticket or ""] = lost
-    return found
-
-
-def cleanup_run(eng: Engine, run: Run, *, keep_workspaces: bool = False, force: bool = False) -> ActionResult:
-    result = ActionResult(run.run_id, run.status)
-    if not keep_workspaces and not force:
-        lost = losses(eng, run)
-        if lost:
-            detail = "; ".join(f"{t}: {', '.join(items)}" for t, items in sorted(lost.items()))
-            raise MetawsmError(f"cleanup of run {run.run_id} refused: it would lose {detail}",
-                               hint="merge with `metawsm close`, keep them with --keep-workspaces, "
-                                    "or discard them with --force")
-    for step in eng.store.list_steps(run.run_id):
-        if step.status == "running":
-            stop_step(eng, run, step)
-            eng.store.transition_step(run.run_id, step.step_id, "failed", "cleaned up", error="cleaned up")
-    for agent in eng.store.list_agents(run.run_id):
-        if agent.status in LIVE_AGENT:
-            move(eng, agent, "stopping", "stopped", reason="cleaned up")
-    for name in _sessions(eng, run):
-        if eng.tmux.kill_session(name):
-            result.actions.append(f"killed tmux session {name}")
-    run = _move_run(eng, eng.store.get_run(run.run_id), "stopping", "stopped", reason="cleaned up")
-    if not keep_workspaces:
-        for step in eng.store.list_steps(run.run_id):
-            if step.kind == "workspace":
-                result.actions += remove_workspace(json.loads(step.fields_json or "{}"), force=force)
-    result.status = run.status
-    return result
-
-
-def remove_workspace(fields: dict[str, Any], *, force: bool) -> list[str]:
-    actions = []
-    for name, repo in sorted(fields.get("repos", {}).items()):
-        try:
-            if git.remove_worktree(repo["repo_root"], repo["path"], force=force):
-                actions.append(f"removed worktree {repo['path']}")
-            if git.delete_branch(repo["repo_root"], fields["branch"], force=force):
-                actions.append(f"deleted branch {fields['branch']} in {name}")
-        except MetawsmError as exc:
-            actions.append(f"could not remove {repo['path']}: {exc.message}")
-    return actions

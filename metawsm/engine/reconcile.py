@@ -167,12 +167,9 @@ class _Pass:
         return moved
 
     def derive_status(self) -> str:
-        rows = [self.rows[s.id] for s in self.graph.steps]
-        if any(r.status == "failed" and r.next_attempt_at is None for r in rows):
-            return "failed"
-        if all(r.status in SATISFIED for r in rows):
-            return "complete"
-        return "awaiting_guidance" if self.waiting else "running"
+        from metawsm.engine.tickets import run_status
+
+        return run_status(self.rows, self.graph, waiting=bool(self.waiting))
 
 
 def _move_run(eng: Engine, run: Run, status: str) -> Run:
@@ -199,11 +196,12 @@ def reconcile(eng: Engine, run_id: str, *, max_parallel: int | None = None) -> R
             if not moved:
                 break
         run = _move_run(eng, eng.store.get_run(run_id), p.derive_status())
-        if run.status == "complete" and eng.store.closed_tickets(run_id):  # auto_close closed them all?
-            from metawsm.engine.close import advance_run
+        from metawsm.engine.tickets import close_run_if_done, drop_from_graph, sync_tickets
 
-            advance_run(eng, run)
-            run = eng.store.get_run(run_id)
+        for ticket, state in sync_tickets(eng, run, p.rows.values()).items():
+            if state == "merged":  # closed by a close:T step (auto_close) during this pass
+                run = drop_from_graph(eng, run, ticket)
+        run = close_run_if_done(eng, run)  # auto_close merged them all?
         return ReconcileResult(run_id, run.status, events=p.events, waiting=sorted(p.waiting))
     finally:
         eng.store.release_lease(lease)

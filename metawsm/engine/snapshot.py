@@ -104,6 +104,16 @@ class GateView(_Json):
 
 
 @dataclass(frozen=True)
+class TicketView(_Json):
+    ticket: str
+    status: str  # open | working | ready | closing | merged | failed | abandoned (state/machines.py)
+    reason: str
+    run_id: str | None  # the run that works on it (or merged it) — may be another run than this one
+    merged_sha: str | None
+    next: str  # the command that moves it on
+
+
+@dataclass(frozen=True)
 class RunSnapshot:
     run_id: str
     plan_name: str
@@ -121,6 +131,7 @@ class RunSnapshot:
     questions: list[QuestionView] = field(default_factory=list)
     escalations: list[EscalationView] = field(default_factory=list)
     gates: list[GateView] = field(default_factory=list)
+    ticket_states: list[TicketView] = field(default_factory=list)
 
     @property
     def unhealthy_agents(self) -> list[AgentView]:
@@ -137,6 +148,7 @@ class RunSnapshot:
             "questions": [q.to_json() for q in self.questions],
             "escalations": [e.to_json() for e in self.escalations],
             "gates": [g.to_json() for g in self.gates],
+            "ticket_states": [t.to_json() for t in self.ticket_states],
         }
 
 
@@ -204,6 +216,7 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
         else:
             gates.append(GateView(ticket, GATE_STATE.get(gate.status, gate.status), gate.status,
                                   gate.last_error if gate.status == "failed" else None, iso(gate.finished_at)))
+    ticket_views = _ticket_views(eng, run, tickets)
     mine = [e for e in escalations or () if e.thread.run_id == run.run_id
             or (e.thread.run_id is None and e.thread.ticket in tickets)]
     return RunSnapshot(
@@ -213,8 +226,26 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
         steps=[StepView(s.step_id, s.kind, s.ticket, s.agent, s.status, s.attempts, s.last_error,
                         iso(s.started_at), iso(s.finished_at)) for s in steps],
         agents=[_agent_view(eng, a, h) for a, h in zip(agents, healths, strict=True)],
-        questions=questions, escalations=_escalation_views(mine), gates=gates,
+        questions=questions, escalations=_escalation_views(mine), gates=gates, ticket_states=ticket_views,
     )
+
+
+def _ticket_views(eng: Engine, run: Run, tickets: list[str]) -> list[TicketView]:
+    from metawsm.engine.closeplan import next_command
+
+    states = {t.ticket: t for t in eng.store.list_tickets(tickets)} if tickets else {}
+    views = []
+    for ticket in tickets:
+        t = states.get(ticket)
+        status, reason = (t.status, t.reason) if t else ("open", "")
+        why, command = next_command(status, ticket, run.plan_name, reason)
+        if status == "ready":
+            why, command = reason or "gate passed", f"metawsm close --ticket {ticket}"
+        elif status == "closing":
+            why, command = "a close is merging it (or was interrupted)", f"metawsm close --ticket {ticket}"
+        views.append(TicketView(ticket, status, reason or why, t.run_id if t else None,
+                                t.merged_sha if t else None, command))
+    return views
 
 
 def build_snapshots(eng: Engine, runs: list[Run], *, evaluate_health: bool = True,

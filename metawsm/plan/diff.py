@@ -1,12 +1,14 @@
 """Compare two step graphs: which steps are added (+), changed (~), removed (-) or unchanged (=).
 
-The engine passes the graph recorded for the plan's run as `old`; with no record every step is new.
+The engine passes the graph recorded for the plan's run as `old`; with no record every step is new. Steps of a
+ticket that is merged or abandoned (`settled`, remembered across runs) are `=` with that word, whatever the
+record says: apply leaves them alone until `metawsm reopen`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from metawsm.plan.graph import Step, StepGraph
@@ -21,14 +23,19 @@ class StepChange:
     id: str
     mark: str
     changed_fields: tuple[str, ...] = ()
+    settled: str | None = None  # "merged" or "abandoned": the ticket is converged
 
     def json_text(self) -> str:
         """One line of JSON, as `encode_json(self.to_json())` would write it."""
         fields = ", ".join(map(_quote, self.changed_fields))
-        return f'{{"id": {_quote(self.id)}, "mark": {_quote(self.mark)}, "changed_fields": [{fields}]}}'
+        tail = f', "settled": {_quote(self.settled)}' if self.settled else ""
+        return f'{{"id": {_quote(self.id)}, "mark": {_quote(self.mark)}, "changed_fields": [{fields}]{tail}}}'
 
     def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "mark": self.mark, "changed_fields": list(self.changed_fields)}
+        data: dict[str, object] = {"id": self.id, "mark": self.mark, "changed_fields": list(self.changed_fields)}
+        if self.settled:
+            data["settled"] = self.settled
+        return data
 
 
 def changed_fields(old: Step, new: Step) -> tuple[str, ...]:
@@ -39,13 +46,17 @@ def changed_fields(old: Step, new: Step) -> tuple[str, ...]:
     return tuple(out)
 
 
-def diff(old: StepGraph | None, new: StepGraph) -> list[StepChange]:
-    """One change per step of either graph: new steps in `new`'s order, then removed ones by id."""
+def diff(old: StepGraph | None, new: StepGraph, settled: Mapping[str, str] | None = None) -> list[StepChange]:
+    """One change per step of either graph: new steps in `new`'s order, then removed ones by id. `settled`:
+    ticket -> "merged"/"abandoned"; their steps are unchanged, and never listed as removed."""
     before = old.by_id if old is not None else {}
+    done = settled or {}
     changes: list[StepChange] = []
     for step in new.steps:
         prev = before.get(step.id)
-        if prev is None:
+        if step.ticket is not None and step.ticket in done:
+            changes.append(StepChange(step.id, UNCHANGED, settled=done[step.ticket]))
+        elif prev is None:
             changes.append(StepChange(step.id, ADDED))
         elif prev.definition_hash == step.definition_hash:
             changes.append(StepChange(step.id, UNCHANGED))
@@ -53,7 +64,8 @@ def diff(old: StepGraph | None, new: StepGraph) -> list[StepChange]:
             changes.append(StepChange(step.id, CHANGED, changed_fields(prev, step) or ("definition_hash",)))
     if old is not None:
         now = new.by_id
-        changes += [StepChange(s.id, REMOVED) for s in sorted(old.steps, key=lambda s: s.id) if s.id not in now]
+        changes += [StepChange(s.id, REMOVED) for s in sorted(old.steps, key=lambda s: s.id)
+                    if s.id not in now and (s.ticket is None or s.ticket not in done)]
     return changes
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from metawsm.plan.graph import StepGraph
 
 # Given a plan, the graph recorded for its run (None: no run yet, every step is new).
 RecordedLookup = Callable[[Plan], "StepGraph | None"]
+# Given a plan's tickets, those merged or abandoned: ticket -> state.
+SettledLookup = Callable[[Sequence[str]], Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ class PlanPreview:
 
 def preview(config: Config, plans: Sequence[Plan], *, project_root: Path,
             recorded: RecordedLookup | None = None, run_id: str | None = None,
-            run_ids: Callable[[Plan], str | None] | None = None) -> list[PlanPreview]:
+            run_ids: Callable[[Plan], str | None] | None = None,
+            settled: SettledLookup | None = None) -> list[PlanPreview]:
     """Render every plan (all errors of all plans raised together) and diff each against its record."""
     out: list[PlanPreview] = []
     diags: list[Diagnostic] = []
@@ -53,7 +56,8 @@ def preview(config: Config, plans: Sequence[Plan], *, project_root: Path,
             diags += exc.diagnostics
             continue
         old = recorded(plan) if recorded is not None else None
-        out.append(PlanPreview(plan, graph, old, tuple(diff(old, graph))))
+        done = settled(graph.tickets) if settled is not None else None
+        out.append(PlanPreview(plan, graph, old, tuple(diff(old, graph, done))))
     if diags:
         raise PlanError(diags, hint="fix the files above, then run `metawsm plan` again")
     return out

@@ -1,4 +1,4 @@
-"""Run state: SQLite ``state.db`` with enforced run/step/agent state machines, an audit trail and leases.
+"""Run state: SQLite ``state.db`` with enforced run/step/agent/ticket state machines, an audit trail and leases.
 
 Imports nothing from metawsm except ``metawsm.errors``.
 """
@@ -13,6 +13,8 @@ from metawsm.state.machines import (
     RUN_TRANSITIONS,
     STEP_STATES,
     STEP_TRANSITIONS,
+    TICKET_STATES,
+    TICKET_TRANSITIONS,
     can_transition,
     check_transition,
 )
@@ -21,6 +23,7 @@ from metawsm.state.store import StateStore
 
 __all__ = [
     "ACTIVE_RUN_STATES", "AGENT_STATES", "AGENT_TRANSITIONS", "RUN_STATES", "RUN_TRANSITIONS",
-    "STEP_STATES", "STEP_TRANSITIONS", "Agent", "Lease", "OperatorAgentState", "Run", "StateStore", "Step",
+    "STEP_STATES", "STEP_TRANSITIONS", "TICKET_STATES", "TICKET_TRANSITIONS",
+    "Agent", "Lease", "OperatorAgentState", "Run", "StateStore", "Step",
     "Transition", "can_transition", "check_transition",
 ]

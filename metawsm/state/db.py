@@ -19,6 +19,11 @@ from metawsm.errors import StateError
 
 BUSY_TIMEOUT_MS = 15_000
 
+_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+_ACTIVE = "r.status NOT IN ('closed', 'ended')"
+_NEWER = ("SELECT 1 FROM runs n WHERE n.plan_name = r.plan_name AND n.status NOT IN ('closed', 'ended')"
+          " AND (n.created_at > r.created_at OR (n.created_at = r.created_at AND n.rowid > r.rowid))")
+
 # Each entry is one migration: a list of statements run in one transaction. Never edit a shipped entry;
 # append a new one. The schema version is len(MIGRATIONS), stored in PRAGMA user_version.
 MIGRATIONS: list[list[str]] = [
@@ -121,6 +126,69 @@ MIGRATIONS: list[list[str]] = [
             closed_at REAL NOT NULL,
             PRIMARY KEY (run_id, ticket)
         )""",
+    ],
+    [
+        # Tickets: one lifecycle per ticket of this repository (state.db lives in it), across runs.
+        """CREATE TABLE tickets (
+            ticket TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            run_id TEXT,
+            plan_name TEXT,
+            reason TEXT NOT NULL DEFAULT '',
+            merged_sha TEXT,
+            base_branch TEXT,
+            strategy TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX tickets_run ON tickets(run_id)",
+        """INSERT INTO tickets (ticket, status, run_id, plan_name, merged_sha, base_branch, strategy, created_at,
+                                 updated_at)
+            SELECT c.ticket, 'merged', c.run_id, r.plan_name, c.merged_sha, c.base_branch, c.strategy, c.closed_at,
+                   c.closed_at
+            FROM closed_tickets c JOIN runs r ON r.run_id = c.run_id
+            WHERE c.closed_at = (SELECT MAX(closed_at) FROM closed_tickets c2 WHERE c2.ticket = c.ticket)
+            GROUP BY c.ticket""",
+        # Close intents: recorded before close touches git, completed or rolled back by the next close.
+        """CREATE TABLE close_intents (
+            ticket TEXT NOT NULL,
+            repo TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            repo_root TEXT NOT NULL,
+            checkout TEXT,
+            strategy TEXT NOT NULL,
+            branch TEXT NOT NULL,
+            base_branch TEXT NOT NULL,
+            ticket_sha TEXT NOT NULL,
+            base_sha TEXT NOT NULL,
+            merge_sha TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (ticket, repo)
+        )""",
+        # The audit trail learns the ticket entity (SQLite cannot alter a CHECK: rebuild the table).
+        """CREATE TABLE transitions_v3 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            entity TEXT NOT NULL CHECK (entity IN ('run', 'step', 'agent', 'ticket')),
+            entity_id TEXT NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            at REAL NOT NULL
+        )""",
+        "INSERT INTO transitions_v3 SELECT * FROM transitions",
+        "DROP TABLE transitions",
+        "ALTER TABLE transitions_v3 RENAME TO transitions",
+        "CREATE INDEX transitions_run ON transitions(run_id, id)",
+        # One active run per plan: older duplicates (left by earlier versions) end, then a unique index
+        # makes a second one impossible.
+        f"""INSERT INTO transitions (run_id, entity, entity_id, from_state, to_state, reason, at)
+            SELECT run_id, 'run', run_id, status, 'ended', 'a newer run of the plan is active', {_NOW}
+            FROM runs r WHERE {_ACTIVE} AND EXISTS ({_NEWER})""",
+        f"""UPDATE runs SET status = 'ended', updated_at = {_NOW}, finished_at = COALESCE(finished_at, {_NOW})
+            WHERE {_ACTIVE.replace("r.", "runs.")}
+              AND EXISTS ({_NEWER.replace("= r.", "= runs.").replace("> r.", "> runs.")})""",
+        f"CREATE UNIQUE INDEX runs_one_active ON runs(plan_name) WHERE {_ACTIVE.replace('r.', '')}",
     ],
 ]
 

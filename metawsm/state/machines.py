@@ -1,4 +1,4 @@
-"""The run, step and agent state machines (DESIGN §5) and the one check every write goes through.
+"""The run, step, agent and ticket state machines (DESIGN §5) and the one check every write goes through.
 
 Additions to the DESIGN tables, on purpose:
 - step ``done → pending`` and ``skipped → pending``: a step whose definition changed after it finished (or
@@ -17,12 +17,13 @@ from metawsm.errors import StateError
 
 RUN_STATES = (
     "created", "planning", "running", "awaiting_guidance", "paused", "failed",
-    "stopping", "stopped", "complete", "closing", "closed",
+    "stopping", "stopped", "complete", "closing", "closed", "ended",
 )
 STEP_STATES = ("pending", "running", "done", "failed", "skipped")
 AGENT_STATES = ("pending", "running", "idle", "stalled", "dead", "stopping", "stopped", "failed")
+TICKET_STATES = ("open", "working", "ready", "closing", "merged", "failed", "abandoned")
 
-RUN_TRANSITIONS: Mapping[str, frozenset[str]] = {
+_RUN_MOVES: dict[str, frozenset[str]] = {
     "created": frozenset({"planning"}),
     "planning": frozenset({"running", "paused", "failed", "stopping"}),
     "running": frozenset({"awaiting_guidance", "paused", "failed", "complete", "stopping"}),
@@ -32,8 +33,13 @@ RUN_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "stopping": frozenset({"stopped"}),
     "stopped": frozenset({"running"}),
     "complete": frozenset({"closing", "running"}),
-    "closing": frozenset({"closed", "failed"}),
+    "closing": frozenset({"closed", "failed", "running", "complete"}),
     "closed": frozenset(),
+    "ended": frozenset(),
+}
+# Any run not yet over may end (`metawsm cleanup`) or close (its every ticket merged or abandoned).
+RUN_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    k: v | {"ended", "closed"} if k not in ("closed", "ended") else v for k, v in _RUN_MOVES.items()
 }
 
 STEP_TRANSITIONS: Mapping[str, frozenset[str]] = {
@@ -55,20 +61,36 @@ AGENT_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "failed": frozenset({"running"}),  # restart (new attempt)
 }
 
+#: A ticket's lifecycle, per repository and across runs (state.db lives in the repository). `ready`: its gate
+#: passed; `closing`: close recorded its intent and is merging; `merged` and `abandoned` are remembered by
+#: `plan`/`apply` until `metawsm reopen` moves them back to `open`.
+TICKET_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "open": frozenset({"working", "abandoned"}),
+    "working": frozenset({"ready", "failed", "open", "abandoned"}),
+    "ready": frozenset({"closing", "working", "failed", "abandoned"}),
+    "closing": frozenset({"merged", "ready", "failed", "abandoned"}),
+    "failed": frozenset({"working", "abandoned"}),
+    "merged": frozenset({"open"}),  # reopen
+    "abandoned": frozenset({"open"}),  # reopen
+}
+
 MACHINES: Mapping[str, Mapping[str, frozenset[str]]] = {
     "run": RUN_TRANSITIONS,
     "step": STEP_TRANSITIONS,
     "agent": AGENT_TRANSITIONS,
+    "ticket": TICKET_TRANSITIONS,
 }
 
-#: Run statuses that make a run "the plan's active run" (``apply`` reuses it instead of creating one).
-#: Only ``closed``, ``stopped`` and ``failed`` runs are finished; ``complete`` is still active because it can
-#: go back to running (a changed plan) or on to closing.
-ACTIVE_RUN_STATES = frozenset(
-    {"created", "planning", "running", "awaiting_guidance", "paused", "stopping", "closing", "complete"}
-)
+#: Run statuses that end a run for good: ``closed`` (every ticket merged or abandoned) and ``ended``
+#: (`metawsm cleanup`). Every other status is "the plan's active run" — a failed or stopped run included,
+#: so editing and applying again continues the SAME run. At most one active run per plan, enforced by a
+#: unique index (see state/db.py).
+ENDED_RUN_STATES = frozenset({"closed", "ended"})
+ACTIVE_RUN_STATES = frozenset(set(RUN_STATES) - ENDED_RUN_STATES)
 #: Run statuses that stamp ``finished_at``.
-FINISHED_RUN_STATES = frozenset({"complete", "failed", "stopped", "closed"})
+FINISHED_RUN_STATES = frozenset({"complete", "failed", "stopped", "closed", "ended"})
+#: Ticket statuses `plan` and `apply` leave alone (converged) until `metawsm reopen`.
+SETTLED_TICKET_STATES = frozenset({"merged", "abandoned"})
 FINISHED_STEP_STATES = frozenset({"done", "failed", "skipped"})
 
 

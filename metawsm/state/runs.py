@@ -28,6 +28,13 @@ class RunsMixin:
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
                 raise StateError(f"run {run_id} already exists")
+            other = conn.execute(
+                "SELECT run_id, status FROM runs WHERE plan_name = ? AND status NOT IN ('closed', 'ended')",
+                (plan_name,)).fetchone()
+            if other is not None:  # the unique index runs_one_active would refuse it anyway
+                raise StateError(f"plan {plan_name} already has an active run: {other['run_id']} ({other['status']})",
+                                 hint="`metawsm apply` continues it; `metawsm cleanup --run "
+                                      f"{other['run_id']}` ends it")
             conn.execute(
                 "INSERT INTO runs (run_id, plan_name, plan_hash, status, created_at, updated_at, graph_json)"
                 " VALUES (?, ?, ?, 'created', ?, ?, ?)",
@@ -54,8 +61,7 @@ class RunsMixin:
         return [Run.from_row(r) for r in self.db.read(sql, params)]
 
     def active_run_for_plan(self, plan_name: str) -> Run | None:
-        """The newest run of this plan whose status is in ACTIVE_RUN_STATES (anything but closed, stopped
-        and failed), or None."""
+        """The plan's one run whose status is in ACTIVE_RUN_STATES (anything but closed and ended), or None."""
         runs = self.list_runs(status_in=sorted(ACTIVE_RUN_STATES), plan_name=plan_name, limit=1)
         return runs[0] if runs else None
 
@@ -91,3 +97,14 @@ class RunsMixin:
                 (plan_hash, graph_json, now(), run_id),
             )
             return _get(conn, run_id)
+
+    def forget_run(self, run_id: str) -> Run:
+        """Drop every record of a run (steps, agents, audit, operator budget, lease, close records) in one
+        transaction; the tickets it worked on go back to `open` (merged ones stay merged). Touches no git/tmux."""
+        with self.db.write() as conn:
+            run = _get(conn, run_id)
+            for table in ("steps", "agents", "transitions", "operator_agent_state", "leases", "closed_tickets",
+                          "close_intents"):
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # table names from code
+            conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            return run

@@ -75,6 +75,9 @@ def test_close_merges_records_and_cleans(done: Path, cli, tmux_socket: str) -> N
     assert [c["ticket"] for c in json.loads(result.out)["closed"]] == ["DEMO-1", "DEMO-2"]
     assert (done / "demo" / "DEMO-1.txt").exists() and (done / "demo" / "DEMO-2.txt").exists()
     assert "closed by metawsm: merged metawsm/DEMO-1 into main (merge" in (done / "tickets/DEMO-1.changelog.md").read_text()
+    # the changelog line is in the merge commit itself, not in a second commit
+    assert git(done, "log", "--format=%s", "-1").startswith("Merge metawsm/DEMO-2")
+    assert "tickets/DEMO-2.changelog.md" in git(done, "show", "--name-only", "--format=", "-m", "--first-parent", "HEAD")
     assert git(done, "status", "--porcelain") == ""
     assert "metawsm/DEMO" not in git(done, "branch", "--list")
     assert not (done / WT / "DEMO-1").exists()
@@ -99,9 +102,11 @@ def test_close_strategies(project: Path, cli, strategy: str) -> None:  # type: i
     assert cli("apply", "plans/one.yaml", "--wait", "--timeout", "90", cwd=project).code == 0
     assert cli("close", cwd=project).code == 0
     subjects = git(project, "log", "--format=%s", "-3", "main").splitlines()
-    if strategy == "squash":
-        assert subjects[:2] == ["DEMO-1: closed by metawsm (changelog)", "Merge metawsm/DEMO-1 (DEMO-1: Write the greeting file)"]
+    if strategy == "squash":  # one commit: the squashed work with its changelog line
+        assert subjects[:2] == ["Merge metawsm/DEMO-1 (DEMO-1: Write the greeting file)", "update"]
         assert git(project, "rev-list", "--merges", "--count", "main").strip() == "0"
+        files = git(project, "show", "--name-only", "--format=", "main").split()
+        assert sorted(files) == ["demo/DEMO-1.txt", "tickets/DEMO-1.changelog.md"]
     else:
         assert subjects[:2] == ["DEMO-1: closed by metawsm (changelog)", "DEMO-1: Write the greeting file"]
 

@@ -146,7 +146,7 @@ def _opener(path: str, start: mp.synchronize.Barrier, out: mp.Queue) -> None:  #
     try:
         start.wait(timeout=20)
         store = StateStore(path)
-        store.create_run(f"r{os.getpid()}", "p", "h", "{}")
+        store.create_run(f"r{os.getpid()}", f"p{os.getpid()}", "h", "{}")
         out.put(("ok", store.schema_version()))
     except BaseException:
         out.put(("error", traceback.format_exc()))

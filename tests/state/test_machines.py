@@ -1,4 +1,4 @@
-"""Table-driven: every allowed run/step/agent transition is written and audited; refused ones write nothing."""
+"""Table-driven: every allowed run/step/agent/ticket transition is written and audited; refused ones write nothing."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import NamedTuple
 import pytest
 
 from metawsm.errors import StateError
+from metawsm.state.tickets import TicketState
 from metawsm.state import (
     AGENT_STATES,
     AGENT_TRANSITIONS,
@@ -15,6 +16,8 @@ from metawsm.state import (
     RUN_TRANSITIONS,
     STEP_STATES,
     STEP_TRANSITIONS,
+    TICKET_STATES,
+    TICKET_TRANSITIONS,
     Agent,
     Run,
     StateStore,
@@ -38,10 +41,11 @@ def _refused(entity: str, states: tuple[str, ...], table: dict[str, frozenset[st
 
 
 ALLOWED = (_allowed("run", RUN_TRANSITIONS) + _allowed("step", STEP_TRANSITIONS)  # type: ignore[arg-type]
-           + _allowed("agent", AGENT_TRANSITIONS))  # type: ignore[arg-type]
+           + _allowed("agent", AGENT_TRANSITIONS) + _allowed("ticket", TICKET_TRANSITIONS))  # type: ignore[arg-type]
 REFUSED = (_refused("run", RUN_STATES, RUN_TRANSITIONS)  # type: ignore[arg-type]
            + _refused("step", STEP_STATES, STEP_TRANSITIONS)  # type: ignore[arg-type]
-           + _refused("agent", AGENT_STATES, AGENT_TRANSITIONS))  # type: ignore[arg-type]
+           + _refused("agent", AGENT_STATES, AGENT_TRANSITIONS)  # type: ignore[arg-type]
+           + _refused("ticket", TICKET_STATES, TICKET_TRANSITIONS))  # type: ignore[arg-type]
 
 
 def _ids(case: Case) -> str:
@@ -49,13 +53,16 @@ def _ids(case: Case) -> str:
 
 
 def test_tables_match_design() -> None:
-    assert RUN_TRANSITIONS["running"] == {"awaiting_guidance", "paused", "failed", "complete", "stopping"}
-    assert RUN_TRANSITIONS["closed"] == frozenset()
+    # any run not over may end (cleanup) or close (every ticket merged or abandoned)
+    assert RUN_TRANSITIONS["running"] == {"awaiting_guidance", "paused", "failed", "complete", "stopping", "ended",
+                                          "closed"}
+    assert RUN_TRANSITIONS["closed"] == frozenset() and RUN_TRANSITIONS["ended"] == frozenset()
     assert STEP_TRANSITIONS["done"] == {"pending"}
     assert AGENT_TRANSITIONS["dead"] == {"running"}
-    assert len(ALLOWED) == 23 + 8 + 19
+    assert TICKET_TRANSITIONS["merged"] == {"open"} and TICKET_TRANSITIONS["failed"] == {"working", "abandoned"}
+    assert len(ALLOWED) == 25 + 2 * 10 - 1 + 8 + 19 + 18  # run: +ended/closed from the 10 states not over
     for table, states in ((RUN_TRANSITIONS, RUN_STATES), (STEP_TRANSITIONS, STEP_STATES),
-                          (AGENT_TRANSITIONS, AGENT_STATES)):
+                          (AGENT_TRANSITIONS, AGENT_STATES), (TICKET_TRANSITIONS, TICKET_STATES)):
         assert set(table) == set(states)
         assert all(tos <= set(states) for tos in table.values())
 
@@ -66,6 +73,7 @@ def store(tmp_path: Path) -> StateStore:
     s.create_run("r1", "plan", "h1", "{}")
     s.upsert_step("r1", "workspace:T1", "workspace", "T1", None, "d1", "{}")
     s.upsert_agent("r1", "T1", "a", "shell", "mw-r1-T1-a")
+    s.move_ticket("T1", "open", run_id="r1")
     return s
 
 
@@ -75,6 +83,7 @@ def _force(store: StateStore, case: Case) -> None:
         "run": ("runs", "run_id = ?", ("r1",)),
         "step": ("steps", "run_id = ? AND step_id = ?", ("r1", "workspace:T1")),
         "agent": ("agents", "run_id = ? AND ticket = ? AND name = ?", ("r1", "T1", "a")),
+        "ticket": ("tickets", "ticket = ?", ("T1",)),
     }[case.entity]
     store.db.conn.execute(f"UPDATE {table} SET status = ? WHERE {where}", (case.from_state, *params))
 
@@ -84,10 +93,14 @@ def _status(store: StateStore, entity: str) -> str:
         return store.get_run("r1").status
     if entity == "step":
         return store.get_step("r1", "workspace:T1").status
+    if entity == "ticket":
+        return store.require_ticket("T1").status
     return store.get_agent("r1", "T1", "a").status
 
 
-def _transition(store: StateStore, case: Case) -> Run | Step | Agent:
+def _transition(store: StateStore, case: Case) -> Run | Step | Agent | TicketState:
+    if case.entity == "ticket":
+        return store.move_ticket("T1", case.to_state, "test")
     if case.entity == "run":
         return store.transition_run("r1", case.to_state, "test")
     if case.entity == "step":
@@ -122,7 +135,7 @@ def test_refused_transition_writes_nothing(store: StateStore, case: Case) -> Non
 
 
 @pytest.mark.parametrize("entity,state", [("run", s) for s in RUN_STATES] + [("step", s) for s in STEP_STATES]
-                         + [("agent", s) for s in AGENT_STATES])
+                         + [("agent", s) for s in AGENT_STATES] + [("ticket", s) for s in TICKET_STATES])
 def test_self_transition_is_a_noop(store: StateStore, entity: str, state: str) -> None:
     case = Case(entity, state, state)
     _force(store, case)
@@ -131,7 +144,7 @@ def test_self_transition_is_a_noop(store: StateStore, entity: str, state: str) -
     assert [t for t in store.audit("r1", limit=None) if t.reason == "test"] == []
 
 
-@pytest.mark.parametrize("entity", ["run", "step", "agent"])
+@pytest.mark.parametrize("entity", ["run", "step", "agent", "ticket"])
 def test_unknown_state_is_refused(store: StateStore, entity: str) -> None:
     with pytest.raises(StateError, match="unknown state 'bogus'"):
         _transition(store, Case(entity, "", "bogus"))

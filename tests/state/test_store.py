@@ -67,8 +67,12 @@ def test_active_run_for_plan(store: StateStore) -> None:
     assert store.active_run_for_plan("demo") is None
     store.create_run("r1", "demo", "h", "{}")
     assert store.active_run_for_plan("demo").run_id == "r1"  # type: ignore[union-attr]
-    for to in ("planning", "failed"):
+    for to in ("planning", "failed"):  # a failed run is still the plan's run: apply continues it
         store.transition_run("r1", to)
+    assert store.active_run_for_plan("demo").run_id == "r1"  # type: ignore[union-attr]
+    with pytest.raises(StateError, match="already has an active run: r1"):
+        store.create_run("r2", "demo", "h", "{}")
+    store.transition_run("r1", "ended", "cleanup")
     assert store.active_run_for_plan("demo") is None
     store.create_run("r2", "demo", "h", "{}")
     store.create_run("r3", "other", "h", "{}")
@@ -138,7 +142,7 @@ def test_agents_upsert_update_attempts(store: StateStore) -> None:
 
 def test_audit_filters_and_order(store: StateStore) -> None:
     store.create_run("r1", "demo", "h", "{}")
-    store.create_run("r2", "demo", "h", "{}")
+    store.create_run("r2", "demo2", "h", "{}")
     store.transition_run("r1", "planning", "one")
     store.transition_run("r2", "planning", "two")
     store.upsert_step("r1", "s", "shell", None, None, "d")
@@ -166,8 +170,8 @@ def test_list_runs_fast_with_many_runs(store: StateStore) -> None:
         conn.executemany(
             "INSERT INTO runs (run_id, plan_name, plan_hash, status, created_at, updated_at, graph_json)"
             " VALUES (?, ?, 'h', ?, ?, ?, '{}')",
-            [(f"r{i:04d}", f"plan{i % 10}", "closed" if i % 3 else "running", at + i, at + i)
-             for i in range(1500)],
+            [(f"r{i:04d}", f"plan{i % 10}", "closed" if i % 3 else "running" if i >= 1470 else "ended", at + i,
+              at + i) for i in range(1500)],  # one active run per plan (a unique index)
         )
         conn.executemany(
             "INSERT INTO steps (run_id, step_id, kind, ticket, status, definition_hash, created_at, updated_at)"
@@ -176,12 +180,12 @@ def test_list_runs_fast_with_many_runs(store: StateStore) -> None:
         )
     started = time.perf_counter()
     newest = store.list_runs(limit=20)
-    running = store.list_runs(status_in=["running"], plan_name="plan0")
+    running = store.list_runs(status_in=["ended"], plan_name="plan0")
     by_ticket = store.list_runs(ticket="T7")
     active = store.active_run_for_plan("plan3")
     elapsed = time.perf_counter() - started
     assert newest[0].run_id == "r1499" and len(newest) == 20
-    assert all(r.status == "running" and r.plan_name == "plan0" for r in running) and len(running) == 50
+    assert all(r.status == "ended" and r.plan_name == "plan0" for r in running) and len(running) == 49
     assert len(by_ticket) == 30
     assert active is not None and active.run_id == "r1473"
     assert store.list_runs(status_in=[]) == []

@@ -1,0 +1,110 @@
+"""Ending runs: `cleanup` ends a run in any state (never losing work unless forced), `forget` drops its records.
+
+cleanup stops what still runs, kills the run's sessions, removes each unmerged ticket's worktree and branch
+(refusing, and listing the commits, when that would lose work — `--force` ends it anyway; `--keep-workspaces`
+keeps them), moves the run to `ended` (a closed run stays closed) and sends its unfinished tickets back to
+`open`. Merged tickets stay remembered. forget (Terraform's `state rm`) touches neither git nor tmux.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from metawsm.engine.apply import stop_step
+from metawsm.engine.kinds.agent import move
+from metawsm.engine.lifecycle import LIVE_AGENT, ActionResult, _sessions
+from metawsm.errors import MetawsmError
+from metawsm.runtime import git
+
+if TYPE_CHECKING:
+    from metawsm.engine.context import Engine
+    from metawsm.state.models import Run
+
+SHOWN_COMMITS = 10
+
+
+def losses(eng: Engine, run: Run) -> dict[str, list[str]]:
+    """Per ticket (not merged), the work that removing its worktree and branch would lose: uncommitted files and
+    each commit not in the base branch."""
+    from metawsm.engine.tickets import settled
+
+    steps = [s for s in eng.store.list_steps(run.run_id) if s.kind == "workspace"]
+    done = settled(eng, [s.ticket for s in steps if s.ticket])
+    found: dict[str, list[str]] = {}
+    for step in steps:
+        if step.ticket in done:
+            continue
+        fields = json.loads(step.fields_json or "{}")
+        lost: list[str] = []
+        for name, repo in sorted(fields.get("repos", {}).items()):
+            if Path(repo["path"]).exists():
+                lost += [f"{name}: uncommitted {p}" for p in git.is_dirty(repo["path"])]
+            if git.branch_exists(repo["repo_root"], fields["branch"]):
+                log = git.git(repo["repo_root"], "log", "--format=%h %s", fields["branch"], f"^{repo['base_branch']}",
+                              "--").stdout.splitlines()
+                if log:
+                    lost.append(f"{name}: {len(log)} commit(s) on {fields['branch']} not merged into "
+                                f"{repo['base_branch']}: " + "; ".join(log[:SHOWN_COMMITS])
+                                + (" …" if len(log) > SHOWN_COMMITS else ""))
+        if lost:
+            found[step.ticket or ""] = lost
+    return found
+
+
+def cleanup_run(eng: Engine, run: Run, *, keep_workspaces: bool = False, force: bool = False) -> ActionResult:
+    result = ActionResult(run.run_id, run.status)
+    if not keep_workspaces and not force:
+        lost = losses(eng, run)
+        if lost:
+            detail = "; ".join(f"{t}: {', '.join(items)}" for t, items in sorted(lost.items()))
+            raise MetawsmError(f"cleanup of run {run.run_id} refused: it would lose {detail}",
+                               hint="merge with `metawsm close`, keep them with --keep-workspaces, "
+                                    "or discard them with --force")
+    for step in eng.store.list_steps(run.run_id):
+        if step.status == "running":
+            stop_step(eng, run, step)
+            eng.store.transition_step(run.run_id, step.step_id, "failed", "cleaned up", error="cleaned up")
+            result.actions.append(f"stopped step {step.step_id}")
+    for agent in eng.store.list_agents(run.run_id):
+        if agent.status in LIVE_AGENT:
+            move(eng, agent, "stopping", "stopped", reason="cleaned up")
+    for name in _sessions(eng, run):
+        if eng.tmux.kill_session(name):
+            result.actions.append(f"killed tmux session {name}")
+    if not keep_workspaces:
+        from metawsm.engine.tickets import settled
+
+        steps = [s for s in eng.store.list_steps(run.run_id) if s.kind == "workspace"]
+        done = settled(eng, [s.ticket for s in steps if s.ticket])
+        for step in steps:
+            if step.ticket not in done or force:
+                result.actions += remove_workspace(json.loads(step.fields_json or "{}"), force=force)
+    run = eng.store.get_run(run.run_id)
+    if run.status not in ("closed", "ended"):
+        run = eng.store.transition_run(run.run_id, "ended", "cleaned up")
+        result.actions.append("run ended")
+    eng.store.forget_tickets_of_run(run.run_id)
+    result.status = run.status
+    return result
+
+
+def remove_workspace(fields: dict[str, Any], *, force: bool) -> list[str]:
+    actions = []
+    for name, repo in sorted(fields.get("repos", {}).items()):
+        try:
+            if git.remove_worktree(repo["repo_root"], repo["path"], force=force):
+                actions.append(f"removed worktree {repo['path']}")
+            if git.delete_branch(repo["repo_root"], fields["branch"], force=force):
+                actions.append(f"deleted branch {fields['branch']} in {name}")
+        except MetawsmError as exc:
+            actions.append(f"could not remove {repo['path']}: {exc.message}")
+    return actions
+
+
+def forget_run(eng: Engine, run: Run) -> ActionResult:
+    """Drop the run's records from state.db; git and tmux are not touched (Terraform's `state rm`)."""
+    eng.store.forget_tickets_of_run(run.run_id)
+    eng.store.forget_run(run.run_id)
+    return ActionResult(run.run_id, "forgotten", [f"forgot run {run.run_id} ({run.status}); git and tmux untouched"])
