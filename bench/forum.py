@@ -133,25 +133,36 @@ else:
     build(Path(db), EventLog(log_path))
 secs = time.perf_counter() - t
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(secs, hwm)  # VmHWM: peak RSS of this process image (ru_maxrss survives exec from a big parent)
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(secs, hwm, ru.ru_utime + ru.ru_stime)  # VmHWM: peak RSS of this process image (ru_maxrss survives exec)
 """
 
 
-def bench_rebuild(d: Path, n: int) -> dict:
+def bench_rebuild(d: Path, n: int, rounds: int) -> dict:
+    """The bare loop and metawsm's rebuild alternately, `rounds` times each; the best of each (the run least
+    disturbed by other work on the machine), in wall and in CPU seconds."""
     log = d / "big.jsonl"
     generate_log(log, n)
-    out = {"rebuild_events": n, "log_mb": round(log.stat().st_size / 1e6, 1)}
+    out: dict = {"rebuild_events": n, "log_mb": round(log.stat().st_size / 1e6, 1), "rebuild_rounds": rounds}
     root = str(Path(__file__).resolve().parents[1])
-    for mode in ("bare", "metawsm"):
-        db = d / f"{mode}.db"
-        r = subprocess.run([sys.executable, "-c", CHILD, mode, str(log), root, str(db)], capture_output=True,
-                           text=True, check=True)
-        secs, rss_kb = r.stdout.split()
-        out[f"rebuild_{mode}_s"] = round(float(secs), 2)
-        out[f"rebuild_{mode}_events_per_s"] = round(n / float(secs))
-        out[f"rebuild_{mode}_peak_rss_mb"] = round(int(rss_kb) / 1024, 1)
-        db.unlink()
+    best: dict[str, tuple[float, float, int]] = {}
+    for _ in range(rounds):
+        for mode in ("bare", "metawsm"):
+            db = d / f"{mode}.db"
+            r = subprocess.run([sys.executable, "-c", CHILD, mode, str(log), root, str(db)], capture_output=True,
+                               text=True, check=True)
+            secs, rss_kb, cpu = r.stdout.split()
+            prev = best.get(mode)
+            best[mode] = (min(float(secs), prev[0]) if prev else float(secs),
+                          min(float(cpu), prev[1]) if prev else float(cpu), max(int(rss_kb), prev[2] if prev else 0))
+            db.unlink()
+    for mode, (secs, cpu, rss_kb) in best.items():
+        out[f"rebuild_{mode}_s"] = round(secs, 2)
+        out[f"rebuild_{mode}_cpu_s"] = round(cpu, 2)
+        out[f"rebuild_{mode}_events_per_s"] = round(n / secs)
+        out[f"rebuild_{mode}_peak_rss_mb"] = round(rss_kb / 1024, 1)
     out["rebuild_vs_bare"] = round(out["rebuild_bare_s"] / out["rebuild_metawsm_s"], 3)
+    out["rebuild_vs_bare_cpu"] = round(out["rebuild_bare_cpu_s"] / out["rebuild_metawsm_cpu_s"], 3)
     log.unlink()
     return out
 
@@ -190,13 +201,13 @@ def main() -> None:
             "dir": str(base), "quick": args.quick,
         }
         result.update(bench_appends(base, 500 if args.quick else 2000))
-        result.update(bench_rebuild(base, 100_000 if args.quick else 1_000_000))
+        result.update(bench_rebuild(base, 100_000 if args.quick else 1_000_000, 1 if args.quick else 2))
         result.update(bench_list(base, 100_000))
         result["peak_rss_parent_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         targets = {
             "log_append_vs_raw>=0.8": result["log_append_vs_raw"] >= 0.8,
             "batched>=100k/s": result["batched_append_events_per_s"] >= 100_000,
-            "rebuild_vs_bare>=0.5": result["rebuild_vs_bare"] >= 0.5,
+            "rebuild_vs_bare>=0.7": result["rebuild_vs_bare"] >= 0.7,
             "rebuild_rss<=100MB": result["rebuild_metawsm_peak_rss_mb"] <= 100,
             "list_median<=20ms": result["list_median_ms"] <= 20,
         }

@@ -102,6 +102,8 @@ ROWS = [
     Row("forum", "batched appends", "batched_append_events_per_s", "events/s", "≥ 100,000/s", at_least(100_000)),
     Row("forum", "index rebuild from the log", "rebuild_metawsm_s", "s", "≥ 0.7x bare loop speed",
         at_least(0.7, "rebuild_vs_bare"), "orjson + executemany loop", "rebuild_bare_s", "rebuild_vs_bare"),
+    Row("forum", "… the same, CPU time", "rebuild_metawsm_cpu_s", "s", "(reported)", lambda v, d: None,
+        "bare loop, CPU", "rebuild_bare_cpu_s", "rebuild_vs_bare_cpu"),
     Row("forum", "index rebuild peak RSS", "rebuild_metawsm_peak_rss_mb", "MB", "≤ 100 MB", at_most(100)),
     Row("forum", "`forum list`, 100,000 threads", "list_median_ms", "ms", "≤ 20 ms", at_most(20)),
     Row("apply", "50 agent sessions started (sessions part)", "agent_sessions.metawsm_sessions_part_ms", "ms",
