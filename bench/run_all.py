@@ -300,7 +300,7 @@ def main() -> int:
            "so the ratio is what matters on a noisy machine; the raw JSON of every bench is below. Start-up "
            "ratios divide by the interpreter's floor without site customisations (`python -I -S -c pass`); "
            "`python -I -c pass` (with the virtualenv's site) is reported beside it.", "",
-           *table(results), "", "## Machine", "", *machine_lines, "", "## Runs", "", *notes, "",
+           *table(results), "", *notes_text(), "## Machine", "", *machine_lines, "", "## Runs", "", *notes, "",
            "## Raw figures", ""]
     for name in names_all:
         doc += [f"<details><summary>{name}</summary>", "", "```json", json.dumps(results.get(name), indent=1), "```",
@@ -318,6 +318,12 @@ def main() -> int:
     return 0
 
 
+def notes_text() -> list[str]:
+    """bench/NOTES.md (how to read the figures, why a target is missed), kept by hand beside the benches."""
+    path = ROOT / "bench" / "NOTES.md"
+    return [path.read_text(encoding="utf-8").rstrip(), ""] if path.is_file() else []
+
+
 def raw_results(text: str) -> dict[str, Any]:
     """The raw JSON of every bench, as a report stores it."""
     import re
@@ -331,8 +337,8 @@ def rerender(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     results = raw_results(text)
     head = text[:text.index("| bench | figure |")]
-    tail = text[text.index("\n## Machine"):]
-    path.write_text(head + "\n".join(table(results)) + "\n" + tail, encoding="utf-8")
+    tail = text[text.index("\n## Machine") + 1:]
+    path.write_text(head + "\n".join([*table(results), "", *notes_text(), ""]) + tail, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,11 @@ def test_run_all_runs_a_bench_with_the_virtualenv_off_path(tmp_path: Path) -> No
     doc = out.read_text(encoding="utf-8")
     assert "`python -I -S -c pass`" in doc and "`python -I -c pass`" in doc
     assert "| cli_start | `metawsm --version` start |" in doc
+    assert "## Targets of issue 20" in doc  # bench/NOTES.md, included
+    # --rerender rebuilds the table from the raw figures it stored: same run, same text
+    subprocess.run([sys.executable, str(ROOT / "bench" / "run_all.py"), "--rerender", "--out", str(out)],
+                   check=True, timeout=60)
+    assert out.read_text(encoding="utf-8") == doc
 
 
 def test_run_all_exits_1_when_a_bench_crashes(tmp_path: Path) -> None:
