@@ -210,7 +210,9 @@ def fill_state(db: Path, runs: int, graph_json: str) -> None:
     with StateStore(db) as store:
         for i in range(runs):
             run_id = f"bench-{i:05d}"
-            store.create_run(run_id, f"plan{i % 20}", f"{i:064x}", graph_json)
+            # one active run per plan: only closed runs share plan names (every 10th run 0-3 stays active)
+            plan = f"plan{i % 20}" if i % 10 > 3 else f"plan-active-{i}"
+            store.create_run(run_id, plan, f"{i:064x}", graph_json)
             for status in ("planning", "running"):
                 store.transition_run(run_id, status, "bench")
             active = i % 10 == 0

@@ -60,7 +60,10 @@ def record_runs(db: Path, n: int) -> float:
     with StateStore(db) as store:
         for i in range(n):
             run_id = f"old-{i:05d}"
-            store.create_run(run_id, f"plan{i % 20}", f"{i:064x}", "{}")
+            ending = endings[i % len(endings) if i % 10 == 0 else 0]
+            # a failed or stopped run stays its plan's active run: those get a plan of their own
+            plan = f"plan{i % 20}" if ending[-1] == "closed" else f"plan-old-{i}"
+            store.create_run(run_id, plan, f"{i:064x}", "{}")
             store.transition_run(run_id, "planning")
             store.transition_run(run_id, "running")
             t = f"OLD-{i}"
@@ -71,7 +74,7 @@ def record_runs(db: Path, n: int) -> float:
             store.transition_agent(run_id, t, "dev", "running")
             store.transition_agent(run_id, t, "dev", "stopping")
             store.transition_agent(run_id, t, "dev", "stopped")
-            for status in endings[i % len(endings) if i % 10 == 0 else 0]:
+            for status in ending:
                 store.transition_run(run_id, status)
     return time.perf_counter() - t0
 
@@ -155,7 +158,8 @@ def main() -> int:
             breakdown = phases(root)
             baseline = [status_baseline() for _ in range(3)]
             runs = data["runs"]
-            agents = [a for snap in runs for a in snap["agents"]]  # type: ignore[union-attr]
+            # status also lists the recorded runs that stay active (failed, stopped): count the live plan's agents
+            agents = [a for snap in runs if snap["plan_name"] == PLAN for a in snap["agents"]]  # type: ignore[index]
             health: dict[str, int] = {}
             for a in agents:
                 health[a["health"]] = health.get(a["health"], 0) + 1
