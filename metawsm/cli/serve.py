@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         from metawsm.server.goui import resolve_dist
 
         go_ui = resolve_dist(resolve_path(args, args.go_ui))
-    app = create_app(proj, policy, token=token, operator=args.operator, go_ui=go_ui)
+    app = create_app(proj, policy, token=token, operator=args.operator, go_ui=go_ui, listen_host=host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=10, ws_ping_interval=20, ws_ping_timeout=20,
                             ws_max_size=WS_MESSAGE_BYTES, h11_max_incomplete_event_size=64 << 10)

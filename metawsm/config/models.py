@@ -115,12 +115,19 @@ class CloseCheck:
 
 
 @dataclass(frozen=True)
+class ManualValidation:
+    allowed: bool = False
+    by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ClosePolicy:
     required_checks: tuple[CloseCheck, ...]
     forbidden_file_patterns: tuple[str, ...]
     merge: str
     require_hooks: bool
     delete_branch: bool
+    manual_validation: ManualValidation = ManualValidation()
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,7 @@ class ServerPolicy:
     token_file: str | None
     reconcile_interval: float
     heartbeat_seconds: float
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -303,8 +303,7 @@ class Forum(SignalsMixin):
 
     def _filters(self, ticket: str | None, run_id: str | None, state: str | None, priority: str | None,
                  assignee: str | None, include_control: bool = True, cursor: int = 0) -> queries.Filters:
-        if cursor < 0:
-            raise UsageError("cursor must be >= 0")
+        check_int(cursor, "cursor")
         return queries.Filters(ticket=ticket, run_id=run_id, state=rules.check_state(state) if state else None,
                                priority=rules.check_priority(priority) if priority else None,
                                assignee=assignee, include_control=include_control, cursor=cursor)

@@ -18,7 +18,7 @@ from metawsm import __version__
 from metawsm.forum.ids import now as stamp
 from metawsm.forum.index import skipped_lines
 from metawsm.forum.service import Forum
-from metawsm.server import api_debug, api_forum, api_runs, auth, errors, limits, stream
+from metawsm.server import api_debug, api_forum, api_runs, auth, browser, errors, limits, stream
 from metawsm.server.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,12 @@ LAGGING_BYTES = 4 << 20  # an index this far behind the log is reported as laggi
 
 def create_app(project: Any, policy: Any, *, token: str | None = None, worker: bool = True,
                operator: bool = False, heartbeat: float | None = None, poll: float = 0.05,
-               stream_queue: int = 256, go_ui: Path | None = None) -> FastAPI:
+               stream_queue: int = 256, go_ui: Path | None = None, listen_host: str = "127.0.0.1",
+               browser_checks: bool = True) -> FastAPI:
     """The daemon's ASGI app. `worker=False` leaves runs alone (tests, read-only fronts). `go_ui`: a
-    built Go metawsm UI served at `/` (ours moves to `/ui`; see goui.py)."""
+    built Go metawsm UI served at `/` (ours moves to `/ui`; see goui.py). `listen_host` is the address
+    served (for the Host check, see browser.py); `browser_checks=False` turns the Host and CSRF checks
+    off — a test-only setting for the benchmark that measures their cost."""
     forum = Forum.for_project(project, policy)
     hub = stream.Hub(forum, poll=poll, queue_size=stream_queue)
     work = Worker(project, policy, forum, policy.server.reconcile_interval, operator=operator)
@@ -62,6 +65,8 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
     st.login_throttle = auth.Throttle()
     errors.install(app)
     app.add_middleware(auth.AuthMiddleware, token=token)
+    hosts = browser.allowed_hosts(listen_host, policy.server.allowed_hosts)
+    app.add_middleware(browser.BrowserGuard, allowed_hosts=hosts, checks=browser_checks)
     app.add_middleware(limits.LimitMiddleware, max_body=limits.body_limit(policy.forum.max_body_bytes))
     app.include_router(health_router())
     app.include_router(api_runs.router)

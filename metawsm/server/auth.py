@@ -11,7 +11,7 @@ import socket
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import orjson
 from fastapi import APIRouter, Form, Request
@@ -116,8 +116,8 @@ class AuthMiddleware:
             body = orjson.dumps(error_body("unauthorized", "a bearer token is required (Authorization: Bearer …)"))
             return await _send(send, 401, body, [(b"content-type", b"application/json"),
                                                  (b"www-authenticate", b'Bearer realm="metawsm"')])
-        target = "/login?next=" + path
-        return await _send(send, 303, b"", [(b"location", target.encode("latin-1"))])
+        target = "/login?next=" + quote(path, safe="/")  # odd bytes in the path never break the header
+        return await _send(send, 303, b"", [(b"location", target.encode("ascii"))])
 
 
 async def _send(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -166,13 +166,17 @@ class Throttle:
 
 
 @router.post("/login")
-def login(request: Request, token: str = Form("", max_length=4096), next: str = Form("/", max_length=2048)
-          ) -> Response:
+def login(request: Request, token: str = Form("", max_length=4096), next: str = Form("/", max_length=2048),
+          csrf_token: str = Form("", max_length=200)) -> Response:
     """The login form posts the token here; a right one sets the HTTP-only session cookie. Wrong
     tokens are throttled per client address (429 with Retry-After)."""
     expected: str | None = request.app.state.token
     if expected is None:
         return RedirectResponse(_safe_next(next), status_code=303)
+    if "origin" in request.headers and not (
+            getattr(request.state, "csrf_cookie_ok", False)
+            and hmac.compare_digest(csrf_token.encode(), str(request.state.csrf_token).encode())):
+        return RedirectResponse(f"/login?error=1&next={quote(_safe_next(next), safe='/')}", status_code=303)
     throttle: Throttle = request.app.state.login_throttle
     client = request.client.host if request.client else "?"
     wait = throttle.retry_after(client)

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from metawsm.forum.bounds import MAX_INT
 from metawsm.forum.ids import now as stamp
 from metawsm.forum.models import Event
 from metawsm.forum.service import Forum
@@ -162,8 +163,8 @@ def _int(value: str | None, default: int, name: str, minimum: int) -> int:
         number = default if value in (None, "") else int(value)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer") from exc
-    if number < minimum:
-        raise ValueError(f"{name} must be >= {minimum}")
+    if not minimum <= number <= MAX_INT:
+        raise ValueError(f"{name} must be from {minimum} to {MAX_INT}")
     return number
 
 

@@ -71,7 +71,8 @@ def _page(request: Request, name: str, status: int = 200, **ctx: Any) -> Respons
     the Go metawsm's UI at `/`; `request_path` is the page's path below it."""
     base = getattr(request.app.state, "ui_base", "")
     path = request.url.path.removeprefix(base) or "/"
-    html = templates.get_template(name).render(request_path=path, ui_base=base, **ctx)
+    html = templates.get_template(name).render(request_path=path, ui_base=base,
+                                               csrf_token=getattr(request.state, "csrf_token", ""), **ctx)
     return HTMLResponse(html, status_code=status)
 
 

@@ -114,7 +114,7 @@ def test_control_payloads_refused_or_round_trip(control: str, attempt: int, fiel
     (indexed,) = [e for e in forum.events(limit=1000)[0] if e.sequence == event.sequence]
     assert indexed.to_json() == event.to_json()
     assert logged["payload"] == event.to_log()["payload"] and logged["event_type"] == "forum.control.signal"
-    with TestClient(create_app(project, default_policy(), worker=False)) as client:
+    with TestClient(create_app(project, default_policy(), worker=False), base_url="http://127.0.0.1") as client:
         api = client.get("/api/v1/forum/events", params={"cursor": 0, "limit": 1000}).json()["events"]
     (served,) = [e for e in api if e["sequence"] == event.sequence]
     assert json.loads(served["payload_json"]) == logged["payload"]

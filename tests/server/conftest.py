@@ -37,13 +37,23 @@ def forum(proj: Project) -> Iterator[Forum]:
 AppFactory = Callable[..., TestClient]
 
 
+class LoopbackClient(TestClient):
+    """TestClient speaking to 127.0.0.1 (the daemon refuses other Host names: DNS rebinding), for
+    WebSocket connections too (TestClient's default is ws://testserver)."""
+
+    def websocket_connect(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        from urllib.parse import urljoin
+
+        return super().websocket_connect(urljoin("ws://127.0.0.1", url), *args, **kwargs)
+
+
 @pytest.fixture
 def make_client(proj: Project) -> Iterator[AppFactory]:
     clients: list[TestClient] = []
 
     def make(**kwargs: Any) -> TestClient:
         kwargs.setdefault("worker", False)
-        client = TestClient(create_app(proj, load_policy(proj), **kwargs))
+        client = LoopbackClient(create_app(proj, load_policy(proj), **kwargs), base_url="http://127.0.0.1")
         client.__enter__()
         clients.append(client)
         return client

@@ -27,7 +27,7 @@ def run_client(project: Path, cli: Any) -> Iterator[tuple[TestClient, str]]:  # 
     assert r.code == 0, r.err
     run_id = json.loads(r.out)["runs"][0]["run_id"]
     proj = Project(project)
-    client = TestClient(create_app(proj, load_policy(proj), worker=False))
+    client = TestClient(create_app(proj, load_policy(proj), worker=False), base_url="http://127.0.0.1")
     client.__enter__()
     yield client, run_id
     client.__exit__(None, None, None)

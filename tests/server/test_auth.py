@@ -55,7 +55,7 @@ def test_websocket_checks_token_and_origin(secured: TestClient, client: TestClie
                 "Origin": "http://evil.example", "Authorization": f"Bearer {TOKEN}"}):
             pass
         assert info.value.code == 4403
-    with connect(client, "/api/v1/forum/stream", headers={"Origin": "http://testserver"}) as ws:
+    with connect(client, "/api/v1/forum/stream", headers={"Origin": "http://127.0.0.1"}) as ws:
         ws.send_json({"type": "ping"})
         assert ws.receive_json()["type"] == "pong"
 

@@ -30,7 +30,7 @@ def dist(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def go_client(proj: Project, dist: Path) -> TestClient:
-    client = TestClient(create_app(proj, load_policy(proj), worker=False, go_ui=dist))
+    client = TestClient(create_app(proj, load_policy(proj), worker=False, go_ui=dist), base_url="http://127.0.0.1")
     client.__enter__()
     yield client
     client.__exit__(None, None, None)
@@ -82,7 +82,7 @@ def test_dist_is_found_in_ui_dist_or_public(dist: Path) -> None:
 def test_token_protected_go_ui_signs_in_with_the_cookie(proj: Project, dist: Path) -> None:
     """The Go UI sends no token: with one set, the page redirects to /login once, and the session
     cookie then authorises the UI's API calls."""
-    client = TestClient(create_app(proj, load_policy(proj), worker=False, go_ui=dist, token="s3cret-token"))
+    client = TestClient(create_app(proj, load_policy(proj), worker=False, go_ui=dist, token="s3cret-token"), base_url="http://127.0.0.1")
     with client:
         r = client.get("/", headers={"accept": "text/html"}, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/login")

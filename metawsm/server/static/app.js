@@ -20,10 +20,15 @@
   }
 
   // -- API calls -----------------------------------------------------------------------------
+  function csrfToken() {  // bound to this browser's session cookie; the daemon refuses writes without it
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
   async function api(url, body) {
     const resp = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrfToken() },
       credentials: "same-origin",
       body: JSON.stringify(body || {}),
     });
