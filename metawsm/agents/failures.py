@@ -20,9 +20,10 @@ class Failure:
 
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("auth", re.compile(r"invalid[ _-]?(x-)?api[ _-]?key|incorrect api key|authentication_error|401 unauthorized|"
-                        r"not logged in|please run /login|missing (an )?api key|OPENAI_API_KEY.*(not set|missing)|"
-                        r"environment variable .*API_KEY", re.I),
+    ("auth", re.compile(r"invalid[ _-]?(x-)?api[ _-]?key|incorrect api key|authentication_(error|failed)|"
+                        r"401 unauthorized|\"error_status\":\s*401|not logged in|please run /login|"
+                        r"missing (an )?api key|missing environment variable: .?\w*(API_KEY|TOKEN)|"
+                        r"OPENAI_API_KEY.*(not set|missing)", re.I),
      "the CLI is not logged in or its API key was refused: export a valid key (ANTHROPIC_API_KEY / OPENAI_API_KEY "
      "or the profile's env) in the shell you run metawsm from, then `metawsm restart`"),
     ("unknown_flag", re.compile(r"unexpected argument|unknown option|unrecognized (option|argument)|"

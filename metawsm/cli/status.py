@@ -17,7 +17,9 @@ or threads past the SLA waiting for a person) and the close gate per ticket as l
 
 Reading status changes nothing except agents' health (status running/idle/stalled/dead, activity
 and progress times); it never advances a run (`metawsm apply --wait` or `metawsm watch` do) and never
-runs gate commands (`metawsm gate` does). --json prints {"runs": [snapshot, ...]}.
+runs gate commands (`metawsm gate` does). Step notes are cut to one line; -v (--verbose) prints each
+whole (an agent's failure: the CLI's own last lines and the cause metawsm recognised). --json prints
+{"runs": [snapshot, ...]} with every note whole.
 
 exit codes: 0 ok, 1 the requested run or ticket does not exist"""
 
@@ -71,13 +73,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         runs = select_runs(eng, run_id=args.run_id, ticket=args.ticket, include_finished=args.all)
         snaps = build_snapshots(eng, runs)
-        args.out.result({"runs": [s.to_json() for s in snaps]}, lambda c: render(c, snaps, all_runs=args.all))
+        verbose = bool(getattr(args, "verbose", 0))
+        args.out.result({"runs": [s.to_json() for s in snaps]},
+                        lambda c: render(c, snaps, all_runs=args.all, verbose=verbose))
     finally:
         eng.close()
     return 0
 
 
-def render(console: Any, snaps: list[Any], *, all_runs: bool = False) -> None:
+def render(console: Any, snaps: list[Any], *, all_runs: bool = False, verbose: bool = False) -> None:
     if not snaps:
         console.print("no active runs" + ("" if all_runs else " (`metawsm status --all` shows finished ones)"),
                       markup=False)
@@ -85,10 +89,13 @@ def render(console: Any, snaps: list[Any], *, all_runs: bool = False) -> None:
     for i, snap in enumerate(snaps):
         if i:
             console.print()
-        console.print(run_view(snap))
+        console.print(run_view(snap, verbose=verbose))
 
 
-def run_view(snap: Any) -> Any:
+NOTE_WIDTH = 100
+
+
+def run_view(snap: Any, *, verbose: bool = False) -> Any:
     """A rich renderable of one snapshot (also used by `metawsm watch`)."""
     from rich.console import Group
     from rich.table import Table
@@ -111,8 +118,16 @@ def run_view(snap: Any) -> Any:
     for column in ("step", "status", "tries", "note"):
         steps.add_column(column, overflow="fold")
     for s in snap.steps:
-        steps.add_row(Text(s.step_id), styled(s.status), str(s.attempts), Text((s.last_error or "")[:100]))
+        note = s.last_error or ""
+        steps.add_row(Text(s.step_id), styled(s.status), str(s.attempts),
+                      Text(note[:NOTE_WIDTH] + ("…" if len(note) > NOTE_WIDTH else "")))
     parts.append(steps)
+    cut = [s for s in snap.steps if len(s.last_error or "") > NOTE_WIDTH]
+    if cut and verbose:
+        for s in cut:
+            parts.append(Text(f"  {s.step_id}: {s.last_error}", style="red" if s.status == "failed" else ""))
+    elif cut:
+        parts.append(Text("  (notes cut: `metawsm status -v` shows them whole)", style="dim"))
     if snap.agents:
         agents = Table(title="agents", title_justify="left", expand=False, show_edge=False)
         for column in ("agent", "status", "health", "attempt", "activity", "progress"):

@@ -64,7 +64,7 @@ def use_model(name: str, model: FakeModel, monkeypatch: pytest.MonkeyPatch, home
             f'model = "{CODEX_MODEL}"\nmodel_provider = "scripted"\n\n'
             f'[model_providers.scripted]\nname = "scripted"\nbase_url = "{model.base_url}/v1"\n'
             'env_key = "OPENAI_API_KEY"\nwire_api = "responses"\nsupports_websockets = false\n'
-            "request_max_retries = 1\nstream_max_retries = 1\n", encoding="utf-8")
+            "", encoding="utf-8")
         if key:
             monkeypatch.setenv("OPENAI_API_KEY", key)
 

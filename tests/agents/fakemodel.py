@@ -11,6 +11,7 @@ summaries: no shell tool offered) get a short plain reply. Every request is logg
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 SHELL_TOOLS = ("Bash", "shell", "shell_command", "exec_command", "local_shell")
+_RUNNING = re.compile(r"Process running with session ID (\d+)")
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ class FakeModel:
     """``with FakeModel([bash("git commit …"), say("done")]) as model: … model.base_url …``"""
 
     def __init__(self, turns: list[Turn], *, api_key: str = "sk-test-metawsm-0123456789abcdefghij",
-                 reject_all: bool = False) -> None:
+                 reject_all: bool = False, when: dict[str, list[Turn]] | None = None) -> None:
         self.turns = list(turns)
+        self.when = dict(when or {})  # a conversation containing this text plays these turns instead
         self.api_key = api_key
         self.reject_all = reject_all
         self.requests: list[Logged] = []
@@ -114,6 +117,13 @@ class FakeModel:
         if not main:
             return []
         return [text for text in _results(main[-1])]
+
+    def script(self, body: dict[str, Any]) -> list[Turn]:
+        text = json.dumps(body.get("messages") or body.get("input") or [])
+        for needle, turns in self.when.items():
+            if needle in text:
+                return turns
+        return self.turns
 
     def _log(self, entry: Logged) -> None:
         with self._lock:
@@ -212,11 +222,10 @@ class _Handler(BaseHTTPRequestHandler):
         if turn_no is None:
             blocks.append({"type": "text", "text": "ok"})
         else:
-            turn = self.model.turns[min(turn_no, len(self.model.turns) - 1)]
+            turn = self.model.script(body)[min(turn_no, len(self.model.script(body)) - 1)]
             if turn.bash is not None:
                 blocks.append({"type": "tool_use", "id": f"toolu_{turn_no:04d}", "name": "Bash",
-                               "input": {"command": turn.bash, "description": "scripted step",
-                                         "timeout": 600000}})
+                               "input": {"command": turn.bash, "description": "scripted step"}})
                 stop = "tool_use"
             elif turn.tool is not None:
                 match = [n for n in names if n and (n == turn.tool or n.endswith(f"__{turn.tool}"))]
@@ -260,19 +269,29 @@ class _Handler(BaseHTTPRequestHandler):
         names = [str(t.get("name") or t.get("type")) for t in tools]
         items = [i for i in body.get("input") or [] if isinstance(i, dict)]
         shell = next((n for n in SHELL_TOOLS if n in names), None)
-        turn_no = sum(1 for i in items if i.get("type") in ("function_call", "custom_tool_call", "local_shell_call"))
-        if shell is None and not any(n.startswith("mcp__") or "__" in n for n in names):
-            turn_no = None  # type: ignore[assignment]
+        outputs = [str(i.get("output")) for i in items if i.get("type") == "function_call_output"]
+        # a command still running after the tool's yield time comes back as a session to poll (Codex's
+        # exec_command): poll it with write_stdin, as a model would, without moving to the next turn
+        running = _RUNNING.search(outputs[-1]) if outputs else None
+        turn_no: int | None = sum(1 for o in outputs if not _RUNNING.search(o))
+        if shell is None and not any("__" in n for n in names):
+            turn_no = None
         self.model._log(Logged("openai", path, dict(self.headers), body, turn_no))
         rid = f"resp_{time.monotonic_ns()}"
         item: dict[str, Any]
-        turn = self.model.turns[min(turn_no, len(self.model.turns) - 1)] if turn_no is not None else say("ok")
-        if turn.bash is not None and shell is not None:
-            item = {"type": "function_call", "id": f"fc_{turn_no}", "call_id": f"call_{turn_no:04d}", "name": shell,
+        script = self.model.script(body)
+        turn = script[min(turn_no, len(script) - 1)] if turn_no is not None else say("ok")
+        if running is not None and turn_no is not None and "write_stdin" in names:
+            call = f"call_poll_{len(outputs):04d}"
+            item = {"type": "function_call", "id": f"fc_{call}", "call_id": call, "name": "write_stdin",
+                    "arguments": json.dumps({"session_id": int(running.group(1)), "chars": "",
+                                             "yield_time_ms": 30000}), "status": "completed"}
+        elif turn.bash is not None and shell is not None:
+            item = {"type": "function_call", "id": f"fc_{len(outputs)}", "call_id": f"call_{len(outputs):04d}", "name": shell,
                     "arguments": json.dumps(_shell_args(shell, turn.bash, tools)), "status": "completed"}
         elif turn.tool is not None:
             match = [n for n in names if n == turn.tool or n.endswith(f"__{turn.tool}")]
-            item = {"type": "function_call", "id": f"fc_{turn_no}", "call_id": f"call_{turn_no:04d}",
+            item = {"type": "function_call", "id": f"fc_{len(outputs)}", "call_id": f"call_{len(outputs):04d}",
                     "name": match[0] if match else turn.tool, "arguments": json.dumps(turn.args),
                     "status": "completed"}
         else:
@@ -310,7 +329,7 @@ def _shell_args(name: str, command: str, tools: list[dict[str, Any]]) -> dict[st
     spec = next((t for t in tools if t.get("name") == name), {})
     props = ((spec.get("parameters") or {}).get("properties") or {})
     if "cmd" in props:
-        return {"cmd": command}
+        return {"cmd": command, "yield_time_ms": 30000}
     if props.get("command", {}).get("type") == "array":
         return {"command": ["bash", "-c", command], "timeout_ms": 600000}
     return {"command": command}
