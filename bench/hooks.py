@@ -231,6 +231,7 @@ def bench_direct_commit(root: Path, hooks: Hooks, tmp: Path, runs: int) -> dict[
     return {
         "direct_pre_commit_ms": wall, "direct_pre_commit_cpu_ms": cpu,
         "nothing_to_check_direct_vs_floor": round(wall["metawsm_nothing_to_check"] / wall["python_I_S_pass"], 2),
+        "nothing_to_check_direct_vs_floor_cpu": round(cpu["metawsm_nothing_to_check"] / cpu["python_I_S_pass"], 2),
         "plan_staged_vs_bare_yaml_hook": round(wall["metawsm_plan_staged"] / wall["bare_yaml_hook_plan_staged"], 2),
         "plan_staged_vs_bare_yaml_hook_cpu": round(
             cpu["metawsm_plan_staged"] / cpu["bare_yaml_hook_plan_staged"], 2),
