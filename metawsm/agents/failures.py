@@ -51,16 +51,18 @@ def recognise(text: str) -> Failure | None:
     return None
 
 
-def explain(text: str, *, cli: str | None, command: str, version: str | None = None) -> str:
+def explain(text: str, *, cli: str | None, command: str) -> str:
     """One note: the recognised cause (if any), then the CLI's last meaningful lines."""
     lines = last_lines(text)
     found = recognise("\n".join(lines)) if lines else None
     parts: list[str] = []
     if found is not None:
         message = found.message
-        if found.kind == "unknown_flag":
-            first = command.split(" ", 2)
-            message += f" — {cli or first[0]} {version or '(version unknown)'}, profile command: {command[:300]}"
+        if found.kind == "unknown_flag" and cli:
+            from metawsm.agents.versions import TESTED, installed
+
+            message += (f" — {cli} {installed(cli) or '(version unknown)'} installed, the built-in profile is "
+                        f"tested with {TESTED.get(cli, '?')}; profile command: {command[:300]}")
         parts.append(message)
     if lines:
         parts.append("last output: " + " | ".join(line.strip() for line in lines))

@@ -159,3 +159,21 @@ def test_restart_carries_the_note_into_the_new_conversation(project: Path, cli, 
         prompts = [json.dumps(r.body["messages"][0]) for r in model.main_requests()]
     assert any("NOTE: this is a restart (attempt 2" in p for p in prompts)
     assert status_agents(cli, project)["DEMO-1/impl"]["attempt"] == 2
+
+
+def test_unknown_flag_names_the_cli_version_and_the_profile_command(project: Path, cli, agent_cli,  # type: ignore[no-untyped-def]  # noqa: F811
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     isolated_env: Path) -> None:
+    agent_cli("codex")
+    policy = project / ".metawsm" / "policy.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8") + "agent_profiles:\n  old-codex:\n    cli: codex\n"
+                      "    command: \"codex exec --full-auto {{ prompt | shquote }}\"\n", encoding="utf-8")
+    commit_all(project, "a profile written for an older Codex")
+    with FakeModel([say("never")]) as model:
+        use_model("codex", model, monkeypatch, isolated_env)
+        assert cli("apply", str(agent_plan(project, "flag", "old-codex")), cwd=project).code == 0
+        step = wait_step(cli, project, {"failed", "done"}, timeout=45)
+        assert not model.main_requests()
+    error = step["last_error"]
+    assert step["status"] == "failed" and "refused the profile's command line" in error, error
+    assert "codex 0.171.0 installed" in error and "codex exec --full-auto" in error and "--full-auto" in error
