@@ -14,11 +14,11 @@ def add_selector(p: argparse.ArgumentParser, *, ticket: bool = True) -> None:
 
 
 def engine_and_runs(args: argparse.Namespace, *, active_only: bool = True) -> tuple[Any, list[Any]]:
-    from metawsm.cli.common import project
+    from metawsm.cli.common import repository
     from metawsm.engine.context import Engine
     from metawsm.engine.selection import select_runs
 
-    eng = Engine.open(project(args))
+    eng = Engine.open(repository(args))
     if not eng.has_state():
         from metawsm.errors import NotFoundError
 

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from metawsm.cli.common import add_command, project
+from metawsm.cli.common import add_command, repository
 
 HELP = "attach the terminal to an agent's tmux session"
 DESCRIPTION = """\
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from metawsm.engine.snapshot import attach_command
     from metawsm.errors import NotFoundError
 
-    eng = Engine.open(project(args))
+    eng = Engine.open(repository(args))
     try:
         agent = find_agent(eng, args.agent, run_id=args.run_id, ticket=args.ticket)
         command = attach_command(eng, agent.session)

@@ -55,6 +55,19 @@ def project(args: argparse.Namespace) -> Any:
     return Project.discover(Path(args.cwd))
 
 
+def repository(args: argparse.Namespace) -> Any:
+    """The project, which must be a metawsm repository (a `.metawsm/` up the tree): nothing is created
+    implicitly, except by `metawsm init` (exit 1 otherwise)."""
+    proj = project(args)
+    if not proj.metawsm_dir.is_dir():
+        from metawsm.errors import MetawsmError
+
+        raise MetawsmError(f"no metawsm repository at {proj.root} (no .metawsm/ there or above {args.cwd})",
+                           hint="run `metawsm init` in your repository, or talk to a daemon with --server URL "
+                                "(or METAWSM_SERVER)")
+    return proj
+
+
 def resolve_path(args: argparse.Namespace, value: str) -> Path:
     path = Path(value)
     return path if path.is_absolute() else Path(args.cwd) / path

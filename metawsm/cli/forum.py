@@ -13,7 +13,8 @@ DESCRIPTION = """\
 The forum is an append-only event log (.metawsm/state/forum/events.jsonl) indexed into SQLite
 (.metawsm/state/forum.db, rebuilt from the log whenever needed). Agents, the operator and humans
 open threads, post, answer, assign and close them; agents also signal through per-agent control
-threads (see `metawsm signal` and `metawsm ask`).
+threads (see `metawsm signal` and `metawsm ask`). Actor types default as in the Go metawsm: agent
+for `ask`, operator for the other commands that write.
 
 exit codes: 0 ok, 1 unknown thread / illegal transition / refused, 2 usage"""
 
@@ -33,6 +34,12 @@ class _Lazy:
 cmds = _Lazy()
 
 
+def _thread_arg(s: Any) -> None:
+    """THREAD_ID, also as the Go spelling --thread-id."""
+    s.add_argument("thread_id", metavar="THREAD_ID", nargs="?")
+    s.add_argument("--thread-id", dest="go_thread_id", metavar="THREAD_ID", help="the same, as a flag (Go spelling)")
+
+
 def add_parser(subparsers: Any) -> None:
     p = add_command(subparsers, "forum", help=HELP, description=DESCRIPTION)
     sub = p.add_subparsers(dest="forum_command", metavar="SUBCOMMAND", parser_class=type(p))
@@ -46,7 +53,7 @@ def add_parser(subparsers: Any) -> None:
     s.add_argument("--agent", dest="agent_name", metavar="AGENT", help="the agent it concerns")
     s.add_argument("--thread-id", help="use this id instead of a generated one")
     s.add_argument("--idempotency-key", help="a retry with the same key returns the first thread")
-    add_actor(s)
+    add_actor(s, "agent")
     s.set_defaults(run=cmds.ask)
 
     for name, help_, fn, doc in (
@@ -56,40 +63,45 @@ def add_parser(subparsers: Any) -> None:
         ("post", "add a post to a thread", cmds.post, "Add a post to an open thread."),
     ):
         s = add_command(sub, name, help=help_, description=doc)
-        s.add_argument("thread_id", metavar="THREAD_ID")
+        _thread_arg(s)
         add_body(s)
-        add_actor(s)
+        add_actor(s, "operator")
         s.set_defaults(run=fn)
 
     s = add_command(sub, "assign", help="assign a thread", description="Assign a thread to KIND:NAME.")
-    s.add_argument("thread_id", metavar="THREAD_ID")
-    s.add_argument("--to", required=True, metavar="KIND:NAME", help="e.g. human:alice or operator:metawsm")
-    s.add_argument("--note", default="", help="why")
-    add_actor(s)
+    _thread_arg(s)
+    s.add_argument("--to", metavar="KIND:NAME", help="e.g. human:alice or operator:metawsm")
+    s.add_argument("--assignee", dest="go_assignee", metavar="NAME", help="Go spelling: --to KIND:NAME's NAME")
+    s.add_argument("--assignee-type", dest="go_assignee_type", metavar="KIND",
+                   help="Go spelling: --to KIND:NAME's KIND (default operator)")
+    s.add_argument("--note", "--assignment-note", default="", help="why")
+    add_actor(s, "operator")
     s.set_defaults(run=cmds.assign)
 
     s = add_command(sub, "state", help="change a thread's state", description=(
         "Move a thread to STATE: new, triaged, waiting_operator, waiting_human, answered, closed.\n"
         "Illegal moves are refused naming from and to; closed is terminal."))
-    s.add_argument("thread_id", metavar="THREAD_ID")
-    s.add_argument("state", metavar="STATE")
-    add_actor(s)
+    _thread_arg(s)
+    s.add_argument("state", metavar="STATE", nargs="?")
+    s.add_argument("--state", dest="go_state", metavar="STATE", help="the same, as a flag (Go spelling)")
+    add_actor(s, "operator")
     s.set_defaults(run=cmds.state)
 
     s = add_command(sub, "priority", help="change a thread's priority",
                     description="Set the priority: low, normal, high or urgent.")
-    s.add_argument("thread_id", metavar="THREAD_ID")
-    s.add_argument("priority", metavar="PRIORITY")
-    add_actor(s)
+    _thread_arg(s)
+    s.add_argument("priority", metavar="PRIORITY", nargs="?")
+    s.add_argument("--priority", dest="go_priority", metavar="PRIORITY", help="the same, as a flag (Go spelling)")
+    add_actor(s, "operator")
     s.set_defaults(run=cmds.priority)
 
     s = add_command(sub, "close", help="close a thread", description="Close a thread (terminal).")
-    s.add_argument("thread_id", metavar="THREAD_ID")
-    add_actor(s)
+    _thread_arg(s)
+    add_actor(s, "operator")
     s.set_defaults(run=cmds.close)
 
     s = add_command(sub, "seen", help="mark a thread seen", description="Raise a viewer's read mark.")
-    s.add_argument("thread_id", metavar="THREAD_ID")
+    _thread_arg(s)
     s.add_argument("--viewer", required=True, metavar="KIND:NAME", help="e.g. human:alice")
     s.add_argument("--sequence", type=int_arg(), default=0, help="seen up to this event (default: latest)")
     s.set_defaults(run=cmds.seen)
@@ -100,11 +112,12 @@ def add_parser(subparsers: Any) -> None:
     s.set_defaults(run=cmds.list_)
 
     s = add_command(sub, "thread", help="show a thread", description="Show a thread, its posts and events.")
-    s.add_argument("thread_id", metavar="THREAD_ID")
+    _thread_arg(s)
     s.set_defaults(run=cmds.thread)
 
     s = add_command(sub, "search", help="full-text search", description=(
-        "Search titles and posts (every word must match, as a prefix); title hits rank first."))
+        "Search titles and posts: every word as a word prefix, or the whole query as a substring\n"
+        "(case-insensitive); title hits rank first."))
     s.add_argument("query", metavar="QUERY")
     add_filters(s, limit=50)
     s.set_defaults(run=cmds.search)
@@ -147,5 +160,8 @@ def add_parser(subparsers: Any) -> None:
     s.add_argument("--quarantine", action="store_true", help="move the bad lines out of the log")
     s.set_defaults(run=cmds.doctor)
 
+    from metawsm.cli import forum_go
+
+    forum_go.add_parsers(sub)
     for s in sub.choices.values():
         add_server(s)

@@ -30,6 +30,12 @@ def open_forum(args: argparse.Namespace, *, policy: bool = True) -> Any:
     from metawsm.forum import Forum
 
     proj = Project.discover(Path(args.cwd))
+    if not proj.metawsm_dir.is_dir():  # never create a forum implicitly (only `metawsm init` does)
+        from metawsm.errors import MetawsmError
+
+        raise MetawsmError(f"no metawsm repository at {proj.root} (no .metawsm/ there or above {args.cwd})",
+                           hint="run `metawsm init` in your repository, or talk to a daemon with --server URL "
+                                "(or METAWSM_SERVER)")
     if not policy:
         return Forum(proj.forum_dir)
     from metawsm.config.loader import load_policy

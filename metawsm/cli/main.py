@@ -15,6 +15,7 @@ from pathlib import Path
 
 from metawsm import __version__
 from metawsm.cli.common import GLOBAL, Parser
+from metawsm.cli.goflags import add_aliases, normalize, rewrite
 from metawsm.errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE, MetawsmError, UsageError
 from metawsm.output import Output
 
@@ -43,7 +44,20 @@ COMMANDS = (
     "attach",
     "operator",
     "serve",
+    # the Go metawsm's verbs (docs/commands.md, "Go metawsm command lines")
+    "run",
+    "policy-init",
+    "merge",
+    "commit",
+    "import-go",
+    "bootstrap",
+    "docs",
+    "auth",
+    "review",
 )
+# Verbs whose module is not named after them.
+MODULES = {"policy-init": "policy_init", "import-go": "import_go", "bootstrap": "retired", "docs": "retired",
+           "auth": "retired", "review": "retired"}
 
 DESCRIPTION = """\
 Run coding agents across tickets and git worktrees, declaratively.
@@ -84,9 +98,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
         if only is None or name == only:
-            importlib.import_module(f"metawsm.cli.{name}").add_parser(sub)
+            module = importlib.import_module(f"metawsm.cli.{MODULES.get(name, name)}")
+            named = getattr(module, "add_named_parser", None)
+            if named is not None:
+                named(sub, name)
+            else:
+                module.add_parser(sub)
         else:  # a name-only stub: the chosen verb's run never shows the others' help
             sub.add_parser(name, add_help=False)
+    add_aliases(parser)
     return parser
 
 
@@ -149,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Output(json_mode=json_mode, color=False if "--no-color" in argv else None)
     cwd = Path.cwd()
     try:
+        argv = rewrite(argv)
         parser = build_parser(only=chosen_command(argv) if "-h" not in argv and "--help" not in argv else None)
         try:
             args = parser.parse_args(argv)
@@ -165,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise UsageError(f"-C {args.directory}: no such directory")
         args.cwd = str(cwd.resolve())
         args.out = out
+        normalize(args)
         handler = getattr(args, "run", None)
         if handler is None:
             if args.command is None:

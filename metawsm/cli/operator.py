@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from metawsm.cli.common import add_command, project
+from metawsm.cli.common import add_command, repository
 from metawsm.errors import EXIT_INTERRUPTED, NotFoundError, UsageError
 from metawsm.forum.bounds import float_arg
 
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from metawsm.operator import Operator
     from metawsm.operator.loop import llm_policy
 
-    eng = Engine.open(project(args))
+    eng = Engine.open(repository(args))
     llm_policy(eng.policy.operator.llm, args.llm_mode)  # refuse a mode that cannot work before anything else
     interval = args.interval if args.interval is not None else float(eng.policy.operator.interval_seconds)
     if interval <= 0:

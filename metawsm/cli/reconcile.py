@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from metawsm.cli.common import add_command, project
+from metawsm.cli.common import add_command, repository
 from metawsm.forum.bounds import float_arg
 
 HELP = "advance active runs once"
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from metawsm.engine.context import Engine
     from metawsm.state.machines import ACTIVE_RUN_STATES
 
-    eng = Engine.open(project(args))
+    eng = Engine.open(repository(args))
     if args.run_id:
         run_ids = [eng.store.get_run(args.run_id).run_id]
     else:

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from metawsm.cli.common import add_command, project, resolve_path
+from metawsm.cli.common import add_command, repository, resolve_path
 from metawsm.cli.goflags import add_db, check_db
 from metawsm.errors import UsageError
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from metawsm.server.auth import is_loopback, read_token
     from metawsm.server.limits import WS_MESSAGE_BYTES
 
-    proj = project(args)
+    proj = repository(args)
     check_db(args, proj)
     policy = load_policy(proj)
     host, port = parse_addr(args.addr or policy.server.addr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from metawsm.cli.common import add_command, project
+from metawsm.cli.common import add_command, repository
 
 HELP = "show runs: steps, agent health, pending questions, escalations and gates"
 DESCRIPTION = """\
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from metawsm.engine.selection import select_runs
     from metawsm.engine.snapshot import build_snapshots
 
-    eng = Engine.open(project(args))
+    eng = Engine.open(repository(args))
     try:
         runs = select_runs(eng, run_id=args.run_id, ticket=args.ticket, include_finished=args.all)
         snaps = build_snapshots(eng, runs)

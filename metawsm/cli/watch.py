@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from metawsm.cli.common import add_command, project
+from metawsm.cli.common import add_command, repository
 from metawsm.forum.bounds import float_arg
 
 HELP = "follow runs live; alert on unhealthy agents, questions, completions and ended runs"
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.interval <= 0:
         raise UsageError("--interval must be greater than 0")
-    eng = Engine.open(project(args))
+    eng = Engine.open(repository(args))
     try:
         return _loop(args, eng)
     finally:

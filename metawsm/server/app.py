@@ -18,7 +18,7 @@ from metawsm import __version__
 from metawsm.forum.ids import now as stamp
 from metawsm.forum.index import skipped_lines
 from metawsm.forum.service import Forum
-from metawsm.server import api_debug, api_forum, api_runs, auth, browser, errors, limits, stream
+from metawsm.server import api_debug, api_forum, api_runs, auth, browser, debug_snapshot, errors, limits, stream
 from metawsm.server.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def health_router() -> Any:
         facts = forum_facts(st.forum)
         log_bad = not facts["log_ok"] or "index_error" in facts
         degraded = work.degraded or log_bad
-        outbox, _ = api_debug.index_outbox(st.forum, st.hub)
+        outbox, _ = debug_snapshot.index_outbox(st.forum, st.hub.head)
         body = {
             "status": "degraded" if degraded else "ok", "started_at": st.started_at, "now": stamp(),
             "uptime_seconds": round(time.monotonic() - st.started_monotonic, 3),
