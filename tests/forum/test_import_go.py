@@ -149,7 +149,7 @@ def test_import_round_trips_every_thread_post_and_event(proj: Path, go_db: Path,
                 for e in ours] == [(e["event_id"], e["event_type"], e["thread_id"], e["ticket"], e["actor_type"],
                                     e["actor_name"]) for e in go_events]
         for go_thread in {e["thread_id"] for e in go_events}:
-            thread, posts, _ = forum.get_thread(go_thread)
+            _, posts, _ = forum.get_thread(go_thread)
             go_posts = [dict(x) for x in go.execute("SELECT * FROM forum_posts WHERE thread_id = ? ORDER BY "
                                                     "created_at", (go_thread,))]
             assert [p.event_id for p in posts] == [p["event_id"] for p in go_posts]

@@ -6,9 +6,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from metawsm.errors import ForumError
 from metawsm.forum import Forum
-from metawsm.forum.log import EventLog, LogCorrupt
+from metawsm.forum.log import EventLog
 
 HUMAN = {"actor_type": "human", "actor_name": "alice"}
 
