@@ -9,7 +9,9 @@ The index connection ATTACHes `reads.db` as `marks`, so the thread queries join 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import threading
 from pathlib import Path
 
 DDL = """
@@ -31,7 +33,7 @@ def ensure(path: Path, index_conn: sqlite3.Connection | None = None) -> None:
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".new")
+    tmp = path.with_name(f"{path.name}.new-{os.getpid()}-{threading.get_ident()}")
     tmp.unlink(missing_ok=True)
     conn = sqlite3.connect(tmp, isolation_level=None)
     try:
@@ -48,8 +50,7 @@ def ensure(path: Path, index_conn: sqlite3.Connection | None = None) -> None:
     finally:
         conn.close()
     with contextlib.suppress(FileExistsError):  # another process created it first: keep theirs
-        if not path.exists():
-            tmp.replace(path)
+        os.link(tmp, path)  # atomic, and never replaces a file someone already writes marks to
     tmp.unlink(missing_ok=True)
 
 
