@@ -72,7 +72,7 @@ def close_ticket(eng: Engine, run: Run, ticket: str, *, dry_run: bool = False, f
     if dry_run:
         return _dry_run(eng, run, ticket, ws, repos, result, state)
     with closegit.repo_locks(eng.project.state_dir / "locks", [r["repo_root"] for _, r in repos]):
-        done = _recover(eng, ticket, result)
+        done = _recover(eng, ticket, result, [name for name, _ in repos])
         state = eng.store.get_ticket(ticket)
         if state is not None and state.status == "merged":
             if not done:
@@ -116,9 +116,10 @@ def _dry_run(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], repos: list
     return result
 
 
-def _recover(eng: Engine, ticket: str, result: CloseResult) -> bool:
-    """Finish (the base branch has the recorded commit) or roll back (it has not) an interrupted close.
-    True when this finished the close."""
+def _recover(eng: Engine, ticket: str, result: CloseResult, all_repos: list[str]) -> bool:
+    """Finish (every base branch has its recorded commit) or roll back (for the repos where it has not) an
+    interrupted close. True when this finished the close; repos already merged keep their intent, so the
+    close that follows merges only the others."""
     intents = eng.store.close_intents(ticket)
     if not intents:
         state = eng.store.get_ticket(ticket)
@@ -134,6 +135,9 @@ def _recover(eng: Engine, ticket: str, result: CloseResult) -> bool:
         eng.store.drop_close_intents(ticket, missing, back_to="ready" if len(missing) == len(intents) else None,
                                      reason="interrupted close rolled back")
         result.actions.append(f"rolled back an interrupted close (not merged into: {', '.join(missing)})")
+        return False
+    if {i.repo for i in intents} != set(all_repos):  # a multi-repo close stopped half-way: merge the rest
+        result.actions.append("already merged into: " + ", ".join(i.repo for i in intents))
         return False
     primary = intents[0] if len(intents) == 1 else next((i for i in intents if i.repo == "self"), intents[0])
     eng.store.mark_ticket_merged(primary.run_id, ticket, primary.strategy, primary.base_branch, primary.merge_sha)
@@ -203,8 +207,11 @@ def _tidy(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], result: CloseR
                 result.actions.append(f"killed tmux session {agent.session}")
         except MetawsmError as exc:
             result.warnings.append(f"could not kill session {agent.session}: {exc.message}")
-    force = result.strategy == "squash" or eng.policy.close.merge == "squash"
     for _name, repo in sorted(ws["repos"].items()):
+        tip = closegit.rev(repo["repo_root"], f"refs/heads/{ws['branch']}")
+        # squash leaves no ancestry to check; otherwise the branch is deleted only when the base contains it
+        force = result.strategy == "squash" or (tip is not None and closegit.is_ancestor(
+            repo["repo_root"], tip, f"refs/heads/{repo['base_branch']}"))
         try:
             if git.remove_worktree(repo["repo_root"], repo["path"]):
                 result.actions.append(f"removed worktree {repo['path']}")

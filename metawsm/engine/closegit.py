@@ -125,7 +125,9 @@ def prepare(repo: str, root: str, branch: str, base: str, strategy: str, message
         parents = [base_sha, ticket_sha] if strategy == "merge" else [base_sha]
     if changelog is not None:
         tree = with_changelog(root, tree, *changelog)
-    if strategy == "ff-only" and changelog is None and parents == [ticket_sha]:
+    if changelog is None and parents == [base_sha]:  # a repo the ticket did not change: nothing to do
+        merge_sha = base_sha
+    elif strategy == "ff-only" and changelog is None and parents == [ticket_sha]:
         merge_sha = ticket_sha
     else:
         args = ["commit-tree", tree, *(a for p in parents for a in ("-p", p)), "-m", message]

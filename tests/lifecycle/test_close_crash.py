@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
-from tests.engine.conftest import commit_all, engine, project  # noqa: F401 - fixture
+from tests.engine.conftest import engine, project  # noqa: F401 - fixture
 from tests.lifecycle._tickets import status_json, ticket_states, tickets_plan
 
 PER_STRATEGY = 15  # x2 strategies = 30 kill iterations
@@ -28,13 +28,13 @@ def _close(root: Path, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
 
 
-def _ready(project: Path, cli, ids: list[str], strategy: str) -> None:  # type: ignore[no-untyped-def]
-    policy = project / ".metawsm/policy.yaml"
+def _ready(root: Path, cli, ids: list[str], strategy: str) -> None:  # type: ignore[no-untyped-def]
+    policy = root / ".metawsm/policy.yaml"
     policy.write_text(policy.read_text().replace("execution:\n", "execution:\n  max_parallel: 16\n")
                       + f"close:\n  merge: {strategy}\n")
-    tickets_plan(project, "many", ids)
-    cli("apply", "plans/many.yaml", "--wait", "--timeout", "180", cwd=project)
-    states = ticket_states(project)
+    tickets_plan(root, "many", ids)
+    cli("apply", "plans/many.yaml", "--wait", "--timeout", "180", cwd=root)
+    states = ticket_states(root)
     assert all(states[t] == "ready" for t in ids), states
 
 
