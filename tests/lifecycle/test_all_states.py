@@ -101,7 +101,7 @@ def test_status_watch_and_json_render_every_state(every_state: Path, cli) -> Non
 
 def test_web_ui_renders_every_state(every_state: Path) -> None:
     proj = Project(every_state)
-    with TestClient(create_app(proj, load_policy(proj), worker=False)) as client:
+    with TestClient(create_app(proj, load_policy(proj), worker=False), base_url="http://127.0.0.1") as client:
         page = client.get("/")
         assert page.status_code == 200
         for rs in RUN_STATES:
