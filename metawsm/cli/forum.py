@@ -143,6 +143,8 @@ def add_parser(subparsers: Any) -> None:
     s.add_argument("--run", dest="run_id", metavar="RUN", help="only this run")
     s.add_argument("--interval", type=float_arg(0.01, 3600), default=0.2, help="poll interval in seconds")
     s.add_argument("--once", action="store_true", help="print what is there and exit")
+    s.add_argument("--limit", type=int_arg(1, 10_000), metavar="N",
+                   help="print at most N events after --cursor and exit (the Go metawsm's one-shot watch)")
     s.set_defaults(run=cmds.watch)
 
     s = add_command(sub, "reindex", help="rebuild the index from the log", description=(

@@ -110,13 +110,18 @@ def watch(args: argparse.Namespace) -> int:
         raise UsageError("--interval must be > 0")
     forum = open_forum(args)
     cursor = args.cursor
+    limit = getattr(args, "limit", None)
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be >= 1")
     while True:
-        events, cursor = forum.events(cursor, 500, ticket=args.ticket, run_id=args.run_id)
+        events, cursor = forum.events(cursor, limit or 500, ticket=args.ticket, run_id=args.run_id)
         for e in events:
             if args.out.json_mode:
                 args.out.ndjson(e)
             else:
                 args.out.text(event_line(e))
+        if limit is not None:  # the Go metawsm's one-shot page
+            return 0
         if len(events) == 500:
             continue
         if args.once:

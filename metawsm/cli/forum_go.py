@@ -9,6 +9,7 @@ from typing import Any
 
 from metawsm.cli.common import add_command
 from metawsm.cli.forum_common import open_forum, server_url
+from metawsm.forum.bounds import int_arg
 
 TYPES = ("guidance_request", "guidance_answer", "completion", "validation")
 
@@ -38,7 +39,8 @@ def add_parsers(sub: Any) -> None:
         "exit codes: 0 ok, 1 error"))
     s.add_argument("--ticket", help="only this ticket")
     s.add_argument("--run", dest="run_id", metavar="RUN", help="only this run")
-    s.add_argument("--limit", type=int, default=50, help="recent events and threads shown (1..500, default 50)")
+    s.add_argument("--limit", type=int_arg(1, 500), default=50, help="recent events and threads shown (1..500, "
+                   "default 50)")
     s.set_defaults(run=debug)
 
 
@@ -82,10 +84,6 @@ def signal(args: argparse.Namespace) -> int:
 
 
 def debug(args: argparse.Namespace) -> int:
-    if not 1 <= args.limit <= 500:
-        from metawsm.errors import UsageError
-
-        raise UsageError("--limit must be between 1 and 500")
     url = server_url(args)
     if url:
         from metawsm.cli.remote import RemoteForum

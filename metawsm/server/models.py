@@ -202,7 +202,51 @@ class DebugOut(BaseModel):
     debug: DebugSnapshot
 
 
-class RunSnapshotOut(BaseModel):
+class GoGuidance(BaseModel):
+    ThreadID: str
+    AgentName: str
+    WorkspaceName: str
+    Question: str
+
+
+class GoGuidanceLower(BaseModel):
+    thread_id: str
+    agent_name: str
+    workspace_name: str
+    question: str
+
+
+class GoUnhealthyAgent(BaseModel):
+    AgentName: str
+    WorkspaceName: str
+    SessionName: str
+    Status: str
+    Health: str
+    LastActivity: str | None = None
+    LastProgress: str | None = None
+    ActivityAge: int = Field(description="nanoseconds (Go time.Duration)")
+    ProgressAge: int = Field(description="nanoseconds (Go time.Duration)")
+
+
+class GoRunFields(BaseModel):
+    """The Go metawsm's RunSnapshot fields, added to every run (docs/api.md, "Go metawsm compatibility")."""
+
+    RunID: str
+    Status: str = Field(description="status in the Go vocabulary (complete -> completed)")
+    Tickets: list[str]
+    PendingGuidance: list[GoGuidance]
+    pending_guidance: list[GoGuidanceLower]
+    UnhealthyAgents: list[GoUnhealthyAgent]
+    HasDirtyDiffs: bool
+    DraftPullRequests: int = Field(description="always 0")
+    OpenPullRequests: int = Field(description="always 0")
+    QueuedReviewFeedback: int = Field(description="always 0")
+    NewReviewFeedback: int = Field(description="always 0")
+
+
+class RunSnapshotOut(GoRunFields):
+    """A run snapshot (RunSnapshot.to_json()) with the Go metawsm's RunSnapshot fields."""
+
     model_config = ConfigDict(extra="allow")
 
     run_id: str

@@ -101,6 +101,8 @@ def test_go_forum_command_lines(proj: Path, cli: Any) -> None:
     debug = ok(cli("forum", "debug", "--ticket", "METAWSM-001", "--json", cwd=proj))["debug"]
     assert debug["bus"]["healthy"] is True and debug["outbox"]["pending_count"] == 0
     assert [c["thread_id"] for c in debug["control_threads"]] == ["fctrl-run-1-metawsm-001-agent"]
+    page = cli("forum", "watch", "--ticket", "METAWSM-001", "--cursor", "0", "--limit", "2", "--json", cwd=proj)
+    assert page.code == 0 and [json.loads(x)["sequence"] for x in page.out.splitlines()] == [1, 2]  # one-shot
     closed = ok(cli("forum", "close", "--thread-id", tid, "--json", cwd=proj))["thread"]
     assert closed["state"] == "closed"
     both = cli("forum", "state", tid, "new", "--state", "triaged", cwd=proj)
