@@ -56,7 +56,8 @@ def add_aliases(parser: argparse.ArgumentParser) -> None:
                     add_db(p)
 
 
-RETIRED = ("bootstrap", "docs", "auth", "review")  # cli/retired.py: their arguments are not parsed
+# cli/retired.py: verbs whose arguments are not parsed (they only say what replaces them)
+RETIRED = ("bootstrap", "docs", "auth", "review", "iterate", "pr", "tui")
 
 
 def rewrite(argv: list[str]) -> list[str]:

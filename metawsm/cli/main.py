@@ -54,10 +54,13 @@ COMMANDS = (
     "docs",
     "auth",
     "review",
+    "iterate",
+    "pr",
+    "tui",
 )
 # Verbs whose module is not named after them.
 MODULES = {"policy-init": "policy_init", "import-go": "import_go", "bootstrap": "retired", "docs": "retired",
-           "auth": "retired", "review": "retired"}
+           "auth": "retired", "review": "retired", "iterate": "retired", "pr": "retired", "tui": "retired"}
 
 DESCRIPTION = """\
 Run coding agents across tickets and git worktrees, declaratively.

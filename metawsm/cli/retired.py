@@ -1,5 +1,6 @@
-"""Go metawsm verbs that only made sense with its external tools (docmgr, gh): each answers with what
-replaces it here, exit 2 — never argparse's "invalid choice"."""
+"""Go metawsm verbs that only made sense with its external tools (docmgr, gh), and those this metawsm
+does not have yet (iterate, pr, tui): each answers with what replaces it here, exit 2 — never
+argparse's "invalid choice"."""
 
 from __future__ import annotations
 
@@ -22,15 +23,26 @@ REPLACED = {
                "answer agents in the forum (`metawsm forum answer THREAD_ID`), or restart an agent with new "
                "instructions (`metawsm restart --agent NAME`)"),
 }
+NOT_YET = {
+    "iterate": ("feedback to a finished ticket's agents (`iterate --feedback`)",
+                "answer in the forum (`metawsm forum post THREAD_ID --body …`) and start a new attempt with "
+                "`metawsm restart --run R --agent NAME`"),
+    "pr": ("pull requests (`pr`)", "push the ticket branch yourself after `metawsm gate --ticket ID` passes, or "
+                                    "merge locally with `metawsm close`"),
+    "tui": ("the terminal dashboard (`tui`)", "`metawsm watch` (alerts), `metawsm status --all`, or the web UI of "
+                                              "`metawsm serve`"),
+}
 
 
 def add_named_parser(subparsers: Any, name: str) -> None:
-    what, instead = REPLACED[name]
-    p = add_command(subparsers, name, help="Go metawsm verb, not part of this metawsm: says what replaces it",
-                    description=f"{what} is not part of this metawsm.\nInstead: {instead}.\n\nexit codes: 2 always")
+    what, instead = REPLACED.get(name) or NOT_YET[name]
+    status = "not in this metawsm yet" if name in NOT_YET else "not part of this metawsm"
+    p = add_command(subparsers, name, help=f"Go metawsm verb, {status}: says what replaces it",
+                    description=f"{what} is {status}.\nInstead: {instead}.\n\nexit codes: 2 always")
     p.set_defaults(run=lambda args: _refuse(name))
 
 
 def _refuse(name: str) -> int:
-    what, instead = REPLACED[name]
-    raise UsageError(f"metawsm {name}: {what} is not part of this metawsm", hint=f"instead: {instead}")
+    what, instead = REPLACED.get(name) or NOT_YET[name]
+    status = "not in this metawsm yet" if name in NOT_YET else "not part of this metawsm"
+    raise UsageError(f"metawsm {name}: {what} is {status}", hint=f"instead: {instead}")

@@ -116,10 +116,14 @@ def test_go_forum_command_lines(proj: Path, cli: Any) -> None:
     (["docs", "--refresh"], "tickets/"),
     (["auth", "check"], "metawsm gate"),
     (["review", "sync", "--run-id", "r"], "forum answer"),
+    (["iterate", "--run-id", "r", "--feedback", "again"], "metawsm restart"),
+    (["pr", "--run-id", "r", "--title", "t"], "metawsm close"),
+    (["tui", "--interval", "2s"], "metawsm watch"),
 ])
 def test_retired_go_verbs_say_what_replaces_them(proj: Path, cli: Any, argv: list[str], names: str) -> None:
     r = cli(*argv, cwd=proj)
-    assert r.code == 2 and "not part of this metawsm" in r.err and names in r.err
+    assert r.code == 2 and ("not part of this metawsm" in r.err or "not in this metawsm yet" in r.err)
+    assert names in r.err
     assert "invalid choice" not in r.err
 
 
