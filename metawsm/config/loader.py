@@ -260,6 +260,15 @@ def load(project: Project, **kwargs: Any) -> Config:
     return config
 
 
+def policy_from_bytes(display: str, data: bytes) -> Policy:
+    """A policy from file content (e.g. `git show BASE:.metawsm/policy.yaml`); ConfigError when invalid."""
+    item, diags = _parse("policy", Source(display, data))
+    diags = diags or _policy_checks(item)
+    if diags:
+        raise ConfigError(diags)
+    return _policy_from(item.data or {}, item.source.display)
+
+
 def load_policy(project: Project) -> Policy:
     """Just the policy (defaults when there is no policy file)."""
     path = project.policy_path

@@ -7,15 +7,17 @@ attempt), validation (the latest validation passed, for the HEAD sha or a given 
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metawsm.errors import MetawsmError, NotFoundError
+from metawsm.gate import trust
+from metawsm.gate.patterns import forbidden_match
 from metawsm.runtime import git, proc
 
 if TYPE_CHECKING:
+    from metawsm.config.models import Policy
     from metawsm.engine.context import Engine
     from metawsm.state.models import Run
 
@@ -96,6 +98,12 @@ def _completion(eng: Engine, run_id: str, ticket: str) -> CheckResult:
 
 
 def latest_validation(eng: Engine, run_id: str, ticket: str) -> dict[str, Any] | None:
+    found = validations(eng, run_id, ticket)
+    return max(found, key=lambda v: v["sequence"]) if found else None
+
+
+def validations(eng: Engine, run_id: str, ticket: str) -> list[dict[str, Any]]:
+    """The latest validation of each signaller of the ticket (the check step, each agent), with `by`."""
     from metawsm.engine.context import CHECKS_AGENT
 
     found: list[dict[str, Any]] = []
@@ -113,20 +121,39 @@ def latest_validation(eng: Engine, run_id: str, ticket: str) -> dict[str, Any] |
         validation = eng.forum.control_state(run_id, key, attempt).validation
         if validation:
             found.append(dict(validation, by=key))
-    return max(found, key=lambda v: v["sequence"]) if found else None
+    return found
 
 
-def _validation(eng: Engine, run_id: str, ticket: str, sha: str) -> CheckResult:
-    latest = latest_validation(eng, run_id, ticket)
+def _validation(eng: Engine, run_id: str, ticket: str, sha: str, policy: Policy) -> CheckResult:
     fix = f"re-run the checks: `metawsm apply` (or `metawsm gate --ticket {ticket}` to see why)"
+    trusted, ignored = [], []
+    for v in sorted(validations(eng, run_id, ticket), key=lambda v: v["sequence"]):
+        ok, who = trust.validation_source(eng, run_id, ticket, v, policy)
+        (trusted if ok else ignored).append(dict(v, who=who))
+    notes = tuple(f"not trusted: {v['status']} for {str(v.get('sha'))[:12]} from {v['who']} (#{v['sequence']})"
+                  for v in ignored)
+    latest = trusted[-1] if trusted else None
     if latest is None:
-        return CheckResult("validation", False, "no validation recorded", fix=fix)
+        why = "no validation recorded" if not ignored else (
+            "no trusted validation: only signals typed by hand (" + ", ".join(v["who"] for v in ignored) + ")")
+        return CheckResult("validation", False, why, notes, fix=fix if not ignored else fix + TRUST_HINT)
     if latest["status"] != "passed":
-        return CheckResult("validation", False, f"latest validation failed (by {latest['by']})", fix=fix)
+        return CheckResult("validation", False, f"latest validation failed (by {latest['by']})", notes, fix=fix)
     if (latest.get("sha") or "") != sha:
         return CheckResult("validation", False,
-                           f"validation was for {str(latest.get('sha'))[:12]}, not for {sha[:12]}", fix=fix)
-    return CheckResult("validation", True, f"passed for {sha[:12]}")
+                           f"validation was for {str(latest.get('sha'))[:12]}, not for {sha[:12]}", notes, fix=fix)
+    return CheckResult("validation", True, f"passed for {sha[:12]} ({latest['who']})", notes)
+
+
+TRUST_HINT = ("; a validation passes the gate only from metawsm's check step (or, when the policy sets "
+              "close.manual_validation.allowed, from an actor in close.manual_validation.by)")
+
+
+def _policy_change(changed: list[str], base: str) -> CheckResult:
+    return CheckResult("policy_change", False, f"the branch changes what judges it ({', '.join(changed[:10])}); "
+                       f"the gate uses the versions on {base}, and only a person can accept this change",
+                       tuple(changed), fix="review the change and merge the branch by hand (git merge), or drop "
+                                           "these files from the branch")
 
 
 def _forbidden(ws: dict[str, Any], patterns: tuple[str, ...]) -> CheckResult:
@@ -137,8 +164,7 @@ def _forbidden(ws: dict[str, Any], patterns: tuple[str, ...]) -> CheckResult:
         except MetawsmError as exc:
             return CheckResult("forbidden_files", False, f"cannot list changes in {repo['path']}: {exc.message}")
         for path in changed:
-            base = path.rsplit("/", 1)[-1]
-            if any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(base, p) for p in patterns):
+            if forbidden_match(path, patterns):
                 hits.append(path if len(ws["repos"]) == 1 else f"{name}:{path}")
     if hits:
         return CheckResult("forbidden_files", False, "forbidden files changed: " + ", ".join(hits[:10]),
@@ -165,8 +191,9 @@ def evaluate(eng: Engine, run: Run, ticket: str, *, sha: str | None = None) -> G
         target = sha or git.head_sha(primary["path"])
     except MetawsmError as exc:
         return GateResult(run.run_id, ticket, None, (CheckResult("workspace", False, exc.message),))
+    policy = trust.judging_policy(eng, primary["path"], primary["base_branch"])
     results: list[CheckResult] = []
-    for check in eng.policy.close.required_checks:
+    for check in policy.close.required_checks:
         if check.run is not None:
             results.append(_command(check.name, check.run, primary["path"]))
         elif check.name == "clean_tree":
@@ -174,7 +201,13 @@ def evaluate(eng: Engine, run: Run, ticket: str, *, sha: str | None = None) -> G
         elif check.name == "completion":
             results.append(_completion(eng, run.run_id, ticket))
         elif check.name == "validation":
-            results.append(_validation(eng, run.run_id, ticket, target))
+            results.append(_validation(eng, run.run_id, ticket, target, policy))
         elif check.name == "forbidden_files":
-            results.append(_forbidden(ws, eng.policy.close.forbidden_file_patterns))
+            results.append(_forbidden(ws, policy.close.forbidden_file_patterns))
+    try:
+        changed = trust.judging_changes(primary["path"], primary["base_branch"], target)
+    except MetawsmError:
+        changed = []
+    if changed:
+        results.append(_policy_change(changed, primary["base_branch"]))
     return GateResult(run.run_id, ticket, target, tuple(results))

@@ -15,10 +15,10 @@ index when they are in it.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 
 from metawsm.gate.hookrun import index_env, main_root, policy_facts, run_git
+from metawsm.gate.patterns import forbidden_match
 
 POLICY_PATHS = (".metawsm/policy.yaml", ".metawsm/policy.yml")
 BYPASS = ("bypass (not recommended): git commit --no-verify — `metawsm close` re-checks the gate before "
@@ -48,14 +48,12 @@ def staged(top: str) -> tuple[list[str], list[str]]:
 
 
 def forbidden_hits(paths: list[str], patterns: list[str]) -> list[tuple[str, str]]:
-    """(path, pattern) for every path matching a pattern by full path or file name."""
+    """(path, pattern) for every path matching a pattern (case-insensitive; a directory's contents too)."""
     hits = []
     for path in paths:
-        base = path.rpartition("/")[2]
-        for pattern in patterns:
-            if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(base, pattern):
-                hits.append((path, pattern))
-                break
+        pattern = forbidden_match(path, patterns)
+        if pattern is not None:
+            hits.append((path, pattern))
     return hits
 
 
@@ -69,16 +67,19 @@ def run(top: str, files: list[str]) -> tuple[int, str]:
     if not targets:
         return 0, ""
     to_validate = [p for p in targets if is_metawsm_file(p)]
-    patterns: list[str] | None = None
     messages: list[str] = []
+    # A commit can add forbidden patterns, never remove them: the main checkout's policy, this worktree's
+    # and the staged one all apply (a branch that empties the list still cannot commit a secret).
+    root = main_root(top)
+    patterns = list(policy_facts(root)["forbidden"])
+    if os.path.realpath(root) != os.path.realpath(top):
+        patterns += policy_facts(top, root)["forbidden"]
     if to_validate:
         report, staged_patterns = validate(top, targets)
-        patterns = staged_patterns
+        patterns += staged_patterns or []
         if report:
             messages.append(report)
-    if patterns is None:
-        patterns = list(policy_facts(top, main_root(top))["forbidden"])
-    hits = forbidden_hits(present, patterns)
+    hits = forbidden_hits(present, list(dict.fromkeys(patterns)))
     if hits:
         lines = [f"metawsm pre-commit: {len(hits)} staged file(s) match close.forbidden_file_patterns:"]
         lines += [f"  {path}  (pattern {pattern!r})" for path, pattern in hits]

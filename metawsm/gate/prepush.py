@@ -162,13 +162,16 @@ def gate_failures(eng: Engine, ticket: str, sha: str) -> tuple[list[CheckResult]
     if run is None:
         return [CheckResult("run", False, f"no metawsm run has ticket {ticket}, so this branch has never "
                                           "passed validation", fix=f"metawsm apply (a plan with {ticket})")], None
+    from metawsm.gate.trust import judging_policy
+
     result = evaluate(eng, run, ticket, sha=sha)
     failed = result.failed()
-    patterns = eng.policy.close.forbidden_file_patterns
-    names = [c.name for c in eng.policy.close.required_checks]
+    repo = primary_repo(workspace_fields(eng, run.run_id, ticket))
+    policy = judging_policy(eng, repo["path"], repo["base_branch"])  # the base branch's, as evaluate
+    patterns = policy.close.forbidden_file_patterns
+    names = [c.name for c in policy.close.required_checks]
     if "forbidden_files" in names and not any(c.name == "forbidden_files" for c in failed):
-        ws = workspace_fields(eng, run.run_id, ticket)
-        extra = forbidden_at(primary_repo(ws), sha, patterns)
+        extra = forbidden_at(repo, sha, patterns)
         if extra is not None:
             failed.append(extra)
     return failed, run.run_id

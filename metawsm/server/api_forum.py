@@ -173,6 +173,8 @@ def control_signal(request: Request, body: m.ControlSignal) -> dict[str, Any]:
     """Record a control signal in the agent's control thread, validated like `metawsm signal`. A Go
     metawsm payload (no `attempt`; a validation without `sha`) counts for the agent's current attempt
     and, for a validation, the ticket worktree's HEAD."""
+    if body.actor_type.strip().lower() == "system":  # only metawsm itself signals as system (gate trust)
+        raise ApiError(403, "forbidden", "actor_type system is reserved for metawsm's own signals")
     key = agent_key(body.ticket, body.agent_name)
     from metawsm.server.go_compat import complete_payload
 

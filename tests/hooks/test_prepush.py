@@ -3,6 +3,7 @@ worktrees), hooks installed first, a local bare remote. One run per module keeps
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from metawsm.cli.main import main
 from tests.conftest import GIT_ENV
@@ -149,8 +151,27 @@ def test_new_commit_needs_new_validation_then_is_accepted(demo: Demo) -> None:
          "--sha", new, "--run", demo.run_id(), "--ticket", "DEMO-2", "--agent", "writer", "--attempt", "1"],
         cwd=wt, capture_output=True, text=True, env={**os.environ, "METAWSM_HOME": str(demo.root)})
     assert signal.returncode == 0, signal.stderr
+    # issue 15: a validation typed in a shell is recorded and shown, but does not pass the gate …
     r = push(wt, "metawsm/DEMO-2")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1
+    assert "not for " + new[:12] in r.stderr
+    gate = subprocess.run([sys.executable, "-m", "metawsm", "gate", "--ticket", "DEMO-2", "--json"], cwd=demo.root,
+                          capture_output=True, text=True)
+    (check,) = [c for g in json.loads(gate.stdout)["gates"] for c in g["checks"] if c["name"] == "validation"]
+    assert any("not trusted: passed for " + new[:12] in d and "agent:DEMO-2/writer" in d for d in check["details"])
+    # … unless the base branch's policy allows manual validation and names who may give it
+    policy = demo.root / ".metawsm" / "policy.yaml"
+    before = policy.read_text(encoding="utf-8")
+    data = yaml.safe_load(before) or {}
+    data.setdefault("close", {})["manual_validation"] = {"allowed": True, "by": ["DEMO-2/writer"]}
+    policy.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert commit(demo.root, ".metawsm/policy.yaml", message="allow manual validation").returncode == 0
+    try:
+        r = push(wt, "metawsm/DEMO-2")
+        assert r.returncode == 0, r.stderr
+    finally:
+        policy.write_text(before, encoding="utf-8")
+        assert commit(demo.root, ".metawsm/policy.yaml", message="back").returncode == 0
 
 
 def test_forbidden_file_in_pushed_commit_is_refused(demo: Demo) -> None:
@@ -171,3 +192,32 @@ def test_forbidden_file_in_pushed_commit_is_refused(demo: Demo) -> None:
         assert "FAIL forbidden_files: forbidden files in the pushed commit: deploy.key" in r.stderr
     finally:
         sh(wt, "reset", "-q", "--hard", start)
+
+
+def test_branch_cannot_weaken_the_policy_that_judges_it(demo: Demo) -> None:
+    """Issue 15: a ticket branch that set `forbidden_file_patterns: []` (and deleted plans/) passed the
+    gate and was merged. The gate reads the base branch's policy and reports the change for a person."""
+    wt = demo.wt("DEMO-1")
+    start = sh(wt, "rev-parse", "HEAD").stdout.strip()
+    policy = wt / ".metawsm" / "policy.yaml"
+    data = yaml.safe_load(policy.read_text(encoding="utf-8")) or {}
+    data.setdefault("close", {})["forbidden_file_patterns"] = []
+    write(policy, yaml.safe_dump(data))
+    write(wt / ".ENV", "TOKEN=x\n")
+    sh(wt, "rm", "-q", "-r", "plans")
+    assert commit(wt, ".metawsm/policy.yaml", ".ENV", message="weaken", extra=("--no-verify", "-a")).returncode == 0
+    try:
+        r = push(wt, "metawsm/DEMO-1:refs/heads/metawsm/DEMO-1")
+        assert r.returncode == 1
+        assert "FAIL forbidden_files: forbidden files changed: .ENV" in r.stderr
+        assert "FAIL policy_change: the branch changes what judges it (.metawsm/policy.yaml, plans/" in r.stderr
+        gate = subprocess.run([sys.executable, "-m", "metawsm", "gate", "--ticket", "DEMO-1"], cwd=wt,
+                              capture_output=True, text=True, env={**os.environ, "METAWSM_HOME": str(demo.root)})
+        assert gate.returncode == 3 and "policy_change" in gate.stdout + gate.stderr
+        # the pre-commit hook in the worktree does not take the branch's word either
+        write(wt / "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+        r = commit(wt, "id_rsa", message="key")
+        assert r.returncode == 1 and "id_rsa" in r.stderr
+    finally:
+        sh(wt, "reset", "-q", "--hard", start)
+        sh(wt, "clean", "-fdq")
