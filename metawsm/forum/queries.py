@@ -107,13 +107,19 @@ def search(conn: sqlite3.Connection, text: str, f: Filters, *, limit: int = 50,
     if not q:
         return []
     join, unseen, vparams = _viewer_sql(viewer)
+    needle = text.strip().lower()
+    if needle.isascii() and len(needle.split()) == 1:
+        # one ASCII word: its substring matches include every word-prefix match (no FTS pass needed)
+        source, params = "SELECT thread_id, kind FROM search WHERE instr(lower(text), ?) > 0", [needle]
+    else:
+        source = ("SELECT thread_id, kind FROM search WHERE search MATCH ? UNION ALL "
+                  "SELECT thread_id, kind FROM search WHERE instr(lower(text), ?) > 0")
+        params = [q, needle]
     sql = ("WITH hits AS (SELECT thread_id, MAX(kind = 'title') * 2 + MAX(kind = 'post') AS score FROM ("
-           "SELECT thread_id, kind FROM search WHERE search MATCH ? UNION ALL "
-           "SELECT thread_id, kind FROM search WHERE instr(lower(text), ?) > 0) GROUP BY thread_id) SELECT "
+           + source + ") GROUP BY thread_id) SELECT "
            + _VIEW_COLS.format(unseen=unseen) + " FROM hits h JOIN threads t ON t.thread_id = h.thread_id"
            + join + f.where() + " ORDER BY h.score DESC, t.prio_rank, t.last_event_sequence DESC LIMIT ?")
-    needle = text.strip().lower()
-    return [_thread(r) for r in conn.execute(sql, [q, needle, *vparams, *f.params, limit])]
+    return [_thread(r) for r in conn.execute(sql, [*params, *vparams, *f.params, limit])]
 
 
 def get_thread(conn: sqlite3.Connection, thread_id: str) -> Thread | None:

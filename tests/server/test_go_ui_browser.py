@@ -85,7 +85,7 @@ def test_the_go_ui_works_unchanged(browser: Any, proj: Project, tmp_path: Path) 
         # live refresh from a CLI post, no reload
         cli(root, "forum", "post", first["thread_id"], "--body", "posted from the cli", "--actor-type", "agent",
             "--actor-name", "agent")
-        expect(timeline).to_contain_text("posted from the cli", timeout=5000)
+        expect(timeline).to_contain_text("posted from the cli", timeout=3000)  # within 3 s
 
         # the search box (substring) on the All Threads board
         page.get_by_role("button", name="All Threads (").click()
