@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+# Terminal control characters (ESC starts CSI/OSC sequences: set the title, clear the screen, …) in text
+# that came from the forum, tickets or agents are shown, never obeyed: `\x1b` instead of ESC.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character but newline and tab shown as `\\xNN`."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text
 
 
 def _json_default(obj: object) -> object:
@@ -57,9 +68,7 @@ class Output:
 
     # -- rich consoles, built on first use -------------------------------------------------
     def _make_console(self, stream: IO[str]) -> Console:
-        from rich.console import Console
-
-        return Console(
+        return _safe_console_class()(
             file=stream,
             no_color=not self.color,
             color_system="auto" if self.color else None,
@@ -99,12 +108,12 @@ class Output:
     def text(self, message: str) -> None:
         """Plain text on stdout (human mode only), with no markup interpretation."""
         if not self.json_mode:
-            self._stdout.write(message + "\n")
+            self._stdout.write(escape_controls(message) + "\n")
             self._stdout.flush()
 
     def raw(self, message: str) -> None:
         """Text on stdout whatever the mode (e.g. `metawsm ask` prints the answer)."""
-        self._stdout.write(message)
+        self._stdout.write(escape_controls(message))
         self._stdout.flush()
 
     # -- messages (always stderr) -----------------------------------------------------------
@@ -114,7 +123,7 @@ class Output:
 
             self.err_console.print(f"[{style}]{prefix}[/{style}]{escape(message)}")
         else:
-            self._stderr.write(f"{prefix}{message}\n")
+            self._stderr.write(f"{prefix}{escape_controls(message)}\n")
             self._stderr.flush()
 
     def info(self, message: str) -> None:
@@ -138,3 +147,25 @@ class Output:
     def error_json(self, data: dict[str, Any]) -> None:
         self._stdout.write(dumps(data) + "\n")
         self._stdout.flush()
+
+
+_SAFE_CONSOLE: type | None = None
+
+
+def _safe_console_class() -> type:
+    """rich's Console, with control characters in rendered text escaped (rich's own style and cursor
+    codes are separate segments, left alone)."""
+    global _SAFE_CONSOLE
+    if _SAFE_CONSOLE is None:
+        from rich.console import Console
+        from rich.segment import Segment
+
+        class SafeConsole(Console):
+            def render(self, renderable: Any, options: Any = None) -> Any:
+                for seg in super().render(renderable, options):
+                    if seg.control is None and _CONTROL.search(seg.text):
+                        seg = Segment(escape_controls(seg.text), seg.style)
+                    yield seg
+
+        _SAFE_CONSOLE = SafeConsole
+    return _SAFE_CONSOLE
