@@ -20,6 +20,9 @@ from typing import Any
 
 from metawsm import __version__
 from metawsm.errors import MetawsmError
+from metawsm.gate.framework import NEXT as FRAMEWORK_NEXT
+from metawsm.gate.framework import managed_by_pre_commit
+from metawsm.gate.framework import snippet as framework_snippet
 from metawsm.resources import data_dir
 from metawsm.runtime import git
 
@@ -158,6 +161,13 @@ def install(root: str | os.PathLike[str], *, force: bool = False) -> Outcome:
             "run for every repository that uses it",
             hint="install there anyway with `metawsm hooks install --force`, or drop the setting: "
                  "git config --unset core.hooksPath")
+    why = managed_by_pre_commit(Path(root), folder.path)
+    if why:
+        raise MetawsmError(
+            f"this repository uses the pre-commit framework ({why}): metawsm does not replace its hooks "
+            "(moving them aside breaks every commit); run metawsm's checks through it instead, with:\n\n"
+            + framework_snippet() + "\n" + FRAMEWORK_NEXT,
+            hint="see docs/hooks.md, \"With the pre-commit framework\"")
     out = Outcome(folder)
     current = [_status(folder.path, name) for name in HOOKS]
     for st in current:  # check everything before changing anything

@@ -77,3 +77,52 @@ def test_metawsm_gate_under_pre_commit(pre_commit: tuple[Path, Path], repo: Path
     assert "no metawsm run has ticket NOPE-1" in r.stdout
     r = try_repo(pre_commit, repo, *common, "--local-branch", "refs/heads/main", "--remote-branch", "refs/heads/main")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_hooks_install_in_a_pre_commit_repository_refuses_with_the_snippet_that_works(
+        pre_commit: tuple[Path, Path], repo: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15: `metawsm hooks install` in a repository managed by the pre-commit framework made every
+    commit fail ("installed in migration mode"). It now refuses, printing the exact config to add; that
+    config, installed by the real pre-commit, runs metawsm's checks and keeps pre-commit's own hooks."""
+    exe, home = pre_commit
+    env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
+    own = ("repos:\n  - repo: local\n    hooks:\n      - id: no-todo\n        name: no TODO\n"
+           "        entry: '^TODO'\n        language: pygrep\n")
+    write(repo / ".pre-commit-config.yaml", own)
+    write(repo / "tickets" / "T-1.yaml", TICKET)
+    sh(repo, "add", "-A")
+    assert sh(repo, "commit", "-q", "-m", "config").returncode == 0
+    assert subprocess.run([str(exe), "install"], cwd=repo, env=env, capture_output=True).returncode == 0
+    hook = (repo / ".git" / "hooks" / "pre-commit").read_text(encoding="utf-8")
+    r = cli("hooks", "install", cwd=repo)
+    assert r.code == 1 and "uses the pre-commit framework" in r.err
+    assert (repo / ".git" / "hooks" / "pre-commit").read_text(encoding="utf-8") == hook  # untouched
+    assert not (repo / ".git" / "hooks" / "pre-commit.legacy").exists()
+    start = r.err.index("# .pre-commit-config.yaml")
+    snippet = r.err[start:r.err.index("\nthen run:")]
+    # the user does what the message says: merge the snippet into their config, install both types
+    import yaml
+
+    config = yaml.safe_load(own)
+    theirs = yaml.safe_load(snippet)
+    config["default_install_hook_types"] = theirs["default_install_hook_types"]
+    config["repos"] += theirs["repos"]
+    write(repo / ".pre-commit-config.yaml", yaml.safe_dump(config, sort_keys=False))
+    sh(repo, "add", ".pre-commit-config.yaml")
+    installed = subprocess.run([str(exe), "install", "--hook-type", "pre-commit", "--hook-type", "pre-push"],
+                               cwd=repo, env=env, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    ok = subprocess.run(["git", "commit", "-q", "-m", "use metawsm"], cwd=repo, env=env, capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr  # a commit works (it used to fail every time)
+    write(repo / ".ENV", "TOKEN=x\n")
+    write(repo / "plans" / "p.yaml", BAD_PLAN.format(name="p"))
+    sh(repo, "add", "-A")
+    r2 = subprocess.run(["git", "commit", "-q", "-m", "bad"], cwd=repo, env=env, capture_output=True, text=True)
+    out = r2.stdout + r2.stderr
+    assert r2.returncode != 0 and ".ENV" in out and "plans/p.yaml:5:14" in out
+    write(repo / "notes.txt", "TODO later\n")  # pre-commit's own hook still runs beside metawsm's
+    sh(repo, "rm", "-q", "--cached", ".ENV", "plans/p.yaml")
+    sh(repo, "add", "notes.txt")
+    r3 = subprocess.run(["git", "commit", "-q", "-m", "todo"], cwd=repo, env=env, capture_output=True, text=True)
+    assert r3.returncode != 0 and "no TODO" in r3.stdout + r3.stderr
