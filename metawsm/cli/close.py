@@ -58,26 +58,22 @@ def run(args: argparse.Namespace) -> int:
     finally:
         eng.close()
 
-    def human(console: Any) -> None:
-        for c in results:
-            head = f"{c.ticket} ({c.run_id})" + (" [dry run]" if c.dry_run else "")
-            console.print(head + (f": merged at {c.merged_sha[:12]}" if c.merged_sha else ""), markup=False)
-            for line in c.commits:
-                console.print(f"  commit {line}", markup=False)
-            for action in c.actions:
-                console.print(f"  {action}", markup=False)
-            for warning in c.warnings:
-                console.print(f"  warning: {warning}", markup=False)
-        for f in failures:
-            console.print(f"{f['ticket']} ({f['run_id']}): not closed: {f['error']}"
-                          + (f" — {f['hint']}" if f["hint"] else ""), markup=False)
-        for w in waiting:
-            console.print(w.line(), markup=False)
-        if not results and not failures and not waiting:
-            console.print("close: no ticket to close", markup=False)
+    lines: list[str] = []  # plain text: close prints no markup (and so needs no rich import)
+    for c in results:
+        head = f"{c.ticket} ({c.run_id})" + (" [dry run]" if c.dry_run else "")
+        lines.append(head + (f": merged at {c.merged_sha[:12]}" if c.merged_sha else ""))
+        lines += [f"  commit {line}" for line in c.commits] + [f"  {a}" for a in c.actions]
+        lines += [f"  warning: {w}" for w in c.warnings]
+    for f in failures:
+        hint = f" — {f['hint']}" if f["hint"] else ""
+        lines.append(f"{f['ticket']} ({f['run_id']}): not closed: {f['error']}{hint}")
+    lines += [w.line() for w in waiting]
+    if not lines:
+        lines.append("close: no ticket to close")
 
     args.out.result({"closed": [c.to_json() for c in results], "failed": failures,
-                     "waiting": [w.to_json() for w in waiting]}, human)
+                     "waiting": [w.to_json() for w in waiting]})
+    args.out.text("\n".join(lines))
     if failures:
         return EXIT_ERROR if any(f["exit_code"] != 3 for f in failures) else 3
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import secrets
 import time
@@ -73,7 +72,9 @@ def new_run_id(plan_name: str) -> str:
 
 
 def graph_hash(graph: StepGraph) -> str:
-    return hashlib.sha256("\n".join(f"{s.id} {s.definition_hash}" for s in graph.steps).encode()).hexdigest()
+    from metawsm.engine.tickets import graph_hash_of
+
+    return graph_hash_of((s.id, s.definition_hash) for s in graph.steps)
 
 
 def preflight(eng: Engine, graph: StepGraph) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,9 @@ GATE_STATE = {"pending": "not evaluated", "running": "evaluating", "done": "pass
 
 class _Json:
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload,no-any-return]
+        # The views are flat records of plain values: a shallow dict is what asdict() would build, without its
+        # recursive deep copy (status --json turns hundreds of agents into JSON).
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ follows the ticket's steps in that run: `working` while they run (or wait), `rea
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -105,17 +106,23 @@ def settled(eng: Engine, tickets: Iterable[str]) -> dict[str, str]:
     return {t.ticket: t.status for t in eng.store.list_tickets(list(tickets), statuses=SETTLED_TICKET_STATES)}
 
 
+def graph_hash_of(pairs: Iterable[tuple[str, str]]) -> str:
+    """The plan hash a run records: sha256 over "id definition_hash" lines (apply.graph_hash uses this too)."""
+    return hashlib.sha256("\n".join(f"{sid} {h}" for sid, h in pairs).encode()).hexdigest()
+
+
 def drop_from_graph(eng: Engine, run: Run, ticket: str) -> Run:
     """A merged (or abandoned) ticket leaves its run's recorded graph: `plan` then diffs a reopened ticket's steps
-    as new, and `apply` runs them again. Its step rows stay, as the record of what ran."""
-    from metawsm.engine.apply import graph_hash, without_tickets
-
-    graph = graph_of(run)
-    if ticket not in graph.tickets:
+    as new, and `apply` runs them again. Its step rows stay, as the record of what ran. (Works on the recorded
+    JSON directly: close stays clear of the planner's imports.)"""
+    data = json.loads(run.graph_json or "{}")
+    steps = data.get("steps", [])
+    gone = {s["id"] for s in steps if s.get("ticket") == ticket}
+    if not gone:
         return run
-    smaller = without_tickets(graph, {ticket})
-    text = json.dumps(smaller.to_json(), sort_keys=True, ensure_ascii=False)
-    return eng.store.update_run_graph(run.run_id, graph_hash(smaller), text)
+    kept = [dict(s, needs=[n for n in s.get("needs", []) if n not in gone]) for s in steps if s["id"] not in gone]
+    text = json.dumps(dict(data, steps=kept), sort_keys=True, ensure_ascii=False)
+    return eng.store.update_run_graph(run.run_id, graph_hash_of((s["id"], s["definition_hash"]) for s in kept), text)
 
 
 def close_run_if_done(eng: Engine, run: Run) -> Run:

@@ -1,0 +1,119 @@
+"""`metawsm close --ticket T` of 20 ready tickets, one by one (issue 13), beside a bare `git merge --no-ff`
+loop over the same ticket branches, in the same run and interleaved (peer merge i, then close i).
+
+A demo repository gets 20 tickets, each with one shell agent that commits <ID>.txt and signals completion,
+and a check; `metawsm apply --wait` makes every ticket `ready` (gate passed). The peer is a clone of that
+repository (the same commits) where `git merge --no-ff -q -m … origin/metawsm/<ID>` runs into its checked-out
+main. Each `metawsm close` is a new process, as a user types it: it re-evaluates the gate, checks and builds
+the merge commit with the changelog line from git objects, records its intent, moves main, then removes the
+ticket's session, worktree and branch and records the close in the forum. Target: median close <= 3x the
+bare merge. `metawsm --version` (interpreter start) is measured beside it, as the floor of any command.
+The tmux server this script starts runs on a private socket and is killed in `finally`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
+
+from _common import emit, median_ms, metawsm_exe, precompile
+
+SOCKET = f"mwbench-close-{os.getpid()}"
+PLAN = "bench"
+GIT_ID = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+ENV = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+       "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *GIT_ID, *args], check=True, capture_output=True, text=True,
+                          env=ENV).stdout
+
+
+def make_repo(root: Path, tickets: int) -> list[str]:
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "commit", "-q", "--allow-empty", "-m", "init")
+    subprocess.run([*metawsm_exe(), "-C", str(root), "init", "--demo"], check=True, stdout=subprocess.DEVNULL,
+                   env=ENV)
+    ids = [f"C-{i:02d}" for i in range(1, tickets + 1)]
+    for tid in ids:
+        (root / "tickets" / f"{tid}.yaml").write_text(f"id: {tid}\ntitle: Bench ticket {tid}\n", encoding="utf-8")
+    (root / "plans" / f"{PLAN}.yaml").write_text(
+        f"name: {PLAN}\ntickets: [{', '.join(ids)}]\nagents:\n  - name: w\n    profile: shell\n"
+        "    run: printf '%s\\n' {{ ticket.id }} > {{ ticket.id }}.txt && git add -A"
+        " && git commit -q -m {{ ticket.id | shquote }} && metawsm signal completion --summary ok\n"
+        "checks: ['test -s {{ ticket.id }}.txt']\n", encoding="utf-8")
+    (root / ".metawsm" / "policy.yaml").write_text(
+        f"tmux: {{socket_name: {SOCKET}}}\nexecution: {{max_parallel: {tickets + 4}}}\n", encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "bench")
+    return ids
+
+
+def timed(argv: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tickets", type=int, default=20, help="ready tickets to close (default 20)")
+    opts = ap.parse_args()
+    precompile()
+    with tempfile.TemporaryDirectory(prefix="mwbench-close-") as tmp:
+        root, peer = Path(tmp) / "repo", Path(tmp) / "peer"
+        ids = make_repo(root, opts.tickets)
+        try:
+            t0 = time.perf_counter()
+            subprocess.run([*metawsm_exe(), "-C", str(root), "apply", f"plans/{PLAN}.yaml", "--wait", "--timeout",
+                            "600"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+            apply_s = time.perf_counter() - t0
+            status = json.loads(subprocess.run([*metawsm_exe(), "-C", str(root), "status", "--json"], check=True,
+                                               capture_output=True, text=True, env=ENV).stdout)
+            states = {t["ticket"]: t["status"] for s in status["runs"] for t in s["ticket_states"]}
+            if sorted(t for t, st in states.items() if st == "ready") != ids:
+                raise SystemExit(f"bench: not every ticket is ready: {states}")
+            subprocess.run(["git", "clone", "-q", str(root), str(peer)], check=True, env=ENV)
+            closes, merges, floors = [], [], []
+            for tid in ids:
+                merges.append(timed(["git", "-C", str(peer), *GIT_ID, "merge", "--no-ff", "-q", "-m",
+                                     f"Merge metawsm/{tid}", f"origin/metawsm/{tid}"]))
+                closes.append(timed([*metawsm_exe(), "-C", str(root), "close", "--ticket", tid]))
+                floors.append(timed([*metawsm_exe(), "--version"]))
+            merged = git(root, "log", "--merges", "--format=%s", "main").count("Merge metawsm/C-")
+            left = git(root, "worktree", "list", "--porcelain").count("worktree ")
+        finally:
+            subprocess.run(["tmux", "-L", SOCKET, "kill-server"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if merged != len(ids) or left != 1:
+        raise SystemExit(f"bench: {merged} merges on main, {left} worktrees left")
+    close_ms, merge_ms, floor_ms = median_ms(closes), median_ms(merges), median_ms(floors)
+    emit("close", {
+        "command": "metawsm close --ticket T (a new process per ticket)",
+        "tickets": len(ids),
+        "close_median_ms": close_ms,
+        "close_all_ms": [round(t * 1000, 1) for t in closes],
+        "peer": "git merge --no-ff (same branches, a clone, interleaved)",
+        "git_merge_median_ms": merge_ms,
+        "ratio": round(close_ms / merge_ms, 2) if merge_ms else None,
+        "target_ratio": 3,
+        "within_target": bool(merge_ms) and close_ms <= 3 * merge_ms,
+        "metawsm_version_median_ms": floor_ms,
+        "close_minus_interpreter_start_ms": round(close_ms - floor_ms, 2),
+        "setup_apply_s": round(apply_s, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
