@@ -51,5 +51,10 @@ def test_restart_one_agent_tells_it_so(project: Path, cli) -> None:  # type: ign
 
 def test_lifecycle_commands_without_runs(repo: Path, cli) -> None:  # type: ignore[no-untyped-def]
     for verb in ("stop", "resume", "restart", "cleanup", "gate", "close"):
+        result = cli(verb, cwd=repo)  # not a metawsm repository yet: nothing is created, init is named
+        assert result.code == 1 and ("metawsm init" in result.err or "no runs yet" in result.err), verb
+        assert not (repo / ".metawsm").exists(), verb
+    assert cli("init", cwd=repo).code == 0
+    for verb in ("stop", "resume", "restart", "cleanup", "gate", "close"):
         result = cli(verb, cwd=repo)
         assert result.code == 1 and "no runs yet" in result.err, verb
