@@ -35,6 +35,7 @@ COMMANDS = (
     "gate",
     "close",
     "reopen",
+    "abandon",
     "forum",
     "signal",
     "ask",

@@ -108,3 +108,33 @@ def forget_run(eng: Engine, run: Run) -> ActionResult:
     eng.store.forget_tickets_of_run(run.run_id)
     eng.store.forget_run(run.run_id)
     return ActionResult(run.run_id, "forgotten", [f"forgot run {run.run_id} ({run.status}); git and tmux untouched"])
+
+
+def abandon_ticket(eng: Engine, ticket: str) -> ActionResult:
+    """Give up on a ticket: what of it still runs is stopped, and it becomes `abandoned` — remembered like a
+    merged ticket (`plan` shows it converged, `apply` leaves it alone) until `metawsm reopen`. Its worktree and
+    branch stay (`metawsm cleanup` removes them with its run)."""
+    from metawsm.engine.closeplan import run_for_ticket
+    from metawsm.engine.lifecycle import stop_run
+    from metawsm.engine.tickets import close_run_if_done, drop_from_graph, walk
+
+    state = eng.store.require_ticket(ticket)
+    if state.status == "merged":
+        raise MetawsmError(f"ticket {ticket} is merged; it cannot be abandoned",
+                           hint=f"`metawsm reopen {ticket}` first to work on it again")
+    if state.status == "closing":
+        raise MetawsmError(f"ticket {ticket} is being closed",
+                           hint=f"`metawsm close --ticket {ticket}` finishes or rolls back that close first")
+    run = run_for_ticket(eng, ticket)
+    result = ActionResult(run.run_id, run.status)
+    if state.status != "abandoned":
+        if run.status not in ("closed", "ended"):
+            result.actions += [a for a in stop_run(eng, run, ticket=ticket, reason="abandoned by a person").actions
+                               if a != "nothing was running"]
+        walk(eng, ticket, "abandoned", "abandoned by a person", run=run)
+        result.actions.append(f"{ticket}: abandoned")
+        run = close_run_if_done(eng, drop_from_graph(eng, eng.store.get_run(run.run_id), ticket))
+    else:
+        result.actions.append(f"{ticket}: already abandoned")
+    result.status = run.status
+    return result

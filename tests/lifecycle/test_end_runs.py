@@ -3,6 +3,7 @@ without a selector acts only on the plan's one active run, and state.db migrates
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -142,3 +143,23 @@ def test_migration_ends_older_duplicate_active_runs(tmp_path: Path) -> None:
     assert [t.reason for t in store.audit("old")] == ["a newer run of the plan is active"]
     assert store.require_ticket("T-1").status == "merged"
     store.close()
+
+
+def test_abandon_stops_the_ticket_and_remembers_it(project: Path, cli, tmux_socket: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    write_plan(project, "sleepy", SLEEPER)
+    assert cli("apply", "plans/sleepy.yaml", cwd=project).code == 0
+    result = cli("abandon", "DEMO-1", cwd=project)
+    assert result.code == 0, result.err
+    assert "DEMO-1: abandoned" in result.out and live_sessions(tmux_socket) == ["sleepy-DEMO-2-w"]
+    assert ticket_states(project) == {"DEMO-1": "abandoned", "DEMO-2": "working"}
+    plan = json.loads(cli("plan", "plans/sleepy.yaml", "--json", cwd=project).out)["plans"][0]
+    settled = {c["id"]: c.get("settled") for c in plan["changes"]}
+    assert plan["summary"]["add"] == 0 and settled == {}  # unchanged: listed among the "=" steps
+    human = " ".join(cli("plan", "plans/sleepy.yaml", cwd=project).out.split())
+    assert "abandoned" in human and "1 ticket(s) merged or abandoned: DEMO-1" in human
+    assert "already abandoned" in cli("abandon", "DEMO-1", cwd=project).out
+    assert cli("abandon", "NOPE-1", cwd=project).code == 1
+    assert cli("stop", "--ticket", "DEMO-2", cwd=project).code == 0
+    assert cli("abandon", "DEMO-2", cwd=project).code == 0  # every ticket abandoned: the run is over
+    assert _run(project).status == "closed"
+    assert cli("reopen", "DEMO-1", cwd=project).code == 0 and ticket_states(project)["DEMO-1"] == "open"
