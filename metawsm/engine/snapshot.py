@@ -199,7 +199,10 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
     picked out), fetched once by `build_snapshots`."""
     steps = eng.store.list_steps(run.run_id)
     agents = eng.store.list_agents(run.run_id)
-    signals = run_signals(eng, run.run_id) if agents else {}
+    # Signals matter for agents health evaluates or whose question may be pending: a run whose agents all
+    # stopped (most finished runs) needs no forum query.
+    live = any(a.attempt >= 1 and a.status not in ("stopped", "pending") for a in agents)
+    signals = run_signals(eng, run.run_id) if live else {}
     if evaluate_health:
         healths = evaluate_run(eng, run.run_id, agents=agents, signals=signals, workspaces=workspace_paths(steps))
     else:
