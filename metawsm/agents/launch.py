@@ -7,11 +7,13 @@ gets is the profile's and plan's, the METAWSM_* variables, and the starting comm
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from metawsm.agents import cliconfig
+from metawsm.errors import ExternalError
 from metawsm.runtime import envpass
 
 
@@ -31,12 +33,26 @@ def trust_folders(cwd: str, writable_dirs: list[str]) -> list[str]:
     return folders
 
 
+def write_mcp_config(path: str) -> None:
+    """The --mcp-config file Claude Code reads (metawsm's own state folder: the worktree stays clean)."""
+    from metawsm.plan.mcpargs import claude_mcp_config
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(claude_mcp_config(), indent=2) + "\n", encoding="utf-8")
+
+
 def prepare(cli: str | None, permissions: str, cwd: str, env: Mapping[str, str],
-            writable_dirs: list[str] | None = None) -> dict[str, str]:
+            writable_dirs: list[str] | None = None, mcp_config: str | None = None) -> dict[str, str]:
     """Write ``cli``'s config for ``cwd``; the extra environment variables its session needs."""
     extra: dict[str, str] = {}
     if cli is None:
         return extra
+    if mcp_config:
+        try:
+            write_mcp_config(mcp_config)
+        except OSError as exc:
+            raise ExternalError(f"cannot write the MCP config {mcp_config}: {exc}") from exc
     full = session_env(env)
     folders = trust_folders(cwd, list(writable_dirs or []))
     if cli == "claude":

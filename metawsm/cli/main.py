@@ -39,6 +39,7 @@ COMMANDS = (
     "forum",
     "signal",
     "ask",
+    "mcp",
     "hooks",
     "status",
     "watch",

@@ -17,6 +17,7 @@ from metawsm.config.loader import Config
 from metawsm.config.models import AgentSpec, Plan, StepSpec, Ticket
 from metawsm.errors import PlanError
 from metawsm.plan.graph import Draft, StepGraph, assemble
+from metawsm.plan.mcpargs import codex_mcp_args
 from metawsm.plan.naming import WorkspacePaths, session_name, workspace_paths
 from metawsm.plan.prompts import BASE_PROMPT
 from metawsm.plan.render import Location, Namespace, Renderer, wrap
@@ -191,8 +192,10 @@ class _Planner:
         if run is not None:
             agent["run"] = run
         writable = writable_dirs(self.root, ws)
+        mcp_config = str(self.root / ".metawsm" / "state" / "mcp" / f"{session}.json")
         ctx2 = {**ctx, "agent": Namespace("agent", agent), "prompt": prompt,
-                "metawsm": Namespace("metawsm", {"writable_dirs": writable})}
+                "metawsm": Namespace("metawsm", {"writable_dirs": writable, "mcp_config": mcp_config,
+                                                 "codex_mcp_args": codex_mcp_args()})}
         command = r.render(profile.command, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.command"))
         profile_env = {k: r.render(v, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.env.{k}"))
                        for k, v in sorted(profile.env.items())}
@@ -206,6 +209,7 @@ class _Planner:
             "mode": mode,
             "permissions": permissions,
             "writable_dirs": writable if profile.cli else [],
+            "mcp_config": mcp_config if profile.cli else None,
             "session": session,
             "cwd": cwd,
             "timeout_seconds": spec.timeout_seconds,

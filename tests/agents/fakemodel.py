@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 SHELL_TOOLS = ("Bash", "shell", "shell_command", "exec_command", "local_shell")
+WAIT_MCP = "WaitForMcpServers"
 _RUNNING = re.compile(r"Process running with session ID (\d+)")
 
 
@@ -59,7 +60,8 @@ class FakeModel:
     def __init__(self, turns: list[Turn], *, api_key: str = "sk-test-metawsm-0123456789abcdefghij",
                  reject_all: bool = False, when: dict[str, list[Turn]] | None = None) -> None:
         self.turns = list(turns)
-        self.when = dict(when or {})  # a conversation containing this text plays these turns instead
+        self.when = dict(when or {})
+        self.namespaces: list[dict[str, Any]] = []  # a conversation containing this text plays these turns instead
         self.api_key = api_key
         self.reject_all = reject_all
         self.requests: list[Logged] = []
@@ -128,6 +130,12 @@ class FakeModel:
     def _log(self, entry: Logged) -> None:
         with self._lock:
             self.requests.append(entry)
+
+
+def _waited(message: dict[str, Any]) -> bool:
+    content = message.get("content")
+    return isinstance(content, list) and any(b.get("type") == "tool_use" and b.get("name") == WAIT_MCP
+                                             for b in content if isinstance(b, dict))
 
 
 def _results(req: Logged) -> list[str]:
@@ -214,8 +222,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _anthropic(self, path: str, body: dict[str, Any]) -> None:
         names = [t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
         turn_no: int | None = None
-        if "Bash" in names:
-            turn_no = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
+        if "Bash" in names:  # the main conversation; a call that only waited for MCP servers is no turn
+            turn_no = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant"
+                          and not _waited(m))
         self.model._log(Logged("anthropic", path, dict(self.headers), body, turn_no))
         blocks: list[dict[str, Any]] = []
         stop = "end_turn"
@@ -226,6 +235,12 @@ class _Handler(BaseHTTPRequestHandler):
             if turn.bash is not None:
                 blocks.append({"type": "tool_use", "id": f"toolu_{turn_no:04d}", "name": "Bash",
                                "input": {"command": turn.bash, "description": "scripted step"}})
+                stop = "tool_use"
+            elif turn.tool is not None and WAIT_MCP in names and not any(
+                    n and n.endswith(f"__{turn.tool}") for n in names):
+                # Claude Code connects MCP servers in the background: wait for them, as a model would
+                blocks.append({"type": "tool_use", "id": f"toolu_w{time.monotonic_ns()}", "name": WAIT_MCP,
+                               "input": {}})
                 stop = "tool_use"
             elif turn.tool is not None:
                 match = [n for n in names if n and (n == turn.tool or n.endswith(f"__{turn.tool}"))]
@@ -266,6 +281,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- OpenAI Responses -------------------------------------------------------------------------------
     def _openai(self, path: str, body: dict[str, Any]) -> None:
         tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+        if any(t.get("type") == "namespace" for t in tools):
+            self.model.namespaces = [t for t in tools if t.get("type") == "namespace"]
         names = [str(t.get("name") or t.get("type")) for t in tools]
         items = [i for i in body.get("input") or [] if isinstance(i, dict)]
         shell = next((n for n in SHELL_TOOLS if n in names), None)
@@ -294,6 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
             item = {"type": "function_call", "id": f"fc_{len(outputs)}", "call_id": f"call_{len(outputs):04d}",
                     "name": match[0] if match else turn.tool, "arguments": json.dumps(turn.args),
                     "status": "completed"}
+            for space in (t for t in tools if t.get("type") == "namespace"):  # Codex groups MCP tools
+                if any(inner.get("name") == turn.tool for inner in space.get("tools") or []):
+                    item.update(name=turn.tool, namespace=space.get("name"))
         else:
             item = {"type": "message", "role": "assistant", "id": f"msg_{turn_no}", "status": "completed",
                     "content": [{"type": "output_text", "text": turn.text or "done", "annotations": []}]}

@@ -109,7 +109,8 @@ def test_full_prompt_is_base_then_plan_prompt(render: Callable[..., StepGraph]) 
     for needle in ("- tests pass", "metawsm signal completion --summary", "metawsm ask",
                    "metawsm signal validation --status passed|failed --done-criteria", "metawsm/ABC-1"):
         assert needle in prompt
-    assert fields["command"].startswith("codex -c allow_login_shell=false --sandbox workspace-write ")
+    assert fields["command"].startswith("codex -c allow_login_shell=false -c 'mcp_servers.metawsm.command=")
+    assert " --sandbox workspace-write " in fields["command"]
     assert fields["command"].endswith(shlex.quote(prompt))
     assert fields["requires"] == ["codex"] and fields["cli"] == "codex" and fields["mode"] == "interactive"
 
@@ -128,12 +129,14 @@ def test_agent_mode_and_permissions_choose_the_cli_command_line(render: Callable
     a, b, c, d = (fields[x]["command"] for x in "abcd")
     state = fields["a"]["writable_dirs"][0]
     assert state.endswith("/.metawsm/state") and fields["a"]["writable_dirs"][1].endswith("/.git")
-    assert a.startswith("codex exec --skip-git-repo-check -c allow_login_shell=false --sandbox workspace-write "
-                        f"--add-dir {state} ")
+    assert a.startswith("codex exec --skip-git-repo-check -c allow_login_shell=false -c ")
+    assert f" --sandbox workspace-write --add-dir {state} " in a
+    assert "mcp_servers.metawsm.env_vars=" in a and "METAWSM_ATTEMPT" in a
     assert "--dangerously-bypass-approvals-and-sandbox" in b and "--sandbox" not in b and "--add-dir" not in b
     assert c.startswith("claude -p --output-format stream-json --verbose --permission-mode acceptEdits "
                         "--allowedTools=Bash,")
-    assert d.startswith("claude --dangerously-skip-permissions '") and fields["d"]["permissions"] == "bypass"
+    assert f"--mcp-config={fields['c']['mcp_config']} " in c and fields["c"]["mcp_config"].endswith(".json")
+    assert d.startswith("claude --dangerously-skip-permissions --mcp-config=") and fields["d"]["permissions"] == "bypass"
     assert fields["c"]["env"]["BASH_MAX_TIMEOUT_MS"] == "86400000"
 
 

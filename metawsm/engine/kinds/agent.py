@@ -35,7 +35,7 @@ def prepare_cli(ref: StepRef, env: dict[str, str]) -> None:
     """An AI CLI's first-run config for this worktree, and the variables its session needs (agents/launch.py)."""
     fields = ref.fields
     env.update(launch.prepare(fields.get("cli"), str(fields.get("permissions") or "workspace"), str(fields["cwd"]),
-                              env, list(fields.get("writable_dirs") or [])))
+                              env, list(fields.get("writable_dirs") or []), fields.get("mcp_config")))
 
 
 def with_restart_note(eng: Engine, ref: StepRef, command: str, env: dict[str, str]) -> tuple[str, Any]:

@@ -1,0 +1,34 @@
+"""How an AI CLI starts `metawsm mcp`: the same interpreter that runs metawsm (a virtualenv off PATH still
+works), with the session's METAWSM_* variables passed through (Codex gives MCP servers a minimal
+environment unless told which variables to keep)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+MCP_ENV = ("METAWSM_HOME", "METAWSM_RUN", "METAWSM_TICKET", "METAWSM_AGENT", "METAWSM_ATTEMPT", "METAWSM_PLAN")
+
+
+def mcp_command() -> list[str]:
+    return [sys.executable, "-m", "metawsm", "mcp"]
+
+
+def claude_mcp_config() -> dict[str, object]:
+    """Claude Code's --mcp-config document (Claude passes its own environment to the server)."""
+    command = mcp_command()
+    return {"mcpServers": {"metawsm": {"type": "stdio", "command": command[0], "args": command[1:]}}}
+
+
+def codex_mcp_args() -> list[str]:
+    """``-c`` overrides (TOML values) declaring the metawsm MCP server for one Codex invocation."""
+    command = mcp_command()
+    return ["-c", f"mcp_servers.metawsm.command={json.dumps(command[0])}",
+            "-c", f"mcp_servers.metawsm.args={json.dumps(command[1:])}",
+            "-c", f"mcp_servers.metawsm.env_vars={json.dumps(list(MCP_ENV))}",
+            "-c", "mcp_servers.metawsm.tool_timeout_sec=86400",
+            # metawsm's own tools only record signals and read the ticket: they run without asking
+            "-c", 'mcp_servers.metawsm.default_tools_approval_mode="approve"',
+            # the first turn waits for the tools (Codex starts MCP servers in the background otherwise)
+            "-c", "mcp_servers.metawsm.required=true", "-c", 'mcp_servers.metawsm.startup_readiness="catalog"',
+            "-c", "mcp_servers.metawsm.startup_timeout_sec=60"]
