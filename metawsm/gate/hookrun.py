@@ -2,12 +2,14 @@
 
 Hooks run on every commit, so the fast path (nothing metawsm cares about is staged or pushed) must cost
 little more than starting Python: this module and the fast halves of `precommit`/`prepush` import only
-os, sys, json, select and fnmatch. git runs through `os.posix_spawnp`: the `subprocess` module, with the
+os, sys, select and metawsm.gate.patterns — not even `re`, which json and fnmatch would bring (with enum,
+over half an interpreter start). git runs through `os.posix_spawnp`: the `subprocess` module, with the
 signal, threading and selectors imports it brings, costs a third of an interpreter start. yaml,
 jsonschema, sqlite, the engine and libtmux are imported inside the functions that need them (a metawsm
 file is staged, the policy cache is stale, a ticket branch is pushed). The policy facts the fast path
-needs (forbidden file patterns, branch prefix) are cached in `.metawsm/state/hooks-cache.json`, keyed by
-the policy file's path, size and mtime, and read with json.
+needs (forbidden file patterns, branch prefix) are cached in `.metawsm/state/hooks-cache.marshal`, keyed
+by the policy file's path, size and mtime; `marshal` is built into the interpreter (json is not free: it
+imports `re`). The cache is metawsm's own file in its state folder; one that does not load is a miss.
 
 Exit codes: 0 pass, 1 refused (or metawsm failed: a hook never lets a crash pass silently).
 """
@@ -17,7 +19,7 @@ Exit codes: 0 pass, 1 refused (or metawsm failed: a hook never lets a crash pass
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sys
 
@@ -25,8 +27,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the fa
 if TYPE_CHECKING:
     from typing import Any
 
-CACHE_NAME = "hooks-cache.json"
-CACHE_FORMAT = 2
+CACHE_NAME = "hooks-cache.marshal"
+CACHE_FORMAT = 3
 HOOKS = ("pre-commit", "pre-push")
 
 # GIT_* variables kept when git runs from inside a hook (same idea as pre-commit's `no_git_env`): git sets
@@ -142,6 +144,8 @@ def policy_file(root: str) -> str | None:
 # --------------------------------------------------------------------------- cached policy facts
 def _defaults() -> dict[str, Any]:
     """The schema's defaults, from its JSON file (cheap: no yaml, no jsonschema)."""
+    import json
+
     from metawsm.resources import data_dir
 
     with open(data_dir("schemas") / "policy.json", encoding="utf-8") as fh:
@@ -162,34 +166,55 @@ def policy_facts(root: str, cache_root: str | None = None) -> dict[str, Any]:
     from metawsm import __version__
 
     path = policy_file(root)
-    if path is None:
-        return {**_defaults(), "policy": None}
-    st = os.stat(path)
-    key = [st.st_size, st.st_mtime_ns, __version__]
+    key: list[object]
+    if path is None:  # the schema's defaults, cached too (reading them needs json), keyed by the schema file
+        name, key = "", [*_stamp(_policy_schema()), __version__]
+    else:
+        name, key = path, [*_stamp(path), __version__]
     state = os.path.join(cache_root or root, ".metawsm", "state")
     cache_path = os.path.join(state, CACHE_NAME)
     entries: dict[str, Any] = {}
     try:
-        with open(cache_path, encoding="utf-8") as fh:
-            cache = json.load(fh)
+        with open(cache_path, "rb") as fh:
+            cache = marshal.load(fh)
         if cache.get("format") == CACHE_FORMAT and isinstance(cache.get("entries"), dict):
             entries = cache["entries"]
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, EOFError, TypeError, AttributeError):
         pass
-    entry = entries.get(path)
+    entry = entries.get(name)
     if isinstance(entry, dict) and entry.get("key") == key:
         return entry
-    entry = _load_entry(root)
+    entry = _load_entry(root) if path is not None else {**_defaults(), "policy": None}
     if entry is None:
         return {**_defaults(), "policy": None}
     entry["key"] = key
     if os.path.isdir(os.path.dirname(state)):  # never create .metawsm/ in a repository without one
-        _write_json(cache_path, {"format": CACHE_FORMAT, "entries": {**entries, path: entry}})
+        _write_cache(cache_path, {"format": CACHE_FORMAT, "entries": {**entries, name: entry}})
     return entry
+
+
+def _policy_schema() -> str:
+    """schemas/policy.json as metawsm.resources.data_dir finds it (os.path here: no pathlib on the fast path)."""
+    import metawsm
+
+    pkg = os.path.dirname(os.path.abspath(metawsm.__file__))
+    for folder in (os.path.join(pkg, "_data", "schemas"), os.path.join(os.path.dirname(pkg), "schemas")):
+        if os.path.isdir(folder):
+            return os.path.join(folder, "policy.json")
+    return ""
+
+
+def _stamp(path: str) -> list[int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _load_entry(root: str) -> dict[str, Any] | None:
     import dataclasses
+    import json
     from pathlib import Path
 
     from metawsm.config.loader import load_policy
@@ -206,13 +231,13 @@ def _load_entry(root: str) -> dict[str, Any] | None:
             "policy": json.loads(json.dumps(data))}
 
 
-def _write_json(path: str, data: object) -> None:
+def _write_cache(path: str, data: dict[str, Any]) -> None:
     """Best effort (a read-only state folder only costs speed): write a temp file, then rename."""
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
+        with open(tmp, "wb") as fh:
+            marshal.dump(data, fh)
         os.replace(tmp, path)
     except OSError:
         pass

@@ -6,7 +6,28 @@ every run of consecutive path components (`keys/prod.KEY` → `prod.key`, `keys/
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
+
+def fnmatchcase(name: str, pattern: str) -> bool:
+    """`fnmatch.fnmatchcase`, without importing `re` for the patterns that need none: a pattern whose only
+    wildcard is `*` (every default is one) is matched by hand; `?` and `[...]` go to fnmatch. The hooks'
+    fast path runs this on every commit, and `re` (with enum) costs over half an interpreter start."""
+    if "?" in pattern or "[" in pattern:
+        from fnmatch import fnmatchcase as full
+
+        return full(name, pattern)
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        return name == pattern
+    head, *middle, tail = parts
+    if len(name) < len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
+        return False
+    pos, end = len(head), len(name) - len(tail)
+    for part in middle:  # each in order, leftmost first, inside what head and tail leave
+        found = name.find(part, pos, end)
+        if found < 0:
+            return False
+        pos = found + len(part)
+    return True
 
 
 def candidates(path: str) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -128,10 +129,10 @@ def test_fast_path_imports_nothing_heavy_and_caches_the_policy(project: Path) ->
     assert commit(project, ".metawsm/policy.yaml").returncode == 0
     write(project / "a.txt", "a\n")
     sh(project, "add", "a.txt")
-    (project / ".metawsm" / "state" / "hooks-cache.json").unlink(missing_ok=True)  # the commit above warmed it
+    (project / ".metawsm" / "state" / "hooks-cache.marshal").unlink(missing_ok=True)  # the commit above warmed it
     first = _probe(project)  # the cache is cold: the policy is loaded once
     assert first["rc"] == 0 and "yaml" in first["heavy"]  # type: ignore[operator]
-    cache = json.loads((project / ".metawsm" / "state" / "hooks-cache.json").read_text())
+    cache = marshal.loads((project / ".metawsm" / "state" / "hooks-cache.marshal").read_bytes())
     assert next(iter(cache["entries"].values()))["forbidden"] == ["*.bin"]
     assert _probe(project) == {"rc": 0, "heavy": []}
     # the cache follows the policy file (size + mtime)

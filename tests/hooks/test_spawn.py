@@ -1,10 +1,13 @@
-"""The hooks run git through `os.posix_spawnp` (hookrun._spawn), not the subprocess module: both pipes are
-drained together, the exit status and stderr come back, stdin is empty, and failures name the command."""
+"""The hooks' fast path: git through `os.posix_spawnp` (hookrun._spawn), not the subprocess module — both
+pipes drained together, the exit status and stderr come back, stdin is empty, failures name the command;
+the policy cache read with marshal and `*` patterns matched by hand, so that nothing-to-check imports
+neither re, json nor subprocess; and the hand matcher agrees with fnmatch."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,39 @@ def test_run_git_reads_the_given_worktree_and_names_a_failing_command(tmp_path: 
     assert out == b"a.txt\0"
     with pytest.raises(HookError, match=r"`git rev-parse --verify no-such-ref` failed \(exit 128\)"):
         run_git(str(tmp_path), "rev-parse", "--verify", "no-such-ref", env=no_git_env())
+
+
+def test_nothing_to_check_imports_no_re_json_or_subprocess(tmp_path: Path) -> None:
+    # the fast path's budget is about one interpreter start: re (with enum), json and subprocess each cost
+    # a good part of one, so none may be imported when a non-metawsm file is staged and the cache is warm
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".metawsm" / "state").mkdir(parents=True)
+    (tmp_path / ".metawsm" / "policy.yaml").write_text("close:\n  forbidden_file_patterns: ['*.bin', 'x*y*z']\n",
+                                                       encoding="utf-8")
+    (tmp_path / "a.txt").write_text("a\n", encoding="utf-8")
+    subprocess.run(["git", "add", "a.txt"], cwd=tmp_path, check=True)
+    code = ("import sys; from metawsm.gate.hookrun import main; rc = main(['pre-commit']); "
+            "print(rc, sorted(m for m in ('re', 'json', 'subprocess', 'fnmatch', 'pathlib', 'yaml') if m in sys.modules))")
+    runs = [subprocess.run([sys.executable, "-P", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=60, check=True).stdout.split("\n")[0] for _ in range(2)]
+    assert runs[0].startswith("0 ") and "yaml" in runs[0]  # a cold cache loads the policy once
+    assert runs[1] == "0 []"
+    # a staged file matching a pattern is still refused from the warm cache, still without re
+    (tmp_path / "k.bin").write_text("k\n", encoding="utf-8")
+    subprocess.run(["git", "add", "k.bin"], cwd=tmp_path, check=True)
+    out = subprocess.run([sys.executable, "-P", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60, check=True).stdout.split("\n")[0]
+    assert out == "1 []"
+
+
+@pytest.mark.parametrize("pattern", ["", "*", "a", "*.key", ".env*", "id_*", "a*b", "*a*", "a*b*c", "**", "a**b",
+                                     "*.tar.gz", "x*y*z*", "[ab]c", "a?c", ".aws/credentials"])
+def test_star_patterns_match_exactly_as_fnmatch(pattern: str) -> None:
+    import fnmatch
+    import itertools
+
+    from metawsm.gate.patterns import fnmatchcase
+
+    names = ["".join(p) for n in range(5) for p in itertools.product("abc.*/", repeat=n)]
+    names += ["id_rsa", ".env.local", "x.key", "a.tar.gz", ".aws/credentials", "xyz", "xay", "xyyz", "axbxc"]
+    assert [n for n in names if fnmatchcase(n, pattern)] == [n for n in names if fnmatch.fnmatchcase(n, pattern)]
