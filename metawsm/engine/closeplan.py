@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from metawsm.engine.tickets import graph_of
+from metawsm.engine.tickets import effective, graph_of
 from metawsm.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -70,18 +70,15 @@ def select(eng: Engine, runs: list[Run], ticket: str | None) -> tuple[list[tuple
     seen: set[str] = set()
     for run in runs:
         tickets = graph_of(run).tickets
-        states = {t.ticket: t for t in eng.store.list_tickets(tickets)}
-        for t in tickets:
+        for t, (status, reason, state) in effective(eng, run, tickets).items():
             if t in seen:
                 continue
             seen.add(t)
-            state = states.get(t)
-            status = state.status if state else "open"
             if state is not None and state.run_id not in (None, run.run_id) and status != "open":
                 continue  # another run owns it; it is listed with that run
             if status in CLOSABLE:
                 todo.append((run, t))
             elif status not in ("merged", "abandoned"):
-                why, command = next_command(status, t, run.plan_name, state.reason if state else "")
+                why, command = next_command(status, t, run.plan_name, reason)
                 waiting.append(Waiting(t, run.run_id, status, why, command))
     return todo, waiting

@@ -237,12 +237,10 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
 
 def _ticket_views(eng: Engine, run: Run, tickets: list[str]) -> list[TicketView]:
     from metawsm.engine.closeplan import next_command
+    from metawsm.engine.tickets import effective
 
-    states = {t.ticket: t for t in eng.store.list_tickets(tickets)} if tickets else {}
     views = []
-    for ticket in tickets:
-        t = states.get(ticket)
-        status, reason = (t.status, t.reason) if t else ("open", "")
+    for ticket, (status, reason, t) in effective(eng, run, tickets).items():
         why, command = next_command(status, ticket, run.plan_name, reason)
         if status == "ready":
             why, command = reason or "gate passed", f"metawsm close --ticket {ticket}"

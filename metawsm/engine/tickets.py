@@ -64,6 +64,30 @@ def derive(steps: Iterable[Step]) -> tuple[str, str]:
     return "working", ("running " + ", ".join(running)) if running else "waiting for its steps"
 
 
+def effective(eng: Engine, run: Run, tickets: Iterable[str]) -> dict[str, tuple[str, str, TicketState | None]]:
+    """ticket -> (state, reason, record) for display and selection: the recorded state, or — for a ticket with
+    no record yet (a run from before ticket states were recorded) — the state its steps in `run` give, without
+    writing anything."""
+    wanted = list(tickets)
+    rows = {t.ticket: t for t in eng.store.list_tickets(wanted)} if wanted else {}
+    missing = [t for t in wanted if t not in rows]
+    steps: dict[str, list[Step]] = {}
+    if missing:
+        for s in eng.store.list_steps(run.run_id):
+            if s.ticket in missing:
+                steps.setdefault(s.ticket, []).append(s)
+    out: dict[str, tuple[str, str, TicketState | None]] = {}
+    for t in wanted:
+        row = rows.get(t)
+        if row is not None:
+            out[t] = (row.status, row.reason, row)
+        elif t in steps:
+            out[t] = (*derive(steps[t]), None)
+        else:
+            out[t] = ("open", "", None)
+    return out
+
+
 def owner_is_elsewhere(eng: Engine, state: TicketState | None, run: Run) -> bool:
     """Whether another active run works on this ticket (then this run's steps do not move it)."""
     if state is None or state.run_id in (None, run.run_id) or state.status == "open":

@@ -163,3 +163,14 @@ def test_abandon_stops_the_ticket_and_remembers_it(project: Path, cli, tmux_sock
     assert cli("abandon", "DEMO-2", cwd=project).code == 0  # every ticket abandoned: the run is over
     assert _run(project).status == "closed"
     assert cli("reopen", "DEMO-1", cwd=project).code == 0 and ticket_states(project)["DEMO-1"] == "open"
+
+
+def test_a_run_recorded_before_ticket_states_still_closes(done: Path, cli) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    with sqlite3.connect(done / ".metawsm/state/state.db") as db:  # as a state.db migrated from version 2
+        db.execute("DELETE FROM tickets")
+    (snap,) = json.loads(cli("status", "--json", cwd=done).out)["runs"]
+    assert {t["ticket"]: t["status"] for t in snap["ticket_states"]} == {"DEMO-1": "ready", "DEMO-2": "ready"}
+    assert ticket_states(done) == {}  # status wrote nothing
+    result = cli("close", cwd=done)
+    assert result.code == 0, result.err
+    assert ticket_states(done) == {"DEMO-1": "merged", "DEMO-2": "merged"}
