@@ -51,3 +51,14 @@ def test_anything_else_reaches_the_full_parser(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "metawsm"), "no-such-verb"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_the_version_constant_is_the_distributions_version() -> None:
+    # pyproject.toml takes the version from metawsm/__init__.py (hatch dynamic version): one place, and
+    # `--version` never needs importlib.metadata
+    import importlib.metadata
+
+    import metawsm
+
+    assert importlib.metadata.version("metawsm") == metawsm.__version__
+    assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
