@@ -6,7 +6,7 @@ floor measured in the same run, and the ratio — plus the machine description a
 
 Every bench is a script run with this interpreter (`bench/NAME.py`, printing one JSON object); the ones
 in ORDER come first, any other `bench/*.py` (not starting with `_`) after them; with --quick each gets
-its QUICK_ARGS, or `--quick` when it has none. Exit status: 0 when every
+its QUICK_ARGS, or `--quick` when it has none and takes that option (else its full size). Exit status: 0 when every
 bench ran and every figure of the table was produced, 1 otherwise (a crash, a timeout, a missing figure).
 Targets missed are reported in the table, never an exit status: timings on a shared machine are noise.
 """
@@ -35,8 +35,9 @@ QUICK_ARGS = {
     "cli_start": ["--runs", "10"], "validate": ["--runs", "3"], "plan": ["--runs", "3"], "forum": ["--quick"],
     "apply": ["--quick"], "status": ["--agents", "48", "--recorded", "200", "--runs", "5"],
     "hooks": ["--files", "2000", "--runs", "7"], "operator_tick": ["--quick"], "server": ["--quick"],
+    "close": ["--tickets", "5"],
 }
-ORDER = ["cli_start", "validate", "plan", "forum", "apply", "status", "hooks", "operator_tick", "server"]
+ORDER = ["cli_start", "validate", "plan", "forum", "apply", "status", "close", "hooks", "operator_tick", "server"]
 
 
 def get(data: dict[str, Any], path: str) -> Any:
@@ -118,6 +119,9 @@ ROWS = [
         "≤ 300 ms", at_most(300)),
     Row("status", "`metawsm status --json`, 200 agents + 1,000 runs", "status_wall_median_ms", "ms", "≤ 500 ms",
         at_most(500), "`metawsm --version`", "metawsm_version_wall_median_ms"),
+    Row("close", "`metawsm close --ticket T`, 20 ready tickets (median)", "close_median_ms", "ms",
+        "≤ 3x git merge --no-ff", at_most(3, "ratio"), "git merge --no-ff (same branches)", "git_merge_median_ms",
+        "ratio"),
     Row("hooks", "pre-commit hook, nothing to check (run directly)", "direct_pre_commit_ms.metawsm_nothing_to_check",
         "ms", "≤ 2.5x python -I -S -c pass", at_most(2.5, "nothing_to_check_direct_vs_floor"),
         "python -I -S -c pass", "direct_pre_commit_ms.python_I_S_pass", "nothing_to_check_direct_vs_floor"),
@@ -163,8 +167,15 @@ ROWS = [
 ]
 
 
+def quick_args(name: str) -> list[str]:
+    """QUICK_ARGS of a bench; a bench not listed gets `--quick` when it takes that option."""
+    if name in QUICK_ARGS:
+        return QUICK_ARGS[name]
+    return ["--quick"] if '"--quick"' in (ROOT / "bench" / f"{name}.py").read_text(encoding="utf-8") else []
+
+
 def run_bench(name: str, quick: bool, timeout: float) -> tuple[dict[str, Any] | None, float, str]:
-    args = QUICK_ARGS.get(name, ["--quick"]) if quick else []  # a bench not listed takes --quick
+    args = quick_args(name) if quick else []
     t0 = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), *args], cwd=ROOT,

@@ -84,3 +84,20 @@ def test_run_all_exits_1_when_a_bench_crashes(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     data = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
     assert "cli_start" in data["errors"] and data["results"]["cli_start"] is None
+
+
+def test_every_bench_accepts_the_arguments_run_all_quick_gives_it(tmp_path: Path) -> None:
+    # a bench that refused its --quick arguments would fail CI's benchmark step only
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    for name in run_all.bench_names(None):
+        script = ROOT / "bench" / f"{name}.py"
+        options = [a for a in run_all.quick_args(name) if a.startswith("--")]
+        usage = subprocess.run([sys.executable, "-I", str(script), "--help"], cwd=tmp_path, capture_output=True,
+                               text=True, timeout=60, check=True).stdout
+        assert [o for o in options if o not in usage] == [], name
+    assert set(run_all.QUICK_ARGS) <= set(run_all.bench_names(None))
+    assert {row.bench for row in run_all.ROWS} <= set(run_all.bench_names(None))
