@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from metawsm.errors import MetawsmError
@@ -12,6 +13,7 @@ TESTED = {"claude": "2.1.197", "codex": "0.171.0"}
 _VERSION = re.compile(r"\d+\.\d+\.\d+(?:[-+.][0-9A-Za-z.-]+)?")
 
 
+@functools.cache
 def installed(cli: str) -> str | None:
     """``<cli> --version``'s version number, or None when the CLI is missing or says nothing usable."""
     binary = proc.which(cli)
@@ -23,3 +25,24 @@ def installed(cli: str) -> str | None:
         return None
     found = _VERSION.search(result.stdout + " " + result.stderr)
     return found.group(0) if found else None
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version.split("-")[0].split("+")[0])[:3])
+
+
+def problem(cli: str) -> str | None:
+    """Why the installed ``cli`` cannot run the built-in profile, or None. An older version than the tested
+    one lacks flags the profile passes (Codex's --dangerously-bypass-approvals-and-sandbox replaced
+    --full-auto; its mcp_servers startup_readiness is recent); a newer one is accepted."""
+    tested = TESTED.get(cli)
+    if tested is None:
+        return None
+    version = installed(cli)
+    if version is None:
+        return f"cannot read the version of `{cli}` (`{cli} --version` failed)"
+    if _key(version) < _key(tested):
+        package = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex"}[cli]
+        return (f"{cli} {version} is older than {tested}, the version metawsm's {cli} profile is tested with: "
+                f"npm install -g {package}@{tested}")
+    return None

@@ -46,6 +46,7 @@ COMMANDS = (
     "attach",
     "operator",
     "serve",
+    "doctor",
     # the Go metawsm's verbs (docs/commands.md, "Go metawsm command lines")
     "run",
     "policy-init",

@@ -89,10 +89,18 @@ def preflight(eng: Engine, graph: StepGraph) -> list[str]:
         if step.kind == "workspace":
             problems += _workspace_problems(step.fields)
         elif step.kind == "agent":
+            missing = False
             for binary in step.fields.get("requires", ()):
                 if proc.which(binary) is None:
+                    missing = True
                     problems.append(f"{step.id}: profile {step.fields.get('profile')!r} needs `{binary}`, "
                                     f"which is not on PATH")
+            if not missing and step.fields.get("cli"):
+                from metawsm.agents.versions import problem
+
+                found = problem(str(step.fields["cli"]))
+                if found:
+                    problems.append(f"{step.id}: profile {step.fields.get('profile')!r}: {found}")
     return sorted(set(problems), key=problems.index)
 
 

@@ -177,3 +177,31 @@ def test_unknown_flag_names_the_cli_version_and_the_profile_command(project: Pat
     error = step["last_error"]
     assert step["status"] == "failed" and "refused the profile's command line" in error, error
     assert "codex 0.171.0 installed" in error and "codex exec --full-auto" in error and "--full-auto" in error
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+@pytest.mark.parametrize("name", ["claude", "codex"])
+def test_question_answered_after_three_minutes_survives_the_tool_timeouts(  # type: ignore[no-untyped-def]
+        name: str, project: Path, cli, agent_cli, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        isolated_env: Path) -> None:
+    """Claude Code's Bash tool would move the command to the background after 2 minutes (the profile's
+    BASH_DEFAULT_TIMEOUT_MS prevents it); Codex returns a running command as a session the model polls."""
+    agent_cli(name)
+    with FakeModel([bash(COMMIT), bash(ASK), bash(SIGNAL), say("done")]) as model:
+        use_model(name, model, monkeypatch, isolated_env)
+        assert cli("apply", str(agent_plan(project, f"slow{name}", name)), cwd=project).code == 0
+        run_id = run_id_of(cli, project)
+        eng = engine(project)
+        wait_for(lambda: eng.forum.control_state(run_id, "DEMO-1/impl", 1).pending_question, timeout=60,
+                 what="the agent's question")
+        time.sleep(185)
+        assert eng.forum.control_state(run_id, "DEMO-1/impl", 1).pending_question == "Which colour?"
+        thread = eng.forum.control_thread_id(run_id, "DEMO-1/impl")
+        assert cli("forum", "answer", thread, "--body", "green", cwd=project).code == 0
+        step = wait_step(cli, project, {"done", "failed"}, timeout=90)
+        assert step["status"] == "done", (step, model.summary())
+        outputs = model.tool_results()
+        questions = [e for e in eng.forum.get_thread(thread)[2] if e.payload.get("question")]
+    assert any("ANSWER=green" in o for o in outputs), outputs
+    assert len(questions) == 1  # asked once: no retry asked the person again
