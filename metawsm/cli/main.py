@@ -47,6 +47,7 @@ COMMANDS = (
     "operator",
     "serve",
     "doctor",
+    "logs",
     # the Go metawsm's verbs (docs/commands.md, "Go metawsm command lines")
     "run",
     "policy-init",

@@ -128,6 +128,7 @@ class SessionSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     command: str | None = None
     window_name: str = "agent"
+    log: str | None = None  # respawn: append what the pane shows to this file (pipe-pane, from the first byte)
 
 
 @dataclass(frozen=True)
@@ -259,15 +260,17 @@ class Tmux:
         return infos
 
     def respawn(self, name: str, cwd: str | os.PathLike[str], env: Mapping[str, str],
-                command: str | None) -> int | None:
+                command: str | None, log: str | None = None) -> int | None:
         """Restart the session's first-window command in place (killing the old process, alive or dead),
-        e.g. for a new agent attempt; returns the new pane pid. The session must exist."""
-        _, out, _ = self._cmd(*self._respawn_args(name, cwd, env, command))
+        e.g. for a new agent attempt; returns the new pane pid. The session must exist. With ``log``, what
+        the pane shows is appended to that file from the command's first output on."""
+        _, out, _ = self._cmd(*self._respawn_args(name, cwd, env, command, log))
         return _int(out[-1]) if out else None
 
     def _respawn_args(self, name: str, cwd: str | os.PathLike[str], env: Mapping[str, str],
-                      command: str | None) -> list[str]:
-        """The chained commands of one respawn; they print exactly one line (the new pane pid)."""
+                      command: str | None, log: str | None = None) -> list[str]:
+        """The chained commands of one respawn; they print exactly one line (the new pane pid). The pipe is
+        opened in the same invocation, before tmux reads anything the new command prints."""
         check_session_name(name)
         target = _arg(f"={name}:^")
         full = agent_env(env)
@@ -275,7 +278,9 @@ class Tmux:
             "set-option", "-w", "-t", target, "remain-on-exit", "on", ";",
             "set-option", "-p", "-u", "-t", target, _EXIT_OPTION, ";",
             "respawn-pane", "-k", "-t", target, "-c", _arg(os.fspath(cwd)), *_env_args(full, command),
-            *_command_args(command, self.tmux_bin, full), ";", "display-message", "-p", "-t", target, "#{pane_pid}",
+            *_command_args(command, self.tmux_bin, full), ";",
+            *(["pipe-pane", "-t", target, _arg(f"exec cat >> {shlex.quote(log)}"), ";"] if log else []),
+            "display-message", "-p", "-t", target, "#{pane_pid}",
         ]
 
     def respawn_many(self, specs: Sequence[SessionSpec]) -> dict[str, int | None]:
@@ -283,7 +288,7 @@ class Tmux:
         chained tmux invocation per batch; returns the new pane pid per respawned session. tmux ends a chain
         at its first failing command: the sessions after it are chained again, and the failing session is
         left out of the result (the caller's single :meth:`respawn` then raises its own error)."""
-        parts = [self._respawn_args(s.name, s.cwd, s.env, s.command) for s in specs]
+        parts = [self._respawn_args(s.name, s.cwd, s.env, s.command, s.log) for s in specs]
         pids: dict[str, int | None] = {}
         for group in _chunks(parts):
             while group:

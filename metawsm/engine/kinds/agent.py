@@ -3,6 +3,7 @@ completion for its current attempt. A completion from an older attempt never com
 
 from __future__ import annotations
 
+import logging
 import shlex
 from collections.abc import Sequence
 from dataclasses import replace
@@ -13,6 +14,8 @@ from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
 from metawsm.runtime.tmux import SessionSpec
 from metawsm.state.machines import can_transition
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
@@ -56,6 +59,20 @@ def with_restart_note(eng: Engine, ref: StepRef, command: str, env: dict[str, st
     return command, path
 
 
+def transcript(eng: Engine, ref: StepRef, attempt: int) -> str | None:
+    """Where this attempt's pane is logged: logs/<run>/<ticket>/<agent>.<attempt>.log (kept after stop and
+    cleanup); None when the folder cannot be made (the agent still starts)."""
+    from metawsm.agents.transcripts import transcript_path
+
+    path = transcript_path(eng.project.logs_dir, ref.run_id, ref.ticket, ref.agent, attempt)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("no transcript for %s/%s attempt %s: %s", ref.ticket, ref.agent, attempt, exc)
+        return None
+    return str(path)
+
+
 def move(eng: Engine, agent: Agent, *states: str, reason: str) -> None:
     """Walk the agent through `states` where the machine allows it (skipping impossible hops)."""
     current = agent.status
@@ -76,7 +93,7 @@ class AgentKind:
             prepare_cli(ref, env)
             if not eng.tmux.has_session(session):
                 eng.tmux.ensure_session(session, cwd, env, None)
-            pid = eng.tmux.respawn(session, cwd, env, command)
+            pid = eng.tmux.respawn(session, cwd, env, command, transcript(eng, ref, attempt))
             if note_file is not None:
                 note_file.unlink(missing_ok=True)
         except MetawsmError as exc:
@@ -105,8 +122,8 @@ class AgentKind:
                 prepare_cli(ref, env)
             except MetawsmError as exc:  # the agent's pane says why, and its note shows the pane
                 command = f"printf '%s\\n' {shlex.quote('metawsm: ' + exc.message)}; exit 1"
-            launches.append((ref, attempt, SessionSpec(ref.fields["session"], ref.fields["cwd"], env, command),
-                             note_file))
+            launches.append((ref, attempt, SessionSpec(ref.fields["session"], ref.fields["cwd"], env, command,
+                                                       log=transcript(eng, ref, attempt)), note_file))
         try:
             panes = eng.panes(refresh=True)
             missing = [replace(spec, command=None) for _, _, spec, _ in launches if spec.name not in panes]
@@ -123,7 +140,7 @@ class AgentKind:
                 else:
                     if not eng.tmux.has_session(spec.name):
                         eng.tmux.ensure_session(spec.name, spec.cwd, spec.env, None)
-                    pid = eng.tmux.respawn(spec.name, spec.cwd, spec.env, spec.command)
+                    pid = eng.tmux.respawn(spec.name, spec.cwd, spec.env, spec.command, spec.log)
                 if note_file is not None:
                     note_file.unlink(missing_ok=True)
             except MetawsmError as exc:
