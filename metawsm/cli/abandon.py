@@ -12,7 +12,7 @@ DESCRIPTION = """\
 Stop what still runs of TICKET (its steps, agents and sessions) and move it to `abandoned`. Like a merged
 ticket it is then remembered: `metawsm plan` shows its steps as `= abandoned`, `metawsm apply` leaves it
 alone, and a run whose every ticket is merged or abandoned is closed. Its worktree and branch are kept
-(`metawsm cleanup` removes them). `metawsm reopen TICKET` brings it back.
+(`metawsm cleanup --run R --force` removes them). `metawsm reopen TICKET` brings it back.
 
 exit codes: 0 ok (also when already abandoned), 1 no such ticket, or it is merged or being closed"""
 

@@ -113,7 +113,7 @@ def forget_run(eng: Engine, run: Run) -> ActionResult:
 def abandon_ticket(eng: Engine, ticket: str) -> ActionResult:
     """Give up on a ticket: what of it still runs is stopped, and it becomes `abandoned` — remembered like a
     merged ticket (`plan` shows it converged, `apply` leaves it alone) until `metawsm reopen`. Its worktree and
-    branch stay (`metawsm cleanup` removes them with its run)."""
+    branch stay (`metawsm cleanup --run R --force` removes them)."""
     from metawsm.engine.closeplan import run_for_ticket
     from metawsm.engine.lifecycle import stop_run
     from metawsm.engine.tickets import close_run_if_done, drop_from_graph, walk
