@@ -116,6 +116,40 @@ class Output:
         self._stdout.write(escape_controls(message))
         self._stdout.flush()
 
+    def stdout_is_terminal(self) -> bool:
+        try:
+            return self._stdout.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def page(self, text: str) -> None:
+        """Long text on stdout (human mode only): through a pager when stdout is a terminal
+        (``$METAWSM_PAGER``, ``$PAGER``, else ``less -FRX``; an empty value means none), else plain.
+        ``text`` must already be safe for a terminal (control characters escaped, only colour codes added)."""
+        if self.json_mode:
+            return
+        pager = os.environ.get("METAWSM_PAGER", os.environ.get("PAGER", "less -FRX"))
+        if pager.strip() and self.stdout_is_terminal():
+            import shlex
+            import subprocess
+
+            try:
+                proc = subprocess.Popen(shlex.split(pager), stdin=subprocess.PIPE, text=True, encoding="utf-8",
+                                        errors="replace")
+            except OSError:
+                pass  # no such pager: plain output below
+            else:
+                try:
+                    assert proc.stdin is not None
+                    proc.stdin.write(text)
+                    proc.stdin.close()
+                except BrokenPipeError:  # the person quit the pager early
+                    pass
+                proc.wait()
+                return
+        self._stdout.write(text)
+        self._stdout.flush()
+
     # -- messages (always stderr) -----------------------------------------------------------
     def _message(self, prefix: str, style: str, message: str) -> None:
         if self.color:

@@ -33,6 +33,7 @@ COMMANDS = (
     "cleanup",
     "forget",
     "gate",
+    "diff",
     "close",
     "reopen",
     "abandon",

@@ -1,6 +1,7 @@
 """The web UI: server-rendered HTML pages (Jinja2, autoescaped) over the same core reads as the API.
 
-Pages: `/` runs, `/runs/{run_id}` one run, `/forum` the board, `/forum/threads/{id}` one thread,
+Pages: `/` runs, `/runs/{run_id}` one run (`/runs/{run_id}/diff/{ticket}` a ticket's diff),
+`/forum` the board, `/forum/threads/{id}` one thread,
 `/login`. They only read (snapshots and forum queries); every change goes from the browser to the
 JSON API (`static/app.js`), and the WebSocket stream tells the page when to re-read its live parts.
 """
@@ -141,6 +142,24 @@ def run_page(request: Request, run_id: str) -> Response:
         return _page(request, "run.html", title=f"Run {run_id}", snap=snap, groups=_step_groups(snap),
                      controls=_controls(snap.status),
                      threads=threads, live={"run_id": run_id, "cursor": _head(eng), "poll": 5})
+
+
+PATCH_SHOWN = 2_000_000  # characters of patch a diff page renders; past that it points at `metawsm diff`
+
+
+@router.get("/runs/{run_id}/diff/{ticket}", response_class=HTMLResponse)
+def diff_page(request: Request, run_id: str, ticket: str) -> Response:
+    """One ticket's commits, changed files and patch (every character escaped by the template)."""
+    from metawsm.engine.ticketdiff import ticket_diff
+
+    with _engine(request) as eng:
+        try:
+            run = eng.store.get_run(run_id)
+            diff = ticket_diff(eng.store, run, ticket)
+        except MetawsmError as exc:
+            return _error(request, exc, 404 if isinstance(exc, NotFoundError) else 500)
+        return _page(request, "diff.html", title=f"Diff {ticket}", run_id=run_id, diff=diff, limit=PATCH_SHOWN,
+                     summary={k: v for k, v in diff.to_json(patch=False).items() if k != "repos"})
 
 
 def _controls(status: str) -> dict[str, bool]:
