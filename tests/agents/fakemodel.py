@@ -61,7 +61,9 @@ class FakeModel:
                  reject_all: bool = False, when: dict[str, list[Turn]] | None = None) -> None:
         self.turns = list(turns)
         self.when = dict(when or {})
-        self.namespaces: list[dict[str, Any]] = []  # a conversation containing this text plays these turns instead
+        self.namespaces: list[dict[str, Any]] = []
+        self.side_reply = "ok"  # the text of a request that offers no shell tool (titles, an adviser's prompt)
+        self.delay = 0.0  # seconds to wait before answering any model request  # a conversation containing this text plays these turns instead
         self.api_key = api_key
         self.reject_all = reject_all
         self.requests: list[Logged] = []
@@ -210,6 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.model._log(Logged(api, path, dict(self.headers), body, None))
             self._send(200, {"input_tokens": 10})
             return
+        if self.model.delay:
+            time.sleep(self.model.delay)
         if path.endswith("/messages"):
             self._anthropic(path, body)
         elif path.endswith("/responses"):
@@ -229,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
         blocks: list[dict[str, Any]] = []
         stop = "end_turn"
         if turn_no is None:
-            blocks.append({"type": "text", "text": "ok"})
+            blocks.append({"type": "text", "text": self.model.side_reply})
         else:
             turn = self.model.script(body)[min(turn_no, len(self.model.script(body)) - 1)]
             if turn.bash is not None:
@@ -297,7 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
         rid = f"resp_{time.monotonic_ns()}"
         item: dict[str, Any]
         script = self.model.script(body)
-        turn = script[min(turn_no, len(script) - 1)] if turn_no is not None else say("ok")
+        turn = script[min(turn_no, len(script) - 1)] if turn_no is not None else say(self.model.side_reply)
         if running is not None and turn_no is not None and "write_stdin" in names:
             call = f"call_poll_{len(outputs):04d}"
             item = {"type": "function_call", "id": f"fc_{call}", "call_id": call, "name": "write_stdin",
