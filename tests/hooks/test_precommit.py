@@ -116,9 +116,11 @@ def test_broken_staged_policy_names_the_policy_line(project: Path) -> None:
 
 def _probe(cwd: Path) -> dict[str, object]:
     """Run the hook entry in-process in a fresh interpreter and report what it imported."""
-    code = ("import json, sys; from metawsm.gate.hookrun import main; rc = main(['pre-commit']); "
+    code = ("import json, sys; before = set(sys.modules); from metawsm.gate.hookrun import main; "
+            "rc = main(['pre-commit']); "
             "print(json.dumps({'rc': rc, 'heavy': sorted(m for m in ('yaml', 'jsonschema', 'sqlite3', 'libtmux', "
-            "'metawsm.config.loader', 'metawsm.engine.context', 'subprocess') if m in sys.modules)}))")
+            "'metawsm.config.loader', 'metawsm.engine.context', 'subprocess') if m in sys.modules "
+            "and m not in before)}))")  # what the hook imports, not what a site customisation did
     out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
