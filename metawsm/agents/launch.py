@@ -55,6 +55,11 @@ def prepare(cli: str | None, permissions: str, cwd: str, env: Mapping[str, str],
             raise ExternalError(f"cannot write the MCP config {mcp_config}: {exc}") from exc
     full = session_env(env)
     folders = trust_folders(cwd, list(writable_dirs or []))
+    if env.get("METAWSM_RESTART_NOTE") is not None:
+        from metawsm.agents.resume import can_resume
+
+        if can_resume(cli, full, cwd):  # a restart continues the CLI's own conversation, with the note
+            extra["METAWSM_RESUME"] = "1"
     if cli == "claude":
         bypass = permissions == "bypass"
         cliconfig.claude_trust(full, folders, bypass=bypass)

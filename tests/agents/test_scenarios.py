@@ -135,29 +135,33 @@ def test_metawsm_started_by_absolute_path_with_its_virtualenv_off_path(  # type:
         assert any("SIGNALLED" in o for o in model.tool_results())
 
 
-def test_restart_carries_the_note_into_the_new_conversation(project: Path, cli, agent_cli,  # type: ignore[no-untyped-def]  # noqa: F811
-                                                            monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> None:
-    agent_cli("claude")
+@pytest.mark.parametrize("name", ["claude", "codex"])
+def test_restart_resumes_the_conversation_with_the_note(name: str, project: Path, cli, agent_cli,  # type: ignore[no-untyped-def]  # noqa: F811
+                                                         monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> None:
+    agent_cli(name)
     policy = project / ".metawsm" / "policy.yaml"
     policy.write_text(policy.read_text(encoding="utf-8").replace("execution:\n", "execution:\n  step_retries: 0\n"),
                       encoding="utf-8")
     commit_all(project, "no automatic retries")
-    restart = [bash("git log --oneline | head -3"), bash(SIGNAL), say("done after restart")]
+    # the resumed conversation still holds attempt 1's turns (Claude: 2 assistant messages; Codex: 1 call)
+    done_before = {"claude": 2, "codex": 1}[name]
+    restart = [say("(earlier turn)")] * done_before + [bash(SIGNAL), say("done after restart")]
     with FakeModel([bash(COMMIT), say("I stop here without signalling.")],
                    when={"NOTE: this is a restart": restart}) as model:
-        use_model("claude", model, monkeypatch, isolated_env)
-        assert cli("apply", str(agent_plan(project, "r", "claude")), cwd=project).code == 0
+        use_model(name, model, monkeypatch, isolated_env)
+        assert cli("apply", str(agent_plan(project, f"r{name}", name)), cwd=project).code == 0
         first = wait_step(cli, project, {"failed", "done"})
         assert first["status"] == "failed" and "before signalling" in first["last_error"]
         assert "I stop here without signalling." in first["last_error"]  # the CLI's own last words
         restarted = cli("restart", "--run", run_id_of(cli, project), "--agent", "impl", cwd=project)
         assert restarted.code == 0, restarted.out + restarted.err
-        wait_for(lambda: any("NOTE: this is a restart" in json.dumps(r.body["messages"])
-                             for r in model.main_requests()), timeout=60, what="the restarted conversation")
+        wait_for(lambda: any("NOTE: this is a restart" in json.dumps(r.body) for r in model.main_requests()),
+                 timeout=60, what="the restarted conversation")
         second = wait_step(cli, project, {"done"})
-        assert second["status"] == "done", (second, model.summary(), model.tool_results())
-        prompts = [json.dumps(r.body["messages"][0]) for r in model.main_requests()]
-    assert any("NOTE: this is a restart (attempt 2" in p for p in prompts)
+        resumed = [json.dumps(r.body) for r in model.main_requests() if "NOTE: this is a restart" in json.dumps(r.body)]
+    assert second["status"] == "done"
+    assert "NOTE: this is a restart (attempt 2" in resumed[0]
+    assert "COMMITTED" in resumed[0]  # attempt 1's conversation was resumed, not started blind
     assert status_agents(cli, project)["DEMO-1/impl"]["attempt"] == 2
 
 

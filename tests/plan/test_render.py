@@ -133,10 +133,10 @@ def test_agent_mode_and_permissions_choose_the_cli_command_line(render: Callable
     assert f" --sandbox workspace-write --add-dir {state} " in a
     assert "mcp_servers.metawsm.env_vars=" in a and "METAWSM_ATTEMPT" in a
     assert "--dangerously-bypass-approvals-and-sandbox" in b and "--sandbox" not in b and "--add-dir" not in b
-    assert c.startswith("claude -p --output-format stream-json --verbose --permission-mode acceptEdits "
-                        "--allowedTools=Bash,")
+    assert c.startswith("claude -p --output-format stream-json --verbose ${METAWSM_RESUME:+--continue} "
+                        "--permission-mode acceptEdits --allowedTools=Bash,")
     assert f"--mcp-config={fields['c']['mcp_config']} " in c and fields["c"]["mcp_config"].endswith(".json")
-    assert d.startswith("claude --dangerously-skip-permissions --mcp-config=") and fields["d"]["permissions"] == "bypass"
+    assert d.startswith("claude ${METAWSM_RESUME:+--continue} --dangerously-skip-permissions --mcp-config=") and fields["d"]["permissions"] == "bypass"
     assert fields["c"]["env"]["BASH_MAX_TIMEOUT_MS"] == "86400000"
 
 
