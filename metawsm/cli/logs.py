@@ -17,17 +17,22 @@ after stop, close, cleanup and retries. The agent is looked up in the active run
 run that has it (--run picks one). Terminal control sequences are removed unless --raw; -f follows the
 transcript as it grows until the agent's session ends (Ctrl-C stops following).
 
-exit codes: 0 printed, 1 no such agent or no transcript for that attempt, 2 ambiguous name"""
+With --check, print the log of ticket T's checks instead (`metawsm logs T --check`): each command as
+`$ command`, its output, and the command that failed with its exit code — the file a failed check's note
+names (.metawsm/state/logs/<run>/check_<T>.log).
+
+exit codes: 0 printed, 1 no such agent or no transcript for that attempt (or no check log), 2 ambiguous name"""
 
 
 def add_parser(subparsers: Any) -> None:
     p = add_command(subparsers, "logs", help=HELP, description=DESCRIPTION)
-    p.add_argument("agent", metavar="AGENT", help="agent name, or TICKET/name")
+    p.add_argument("agent", metavar="AGENT", help="agent name, or TICKET/name (with --check: the ticket)")
     p.add_argument("--run", dest="run_id", metavar="R", help="the agent of this run")
     p.add_argument("--ticket", metavar="T", help="only agents of this ticket")
     p.add_argument("--attempt", type=int_arg(1, 1_000_000), metavar="N", help="this attempt (default: the latest)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing as the transcript grows")
     p.add_argument("--raw", action="store_true", help="keep terminal control sequences")
+    p.add_argument("--check", action="store_true", help="print ticket AGENT's check log instead of a transcript")
     p.set_defaults(run=run)
 
 
@@ -49,6 +54,10 @@ def _find(eng: Any, args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.check:
+        from metawsm.cli.logs_check import print_check_log
+
+        return print_check_log(args)
     from metawsm.agents.transcripts import attempts, plain, transcript_path
     from metawsm.engine.context import Engine
     from metawsm.errors import NotFoundError

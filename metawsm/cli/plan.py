@@ -114,7 +114,14 @@ def _run(args: argparse.Namespace) -> int:
 
         saved = save(resolve_path(args, args.out_file), proj, config, plans, [p.graph for p in previews])
     changed = any(p.changed for p in previews)
+    from metawsm.config.advice import plan_warnings
+
+    warnings = [w for plan in plans for w in plan_warnings(config.policy, plan)]
+    for warning in warnings:
+        args.out.warn(warning)
     data: dict[str, Any] = {"changed": changed, "plans": [p.to_json() for p in previews]}
+    if warnings:
+        data["warnings"] = warnings
     if saved is not None:
         data["saved"] = proj.display(saved)
     if args.out.json_mode:  # the steps are many: write them one per line (see plan/jsonfmt.py)

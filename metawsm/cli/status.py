@@ -112,7 +112,8 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
         for column in ("ticket", "state", "why", "next"):
             tickets.add_column(column, overflow="fold")
         for t in snap.ticket_states:
-            tickets.add_row(t.ticket, styled(t.status), Text(t.reason[:100]), Text(t.next))
+            why = t.reason[:600] if t.status == "failed" else t.reason[:100]  # a failure's note says what to do
+            tickets.add_row(t.ticket, styled(t.status), Text(why), Text(t.next))
         parts.append(tickets)
     steps = Table(title="steps", title_justify="left", expand=False, show_edge=False)
     for column in ("step", "status", "tries", "note"):

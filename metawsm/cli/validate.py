@@ -12,9 +12,10 @@ DESCRIPTION = """\
 Validate the repository's metawsm files (.metawsm/policy.yaml, tickets/*.yaml, plans/*.yaml), or only
 those given, against their JSON Schemas and each other (unknown tickets or profiles, duplicate ids,
 file names that differ from ticket ids, unknown repos). Every error is reported with file:line:col
-and key path.
+and key path. Warnings (a plan without checks while the close gate requires validation, so its
+tickets could never pass) go to stderr and do not change the exit status.
 
-exit codes: 0 valid, 2 errors found"""
+exit codes: 0 valid (warnings included), 2 errors found"""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -43,9 +44,21 @@ def run(args: argparse.Namespace) -> int:
         files = list(config.files) if config else sorted({d.file for d in diags})
     if diags:
         raise ConfigError(diags, hint="fix the files above, then run `metawsm validate` again")
-    summary = {"valid": True, "files": files}
+    summary: dict[str, Any] = {"valid": True, "files": files}
+    warnings: list[str] = []
     if config is not None:
+        from metawsm.config.advice import plan_warnings
+
+        wanted_files = set(files)
+        for name in sorted(config.plans):
+            plan = config.plans[name]
+            if not paths or plan.source in wanted_files:
+                warnings += plan_warnings(config.policy, plan)
         summary.update(tickets=len(config.tickets), plans=sorted(config.plans))
+        if warnings:  # the key is there only when there is something to say
+            summary["warnings"] = warnings
+    for warning in warnings:
+        args.out.warn(warning)
     if args.out.json_mode:
         args.out.result(summary)
     else:  # plain text: this one line is not worth importing rich for

@@ -52,6 +52,7 @@ class ExecutionPolicy:
     max_parallel: int
     step_retries: int
     backoff: BackoffPolicy
+    retry_checks: bool = False
 
 
 @dataclass(frozen=True)

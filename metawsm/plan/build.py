@@ -138,7 +138,8 @@ class _Planner:
         if self.plan.checks:
             commands = [self.renderer.render(c, ctx, self.at(f"checks[{j}]")) for j, c in enumerate(self.plan.checks)]
             self.drafts.append(Draft(f"check:{t}", "check", t, None, list(agent_ids),
-                                     {"commands": commands, "cwd": str(ws.path)}, self.retries, 0))
+                                     {"commands": commands, "cwd": str(ws.path)},
+                                     self.retries if self.policy.execution.retry_checks else 0, 0))
             gate_needs = [f"check:{t}"]
         close = self.policy.close
         self.drafts.append(Draft(f"gate:{t}", "gate", t, None, list(gate_needs), {

@@ -26,12 +26,37 @@ def check_script(commands: list[str]) -> str:
     for command in commands:
         lines.append(f"printf '%s\\n' {shlex.quote('$ ' + command)}")
         lines.append(f"/bin/sh -c {shlex.quote(command)}")
-        lines.append("rc=$?; if [ $rc -ne 0 ]; then echo \"metawsm: check failed with exit $rc\"; exit $rc; fi")
+        lines.append(f"rc=$?; if [ $rc -ne 0 ]; then printf '%s\\n' \"{FAILED_MARK}$rc: \"{shlex.quote(command)}; "
+                     "exit $rc; fi")
     return "\n".join(lines) + "\n"
+
+
+FAILED_MARK = "metawsm: check failed with exit "
+TAIL_SHOWN = 5  # lines of output a failed check's note quotes
+
+
+def failure_note(ticket: str, exit_code: int | None, tail: str, log: Path) -> str:
+    """What a person needs to act on a failed check: the command, its exit code, its last lines, the log."""
+    lines = tail.splitlines()
+    command = None
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith(FAILED_MARK):
+            command = lines[i][len(FAILED_MARK):].partition(": ")[2]
+            lines = lines[:i]
+            break
+    last = " | ".join(ln.strip() for ln in lines[-TAIL_SHOWN:] if ln.strip() and not ln.startswith("$ "))
+    what = f"`{command}` exited {exit_code}" if command else f"exit {exit_code}"
+    return (f"checks failed for {ticket}: {what}; last lines: {last or '(no output)'}; "
+            f"full log: {log} (`metawsm logs {ticket} --check`)")
 
 
 def log_path(eng: Engine, ref: StepRef) -> Path:
     return eng.logs_dir(ref.run_id) / (ref.step.step_id.replace(":", "_").replace("/", "_") + ".log")
+
+
+def log_path_for(logs_dir: Path, run_id: str, ticket: str) -> Path:
+    """Where `check:<ticket>` of `run_id` writes its log (the same path as log_path, without creating it)."""
+    return logs_dir / run_id / f"check_{ticket.replace('/', '_')}.log"
 
 
 class CheckKind:
@@ -77,8 +102,7 @@ class CheckKind:
             return Outcome.failed(f"cannot record the validation of {ref.ticket}: {exc.message}", str(log))
         if status == "passed":
             return Outcome.done("checks passed", output_log=str(log))
-        last = " | ".join(tail.splitlines()[-3:])
-        return Outcome.failed(f"checks failed for {ref.ticket} (exit {st.exit_code}): {last}", str(log))
+        return Outcome.failed(failure_note(ref.ticket, st.exit_code, tail, log), str(log))
 
     def stop(self, eng: Engine, ref: StepRef) -> None:
         detached.stop(log_path(eng, ref))
