@@ -8,6 +8,15 @@ from typing import Any, ClassVar
 
 from metawsm.state.db import iso
 
+_NAMES: dict[type, tuple[str, ...]] = {}  # field names per record class (dataclasses.fields() is slow per row)
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    return names
+
 
 class _Record:
     _time_fields: ClassVar[frozenset[str]] = frozenset()
@@ -15,14 +24,13 @@ class _Record:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Any:
         keys = set(row.keys())
-        values = {f.name: row[f.name] for f in fields(cls) if f.name in keys}  # type: ignore[arg-type]
-        return cls(**values)
+        return cls(**{name: row[name] for name in _names(cls) if name in keys})
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {}
-        for f in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            data[f.name] = iso(value) if f.name in self._time_fields else value
+        for name in _names(type(self)):
+            value = getattr(self, name)
+            data[name] = iso(value) if name in self._time_fields else value
         return data
 
 
