@@ -35,11 +35,17 @@ def trust_folders(cwd: str, writable_dirs: list[str]) -> list[str]:
 
 def write_mcp_config(path: str) -> None:
     """The --mcp-config file Claude Code reads (metawsm's own state folder: the worktree stays clean)."""
-    from metawsm.plan.mcpargs import claude_mcp_config
+    from metawsm.plan.mcpargs import claude_mcp_config, claude_settings
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(claude_mcp_config(), indent=2) + "\n", encoding="utf-8")
+    settings_path(path).write_text(json.dumps(claude_settings(), indent=2) + "\n", encoding="utf-8")
+
+
+def settings_path(mcp_config: str) -> Path:
+    """Claude Code's --settings file (hooks), beside its MCP config."""
+    return Path(mcp_config.removesuffix(".json") + ".settings.json")
 
 
 def prepare(cli: str | None, permissions: str, cwd: str, env: Mapping[str, str],

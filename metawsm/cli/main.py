@@ -49,6 +49,7 @@ COMMANDS = (
     "serve",
     "doctor",
     "logs",
+    "agent-event",
     # the Go metawsm's verbs (docs/commands.md, "Go metawsm command lines")
     "run",
     "policy-init",
@@ -64,7 +65,8 @@ COMMANDS = (
     "tui",
 )
 # Verbs whose module is not named after them.
-MODULES = {"policy-init": "policy_init", "import-go": "import_go", "bootstrap": "retired", "docs": "retired",
+MODULES = {"agent-event": "agent_event",
+           "policy-init": "policy_init", "import-go": "import_go", "bootstrap": "retired", "docs": "retired",
            "auth": "retired", "review": "retired", "iterate": "retired", "pr": "retired", "tui": "retired"}
 
 DESCRIPTION = """\

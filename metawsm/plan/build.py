@@ -196,6 +196,7 @@ class _Planner:
         mcp_config = str(self.root / ".metawsm" / "state" / "mcp" / f"{session}.json")
         ctx2 = {**ctx, "agent": Namespace("agent", agent), "prompt": prompt,
                 "metawsm": Namespace("metawsm", {"writable_dirs": writable, "mcp_config": mcp_config,
+                                                 "claude_settings": mcp_config.removesuffix(".json") + ".settings.json",
                                                  "codex_mcp_args": codex_mcp_args()})}
         command = r.render(profile.command, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.command"))
         profile_env = {k: r.render(v, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.env.{k}"))

@@ -5,9 +5,13 @@ environment unless told which variables to keep)."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 
 MCP_ENV = ("METAWSM_HOME", "METAWSM_RUN", "METAWSM_TICKET", "METAWSM_AGENT", "METAWSM_ATTEMPT", "METAWSM_PLAN")
+
+
+NOTIFY = 'nohup "$0" -m metawsm agent-event codex "$1" >/dev/null 2>&1 &'
 
 
 def mcp_command() -> list[str]:
@@ -18,6 +22,16 @@ def claude_mcp_config() -> dict[str, object]:
     """Claude Code's --mcp-config document (Claude passes its own environment to the server)."""
     command = mcp_command()
     return {"mcpServers": {"metawsm": {"type": "stdio", "command": command[0], "args": command[1:]}}}
+
+
+def claude_settings() -> dict[str, object]:
+    """Claude Code --settings: hooks reporting the session's status to the forum (metawsm agent-event)."""
+    def hook(kind: str) -> list[dict[str, object]]:
+        command = shlex.join([*mcp_command()[:-1], "agent-event", kind])
+        return [{"hooks": [{"type": "command", "command": command, "timeout": 30}]}]
+
+    return {"hooks": {"SessionStart": hook("session-start"), "Stop": hook("stop"),
+                      "Notification": hook("notification")}}
 
 
 def codex_mcp_args() -> list[str]:
@@ -31,4 +45,7 @@ def codex_mcp_args() -> list[str]:
             "-c", 'mcp_servers.metawsm.default_tools_approval_mode="approve"',
             # the first turn waits for the tools (Codex starts MCP servers in the background otherwise)
             "-c", "mcp_servers.metawsm.required=true", "-c", 'mcp_servers.metawsm.startup_readiness="catalog"',
-            "-c", "mcp_servers.metawsm.startup_timeout_sec=60"]
+            "-c", "mcp_servers.metawsm.startup_timeout_sec=60",
+            # after each turn Codex runs notify with the event's JSON as the last argument; nohup and a
+            # background job keep it alive when codex exec ends right after its last turn (the pane closes)
+            "-c", "notify=" + json.dumps(["/bin/sh", "-c", NOTIFY, command[0]])]

@@ -78,7 +78,7 @@ def test_refused_key_fails_within_seconds_naming_the_key(name: str, project: Pat
     assert "Pane is dead" not in step["last_error"]
     assert took < 45
     agent = status_agents(cli, project)["DEMO-1/impl"]
-    assert agent["status"] == "failed"
+    assert agent["status"] in ("failed", "dead")  # dead: status saw the exited pane before the step's poll
     plain = cli("status", "--all", cwd=project).out
     assert "status -v" in plain and "last output" not in plain  # the note is cut, and says how to see it
     whole = "".join(cli("status", "--all", "--verbose", cwd=project).out.split())
