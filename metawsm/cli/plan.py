@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
     warnings = [w for plan in plans for w in plan_warnings(config.policy, plan)]
     for warning in warnings:
         args.out.warn(warning)
-    data: dict[str, Any] = {"changed": changed, "plans": [p.to_json() for p in previews]}
+    data: dict[str, Any] = {"changed": changed, "plans": [_plan_json(p) for p in previews]}
     if warnings:
         data["warnings"] = warnings
     if saved is not None:
@@ -131,6 +131,17 @@ def _run(args: argparse.Namespace) -> int:
     else:
         args.out.result(data, lambda c: _human(c, previews, data.get("saved")))
     return 2 if (args.detailed_exitcode and changed) else 0
+
+
+def _plan_json(pv: PlanPreview) -> dict[str, Any]:
+    """The preview's JSON plus `reruns` ({unchanged step: the changed step that makes it run again}) and
+    `field_diffs` ({changed step: {field: unified diff}})."""
+    from metawsm.plan.explain import all_field_diffs, reruns
+
+    data = pv.to_json()
+    data["reruns"] = reruns(pv.changes, pv.graph)
+    data["field_diffs"] = all_field_diffs(pv.changes, pv.recorded, pv.graph)
+    return data
 
 
 def looks_like_path(args: argparse.Namespace, value: str) -> bool:
@@ -176,13 +187,28 @@ def _check(args: argparse.Namespace, proj: Project) -> int:
     return 0
 
 
+def _diff_text(name: str, text: str) -> Any:
+    """A field's unified diff, coloured per line (added green, removed red)."""
+    from rich.text import Text
+
+    out = Text()
+    for i, ln in enumerate(text.splitlines()):
+        style = ("bold" if ln.startswith(("---", "+++")) else "green" if ln.startswith("+")
+                 else "red" if ln.startswith("-") else "cyan" if ln.startswith("@@") else "")
+        out.append(("\n" if i else "") + ln, style=style)
+    return out
+
+
 def _human(console: Console, previews: list[PlanPreview], saved: str | None) -> None:
     from rich.text import Text
     from rich.tree import Tree
 
     from metawsm.plan.diff import summary
+    from metawsm.plan.explain import all_field_diffs, reruns
 
     for pv in previews:
+        again = reruns(pv.changes, pv.graph)
+        diffs = all_field_diffs(pv.changes, pv.recorded, pv.graph)
         tree = Tree(Text.assemble(("plan ", "bold"), (pv.plan.name, "bold cyan"), f"  ({pv.plan.source})"))
         groups: dict[str, Tree] = {}
         steps = dict(pv.graph.by_id)
@@ -201,13 +227,18 @@ def _human(console: Console, previews: list[PlanPreview], saved: str | None) -> 
                 line.append(f"  changed: {', '.join(change.changed_fields)}", style="yellow")
             if change.settled:
                 line.append(f"  {change.settled}", style="green")
-            groups[group].add(line)
+            if change.id in again:
+                line.append(f"  runs again (needs {again[change.id]}, which changes)", style="yellow")
+            node = groups[group].add(line)
+            for name, text in diffs.get(change.id, {}).items():
+                node.add(_diff_text(name, text))
         console.print(tree)
         s = summary(pv.changes)
         settled = sorted({steps[c.id].ticket or "" for c in pv.changes if c.settled})
+        rerun = f" ({len(again)} of them run again: {', '.join(again)})" if again else ""
         console.print(f"{pv.plan.name}: {s['add']} to add, {s['change']} to change, {s['remove']} to remove, "
-                      f"{s['unchanged']} unchanged" + (f" ({len(settled)} ticket(s) merged or abandoned: "
-                                                       f"{', '.join(settled)})" if settled else "") + ".",
+                      f"{s['unchanged']} unchanged{rerun}" + (f" ({len(settled)} ticket(s) merged or abandoned: "
+                                                              f"{', '.join(settled)})" if settled else "") + ".",
                       markup=False)
     if saved:
         console.print(f"saved to {saved}", markup=False)

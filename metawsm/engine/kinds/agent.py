@@ -7,9 +7,10 @@ import logging
 import shlex
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metawsm.agents import failures, launch
+from metawsm.engine.kinds.agent_inputs import launch_inputs
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
 from metawsm.runtime.tmux import SessionSpec
@@ -41,24 +42,6 @@ def prepare_cli(ref: StepRef, env: dict[str, str]) -> None:
                               env, list(fields.get("writable_dirs") or []), fields.get("mcp_config")))
 
 
-def with_restart_note(eng: Engine, ref: StepRef, command: str, env: dict[str, str]) -> tuple[str, Any]:
-    """A restart leaves a note (see engine/lifecycle.py): it goes into $METAWSM_RESTART_NOTE and, where the
-    profile passes the prompt as `{{ prompt | shquote }}`, in front of the prompt itself."""
-    from metawsm.engine.lifecycle import restart_note_path
-
-    path = restart_note_path(eng, ref.run_id, ref.ticket, ref.agent)
-    try:
-        note = path.read_text(encoding="utf-8")
-    except OSError:
-        return command, None
-    env["METAWSM_RESTART_NOTE"] = note
-    prompt = str(ref.fields.get("prompt") or "")
-    quoted = shlex.quote(prompt)
-    if prompt and quoted in command:
-        command = command.replace(quoted, shlex.quote(f"{note}\n\n{prompt}"), 1)
-    return command, path
-
-
 def transcript(eng: Engine, ref: StepRef, attempt: int) -> str | None:
     """Where this attempt's pane is logged: logs/<run>/<ticket>/<agent>.<attempt>.log (kept after stop and
     cleanup); None when the folder cannot be made (the agent still starts)."""
@@ -88,7 +71,7 @@ class AgentKind:
         session, cwd = fields["session"], fields["cwd"]
         attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
         env = agent_env(eng, ref, attempt)
-        command, note_file = with_restart_note(eng, ref, str(fields["command"]), env)
+        command, note_file = launch_inputs(eng, ref, attempt, env)
         try:
             prepare_cli(ref, env)
             if not eng.tmux.has_session(session):
@@ -117,7 +100,7 @@ class AgentKind:
         for ref in refs:
             attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
             env = agent_env(eng, ref, attempt)
-            command, note_file = with_restart_note(eng, ref, str(ref.fields["command"]), env)
+            command, note_file = launch_inputs(eng, ref, attempt, env)
             try:
                 prepare_cli(ref, env)
             except MetawsmError as exc:  # the agent's pane says why, and its note shows the pane
