@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ from metawsm.runtime.tmux import SessionSpec
 from metawsm.state.machines import can_transition
 
 log = logging.getLogger(__name__)
+FATAL_CHECK_SECONDS = 3.0
+_LAST_FATAL_CHECK: dict[str, float] = {}
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
@@ -181,6 +184,10 @@ class AgentKind:
         """An AI CLI that keeps retrying a refused key fails now, not after minutes of silent retries."""
         if not ref.fields.get("cli"):
             return None
+        now = time.monotonic()
+        if now - _LAST_FATAL_CHECK.get(agent.session, 0.0) < FATAL_CHECK_SECONDS:
+            return None  # one pane capture per agent every few seconds, not on every poll
+        _LAST_FATAL_CHECK[agent.session] = now
         try:
             text = eng.tmux.capture_pane(agent.session, 40)
         except MetawsmError:
