@@ -118,6 +118,12 @@ class StateError(MetawsmError):
     code = "illegal_transition"
 
 
+class AlreadyExists(MetawsmError):
+    """Something with that name or id exists already (HTTP 409)."""
+
+    code = "already_exists"
+
+
 class ForumError(MetawsmError):
     """The forum log or index refused an operation."""
 

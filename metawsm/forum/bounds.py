@@ -15,14 +15,25 @@ MAX_ATTEMPT = 1_000_000  # an agent restarted more often than this is a bug, not
 MAX_LIMIT = 10_000  # rows one list call returns
 
 MAX_NAME = 200  # ticket, run id, agent, actor and viewer names
+MAX_AGENT_KEY = 2 * MAX_NAME + 1  # the forum's agent names are TICKET/agent
 MAX_KEY = 200  # idempotency keys, correlation ids
 MAX_THREAD_ID = 200
 
 # Thread ids: generated ones are fthr-<ulid>, control ones fctrl-<run>-<agent>; a caller may choose
 # its own within this alphabet (never `/`, `..` or spaces: it is used in URLs and file names).
 THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
-# Names may hold most characters (agent keys are TICKET/agent) but no control characters.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+# Names may hold most characters (agent keys are TICKET/agent) but no control characters. "Blank" is
+# Python's str.isspace and ECMA-262's \s together, so the API's patterns and these checks agree.
+CONTROL_CHARS = "\\x00-\\x1f\\x7f\\x85\\u2028\\u2029"
+BLANK_CHARS = ("\\t\\n\\x0b\\x0c\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
+               "\\u205f\\u3000\\ufeff")
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+_NONBLANK = re.compile(f"[^{BLANK_CHARS}]")
+
+
+def is_blank(value: str) -> bool:
+    """No character but blanks (the API's patterns use the same definition)."""
+    return _NONBLANK.search(value) is None
 
 
 class BoundsError(UsageError):
@@ -47,7 +58,7 @@ def check_name(value: object, what: str, *, max_len: int = MAX_NAME, required: b
         return None
     if not isinstance(value, str):
         raise BoundsError(f"{what}: must be a string")
-    if not value.strip():
+    if is_blank(value):
         raise BoundsError(f"{what}: must not be blank")
     if len(value) > max_len:
         raise BoundsError(f"{what}: is {len(value)} characters long, longer than {max_len}")

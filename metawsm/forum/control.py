@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from metawsm.errors import UsageError
-from metawsm.forum.bounds import MAX_ATTEMPT, BoundsError, check_name
+from metawsm.forum.bounds import MAX_AGENT_KEY, MAX_ATTEMPT, MAX_NAME, BoundsError, check_name, is_blank
 from metawsm.forum.models import ControlState
 
 SCHEMA_VERSION = 1
@@ -53,6 +53,8 @@ def validate(payload: Any) -> dict[str, Any]:
     for name in ("run_id", "agent_name"):
         _text(payload, name)
     attempt = payload.get("attempt")
+    if type(attempt) is float and attempt.is_integer() and 1 <= attempt <= MAX_ATTEMPT:
+        attempt = payload["attempt"] = int(attempt)  # JSON Schema: 3.0 is the integer 3
     if not isinstance(attempt, int) or isinstance(attempt, bool) or not 1 <= attempt <= MAX_ATTEMPT:
         raise ControlPayloadError("attempt", f"must be an integer from 1 to {MAX_ATTEMPT}")
     for name in REQUIRED[ctype]:
@@ -74,11 +76,11 @@ def validate(payload: Any) -> dict[str, Any]:
 
 def _text(payload: dict[str, Any], name: str) -> None:
     value = payload.get(name)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or is_blank(value):
         raise ControlPayloadError(name, "is required (a non-empty string)")
     if name in ("run_id", "agent_name"):
         try:
-            check_name(value, name)
+            check_name(value, name, max_len=MAX_AGENT_KEY if name == "agent_name" else MAX_NAME)
         except BoundsError as exc:
             raise ControlPayloadError(name, exc.message.partition(": ")[2]) from None
 

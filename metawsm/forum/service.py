@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from metawsm.errors import NotFoundError, UsageError
+from metawsm.errors import AlreadyExists, NotFoundError, UsageError
 from metawsm.forum import control, ids, queries, reads
 from metawsm.forum import models as m
 from metawsm.forum import threads as rules
@@ -150,7 +150,7 @@ class Forum(SignalsMixin):
             if replay:
                 return replay
             if queries.raw_thread(conn, tid) is not None:
-                raise UsageError(f"forum thread {tid!r} already exists")
+                raise AlreadyExists(f"forum thread {tid!r} already exists")
             head = {"thread_id": tid, "ticket": ticket, "run_id": run_id, "agent_name": agent_name}
             return [rules.envelope(m.OPENED, head, {"title": title, "body": body, "priority": prio},
                                    actor_type=actor, actor_name=actor_name, idempotency_key=idempotency_key)]

@@ -41,8 +41,8 @@ class SignalsMixin:
                                 context=context, answer=answer, summary=summary, status=status,
                                 done_criteria=done_criteria, sha=sha, output_tail=output_tail)
         for name in ("question", "context", "answer", "summary", "output_tail"):
-            if payload.get(name):
-                rules.check_body(payload[name], self.max_body_bytes, what=name)
+            if payload.get(name):  # question and answer are checked non-blank by control.validate
+                rules.check_body(payload[name], self.max_body_bytes, what=name, required=False)
         actor = rules.check_actor(actor_type)
         who = {"actor_type": actor, "actor_name": actor_name or agent_name}
         tid = ids.control_thread_id(run_id, agent_name)

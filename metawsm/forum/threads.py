@@ -8,7 +8,7 @@ from typing import Any
 from metawsm.errors import ForumError, NotFoundError, StateError, UsageError
 from metawsm.forum import ids
 from metawsm.forum import models as m
-from metawsm.forum.bounds import MAX_KEY, check_name
+from metawsm.forum.bounds import MAX_AGENT_KEY, MAX_KEY, check_name, is_blank
 
 
 def check_actor(actor_type: str, actor_name: str | None = None) -> str:
@@ -32,8 +32,8 @@ def check_priority(priority: str | None) -> str:
     return value
 
 
-def check_body(body: str, max_bytes: int, what: str = "body") -> str:
-    if not isinstance(body, str) or not body.strip():
+def check_body(body: str, max_bytes: int, what: str = "body", *, required: bool = True) -> str:
+    if not isinstance(body, str) or (required and is_blank(body)):
         raise UsageError(f"{what} is required")
     if "\x00" in body:  # SQLite's text and JSON functions stop at NUL: the index could not hold it
         raise UsageError(f"{what} contains a NUL character")
@@ -72,8 +72,8 @@ def envelope(event_type: str, thread: dict[str, Any], payload: dict[str, Any], *
     name in it is bounded here, before anything is written."""
     check_name(thread["ticket"], "ticket")
     check_name(thread.get("run_id"), "run_id", required=False)
-    check_name(thread.get("agent_name"), "agent_name", required=False)
-    check_name(actor_name, "actor_name")
+    check_name(thread.get("agent_name"), "agent_name", max_len=MAX_AGENT_KEY, required=False)
+    check_name(actor_name, "actor_name", max_len=MAX_AGENT_KEY)  # an agent acts under its key
     check_name(idempotency_key, "idempotency_key", max_len=MAX_KEY, required=False)
     event_id = ids.ulid()
     return {

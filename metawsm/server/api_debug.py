@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from metawsm.server import contract as c
 from metawsm.server import models as m
 from metawsm.server.debug_snapshot import snapshot
 from metawsm.server.errors import ApiError
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api/v1/forum", tags=["forum"])
 
 
 @router.get("/debug", response_model=m.DebugOut, responses=m.errors(400))
-def debug(request: Request, ticket: str | None = None, run_id: str | None = None, limit: int = 50
+def debug(request: Request, ticket: c.QText = None, run_id: c.QText = None, limit: c.Limit = 50
           ) -> dict[str, Any]:
     """Diagnostics in the Go server's shape: bus (log, index, stream), outbox (index lag), recent
     events, threads and control threads."""

@@ -3,13 +3,14 @@ the event feed, stats and control signals — each route one call on the shared 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
 from metawsm.forum import control
 from metawsm.forum.ids import agent_key
 from metawsm.forum.service import Forum
+from metawsm.server import contract as c
 from metawsm.server import models as m
 from metawsm.server.errors import ApiError
 
@@ -23,7 +24,10 @@ def forum_of(request: Request) -> Forum:
 
 
 def _viewer(viewer_type: str | None, viewer_id: str | None) -> dict[str, str | None]:
-    return {"viewer_type": viewer_type or None, "viewer_id": viewer_id or None}
+    """A viewer_id alone is a human's; a viewer_type alone means its default viewer (`operator`)."""
+    if not viewer_type and not viewer_id:
+        return {"viewer_type": None, "viewer_id": None}
+    return {"viewer_type": viewer_type or "human", "viewer_id": viewer_id or "operator"}
 
 
 def _filters(ticket: str | None, run_id: str | None, state: str | None, priority: str | None,
@@ -39,10 +43,10 @@ def _positive(name: str, value: int, code: str) -> int:
 
 
 @router.get("/threads", response_model=m.ThreadsOut, responses=m.errors(400))
-def list_threads(request: Request, ticket: str | None = None, run_id: str | None = None,
-                 state: str | None = None, priority: str | None = None, assignee: str | None = None,
-                 viewer_type: str | None = None, viewer_id: str | None = None,
-                 limit: int = Query(50, description="at most N threads (1..10000)")) -> dict[str, Any]:
+def list_threads(request: Request, ticket: c.QText = None, run_id: c.QText = None,
+                 state: c.QState = None, priority: c.QPriority = None, assignee: c.QText = None,
+                 viewer_type: c.QViewerType = None, viewer_id: c.QName = None,
+                 limit: c.Limit = 50) -> dict[str, Any]:
     """Threads, urgent first, then most recently active."""
     _positive("limit", limit, "invalid_limit")
     return {"threads": forum_of(request).list_threads(**_filters(ticket, run_id, state, priority, assignee),
@@ -123,10 +127,10 @@ def _cursor(cursor: int) -> int:
 
 
 @router.get("/search", response_model=m.ThreadsOut, responses=m.errors(400))
-def search(request: Request, query: str = "", ticket: str | None = None, run_id: str | None = None,
-           state: str | None = None, priority: str | None = None, assignee: str | None = None,
-           viewer_type: str | None = None, viewer_id: str | None = None, limit: int = 50,
-           cursor: int = Query(0, description=CURSOR_DOC)) -> dict[str, Any]:
+def search(request: Request, query: c.QSearch = "", ticket: c.QText = None, run_id: c.QText = None,
+           state: c.QState = None, priority: c.QPriority = None, assignee: c.QText = None,
+           viewer_type: c.QViewerType = None, viewer_id: c.QName = None, limit: c.Limit = 50,
+           cursor: c.Cursor = 0) -> dict[str, Any]:
     """Search titles and posts: every word as a word prefix, or the whole query as a substring
     (case-insensitive); title hits rank first. An empty query matches every thread (as the Go
     server's LIKE '%%' did), listed like /threads."""
@@ -139,12 +143,14 @@ def search(request: Request, query: str = "", ticket: str | None = None, run_id:
 
 
 @router.get("/queues", response_model=m.ThreadsOut, responses=m.errors(400))
-def queues(request: Request, type: str = Query(description="unseen or unanswered"),
-           ticket: str | None = None, run_id: str | None = None, state: str | None = None,
-           priority: str | None = None, assignee: str | None = None, viewer_type: str | None = None,
-           viewer_id: str | None = None, limit: int = 100,
-           cursor: int = Query(0, description=CURSOR_DOC)) -> dict[str, Any]:
-    """`unseen` (needs viewer_type and viewer_id) or `unanswered` threads."""
+def queues(request: Request, type: Annotated[Literal["unseen", "unanswered"], Query(description="the queue")],
+           ticket: c.QText = None, run_id: c.QText = None, state: c.QState = None,
+           priority: c.QPriority = None, assignee: c.QText = None, viewer_type: c.QViewerType = None,
+           viewer_id: c.QName = None, limit: c.Limit = 100,
+           cursor: c.Cursor = 0) -> dict[str, Any]:
+    """`unseen` (for the viewer; default human:operator) or `unanswered` threads."""
+    if type == "unseen" and not viewer_type and not viewer_id:
+        viewer_type, viewer_id = "human", "operator"
     _positive("limit", limit, "invalid_limit")
     return {"threads": forum_of(request).queue(type, limit=limit, **_viewer(viewer_type, viewer_id),
                                                cursor=_cursor(cursor),
@@ -152,8 +158,8 @@ def queues(request: Request, type: str = Query(description="unseen or unanswered
 
 
 @router.get("/events", response_model=m.EventsOut, responses=m.errors(400))
-def events(request: Request, cursor: int = 0, limit: int = 100, ticket: str | None = None,
-           run_id: str | None = None) -> dict[str, Any]:
+def events(request: Request, cursor: c.Cursor = 0, limit: c.Limit = 100, ticket: c.QText = None,
+           run_id: c.QText = None) -> dict[str, Any]:
     """Events with sequence > cursor, ascending; resume with `next_cursor`."""
     if cursor < 0:
         raise ApiError(400, "invalid_cursor", "cursor must be >= 0")
@@ -163,7 +169,7 @@ def events(request: Request, cursor: int = 0, limit: int = 100, ticket: str | No
 
 
 @router.get("/stats", response_model=m.StatsOut)
-def stats(request: Request, ticket: str | None = None, run_id: str | None = None) -> dict[str, Any]:
+def stats(request: Request, ticket: c.QText = None, run_id: c.QText = None) -> dict[str, Any]:
     """Thread counts per ticket, run, state and priority."""
     return {"stats": forum_of(request).stats(ticket=ticket or None, run_id=run_id or None)}
 
@@ -180,10 +186,11 @@ def control_signal(request: Request, body: m.ControlSignal) -> dict[str, Any]:
 
     payload = control.validate(complete_payload(request.app.state, body.run_id, body.ticket, key,
                                                 dict(body.payload)))
-    if payload["run_id"] != body.run_id:
-        raise control.ControlPayloadError("run_id", f"must equal the request's run_id {body.run_id!r}")
+    if payload["run_id"] != body.run_id:  # a conflict between two parts of one request (409)
+        raise ApiError(409, "conflict", f"payload.run_id must equal the request's run_id {body.run_id!r}")
     if payload["agent_name"] not in (body.agent_name, key):
-        raise control.ControlPayloadError("agent_name", f"must equal the request's agent_name {body.agent_name!r}")
+        raise ApiError(409, "conflict", f"payload.agent_name must equal the request's agent_name "
+                                        f"{body.agent_name!r}")
     fields = {k: v for k, v in payload.items() if k not in control.COMMON}
     forum = forum_of(request)
     event = forum.signal(body.run_id, body.ticket, key, payload["attempt"], payload["control_type"],

@@ -18,7 +18,18 @@ from metawsm import __version__
 from metawsm.forum.ids import now as stamp
 from metawsm.forum.index import skipped_lines
 from metawsm.forum.service import Forum
-from metawsm.server import api_debug, api_forum, api_runs, auth, browser, debug_snapshot, errors, limits, stream
+from metawsm.server import (
+    api_debug,
+    api_forum,
+    api_runs,
+    auth,
+    browser,
+    contract,
+    debug_snapshot,
+    errors,
+    limits,
+    stream,
+)
 from metawsm.server.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -62,6 +73,7 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
     st.heartbeat = heartbeat if heartbeat is not None else policy.server.heartbeat_seconds
     st.started_monotonic, st.started_at = time.monotonic(), stamp()
 
+    contract.fix_openapi(app)
     st.login_throttle = auth.Throttle()
     errors.install(app)
     app.add_middleware(auth.AuthMiddleware, token=token)

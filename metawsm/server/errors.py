@@ -75,8 +75,21 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        given = err.get("input")
+        shown = f" (got {str(given)[:60]!r})" if isinstance(given, (str, int, float)) else ""
+        parts.append(f"{where}: {err.get('msg', 'invalid')}{shown}")
     return "; ".join(parts) or "invalid request"
+
+
+def _validation_code(exc: RequestValidationError) -> str:
+    """invalid_limit / invalid_cursor for those query parameters (their codes before the contract
+    carried the bounds), else invalid_input."""
+    errs = exc.errors()
+    loc = errs[0].get("loc", ()) if errs else ()
+    if (len(loc) == 2 and loc[0] == "query" and loc[1] in ("limit", "cursor")
+            and errs[0].get("type") in ("greater_than_equal", "less_than_equal")):
+        return f"invalid_{loc[1]}"
+    return "invalid_input"
 
 
 def install(app: FastAPI) -> None:
@@ -92,7 +105,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(400, "invalid_input", _validation_message(exc))
+        return error_response(400, _validation_code(exc), _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -100,9 +113,14 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.url.path}"
-        elif exc.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}"
-        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            from metawsm.server.contract import allowed_methods
+
+            allow = allowed_methods(request.app, request.url.path)  # every route of the path, not the first
+            message = f"{request.method} is not allowed on {request.url.path} (allowed: {', '.join(allow)})"
+            headers = {**(headers or {}), "Allow": ", ".join(allow)}
+        return error_response(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

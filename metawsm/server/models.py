@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from metawsm.engine.snapshot import AgentView, EscalationView, GateView, QuestionView, StepView
 from metawsm.forum.models import Post, Seen, StatRow, Thread
+from metawsm.server import contract as c
 
 
 class Body(BaseModel):
@@ -17,47 +18,48 @@ class Body(BaseModel):
 
 
 class Actor(Body):
-    actor_type: str = Field(description="agent, operator, human or system")
-    actor_name: str | None = Field(None, description="the actor's name (default: the actor type)")
-    correlation_id: str | None = Field(None, description="accepted for Go API compatibility; not stored")
-    causation_id: str | None = Field(None, description="accepted for Go API compatibility; not stored")
+    actor_type: c.ActorType = Field(description="agent, operator, human or system")
+    actor_name: c.OptionalName | None = Field(None, description="the actor's name (default: the actor type)")
+    correlation_id: c.OptionalName | None = Field(None, description="accepted for Go API compatibility; not stored")
+    causation_id: c.OptionalName | None = Field(None, description="accepted for Go API compatibility; not stored")
 
     def who(self) -> dict[str, str]:
         return {"actor_type": self.actor_type, "actor_name": self.actor_name or self.actor_type}
 
 
 class OpenThread(Actor):
-    thread_id: str | None = None
-    ticket: str
-    run_id: str | None = None
-    agent_name: str | None = None
-    title: str
-    body: str
-    priority: str | None = "normal"
-    idempotency_key: str | None = Field(None, description="a retry with the same key returns the first thread")
+    thread_id: c.ThreadId | None = Field(None, description="an id of your choice (default: generated)")
+    ticket: c.Name
+    run_id: c.OptionalName | None = None
+    agent_name: c.OptionalName | None = None
+    title: c.Text
+    body: c.Text
+    priority: c.Priority | None = "normal"
+    idempotency_key: c.OptionalName | None = Field(None, description="a retry with the same key returns the first "
+                                                                     "thread")
 
 
 class AddPost(Actor):
-    body: str
-    idempotency_key: str | None = None
+    body: c.Text
+    idempotency_key: c.OptionalName | None = None
 
 
 class Answer(Actor):
-    body: str
+    body: c.Text
 
 
 class Assign(Actor):
-    assignee_type: str
-    assignee_name: str
-    assignment_note: str | None = ""
+    assignee_type: c.ActorType
+    assignee_name: c.Name
+    assignment_note: c.FreeText | None = ""
 
 
 class ChangeState(Actor):
-    to_state: str
+    to_state: c.State
 
 
 class ChangePriority(Actor):
-    priority: str
+    priority: c.Priority
 
 
 class Close(Actor):
@@ -65,22 +67,23 @@ class Close(Actor):
 
 
 class MarkSeen(Body):
-    viewer_type: str
-    viewer_id: str
-    last_seen_event_sequence: int = Field(0, description="seen up to this event (<= 0: the latest)")
+    viewer_type: c.ViewerType
+    viewer_id: c.Name
+    last_seen_event_sequence: c.Sequence = Field(0, description="seen up to this event (0: the latest)")
 
 
 class ControlSignal(Actor):
-    run_id: str
-    ticket: str
-    agent_name: str = Field(description="the agent (NAME or TICKET/NAME)")
-    idempotency_key: str | None = None
-    payload: dict[str, Any] = Field(description="a control payload v1 (schemas/control.json)")
+    run_id: c.Name
+    ticket: c.Name
+    agent_name: c.Name = Field(description="the agent (NAME or TICKET/NAME)")
+    idempotency_key: c.OptionalName | None = None
+    payload: dict[str, Any] = Field(description="a control payload v1 (schemas/control.json)",
+                                    json_schema_extra=c.control_payload_schema())
 
 
 class RestartBody(Body):
-    agent: str | None = Field(None, description="only this agent: NAME or TICKET/NAME")
-    reason: str | None = None
+    agent: c.OptionalName | None = Field(None, description="only this agent: NAME or TICKET/NAME")
+    reason: c.FreeText | None = None
 
 
 # -- responses ---------------------------------------------------------------------------------

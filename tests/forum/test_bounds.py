@@ -63,7 +63,7 @@ def test_out_of_range_integer_is_refused_and_nothing_written(cli, home: Path, ar
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("thread_id", "../../api/v1/runs", "not a thread id"),
     ("thread_id", "fthr-a\n", "not a thread id"),
-    ("actor_name", "x" * 201, "longer than 200"),
+    ("actor_name", "x" * 402, "longer than 401"),
     ("actor_name", "me\n", "control characters"),
     ("idempotency_key", "k" * 201, "longer than 200"),
     ("ticket", "T" * 201, "longer than 200"),

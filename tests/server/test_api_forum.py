@@ -86,22 +86,20 @@ BAD = [
         400, "invalid_input"),
     Bad("post", "/api/v1/forum/threads", {"ticket": "T", "title": "t", **HUMAN}, 400, "invalid_input"),
     Bad("post", "/api/v1/forum/threads", {"ticket": "T", "title": "t", "body": "b", "actor_type": "robot"},
-        400, "usage"),
+        400, "invalid_input"),
     Bad("post", "/api/v1/forum/threads", {"ticket": "T", "title": "t", "body": "b", "priority": "meh", **HUMAN},
-        400, "usage"),
+        400, "invalid_input"),
     Bad("post", "/api/v1/forum/threads", {"ticket": "T", "title": "t", "body": "x" * 70000, **HUMAN},
-        400, "forum_error"),
-    Bad("get", "/api/v1/forum/threads?state=bogus", None, 400, "usage"),
+        400, "invalid_input"),
+    Bad("get", "/api/v1/forum/threads?state=bogus", None, 400, "invalid_input"),
     Bad("get", "/api/v1/forum/threads?limit=0", None, 400, "invalid_limit"),
     Bad("get", "/api/v1/forum/threads?limit=abc", None, 400, "invalid_input"),
-    Bad("get", "/api/v1/forum/threads?viewer_type=human", None, 400, "usage"),
     Bad("get", "/api/v1/forum/events?cursor=-1", None, 400, "invalid_cursor"),
     Bad("get", "/api/v1/forum/events?limit=0", None, 400, "invalid_limit"),
     Bad("get", "/api/v1/forum/search?query=x&cursor=-2", None, 400, "invalid_cursor"),
     Bad("get", "/api/v1/forum/search?query=x&limit=0", None, 400, "invalid_limit"),
     Bad("get", "/api/v1/forum/queues", None, 400, "invalid_input"),
-    Bad("get", "/api/v1/forum/queues?type=unseen", None, 400, "usage"),
-    Bad("get", "/api/v1/forum/queues?type=weird", None, 400, "usage"),
+    Bad("get", "/api/v1/forum/queues?type=weird", None, 400, "invalid_input"),
     Bad("get", "/api/v1/forum/queues?type=unanswered&limit=0", None, 400, "invalid_limit"),
     Bad("get", "/api/v1/forum/debug?limit=0", None, 400, "invalid_limit"),
     Bad("post", "/api/v1/forum/threads", None, 400, "invalid_input"),
@@ -183,8 +181,6 @@ def test_control_signal_and_answer(client: TestClient, forum: Forum) -> None:
     ({"question": ""}, "question"),
     ({"attempt": 0}, "attempt"),
     ({"extra": "x"}, "extra"),
-    ({"run_id": "R2"}, "run_id"),
-    ({"agent_name": "T-1/other"}, "agent_name"),
     ({"control_type": "validation", "status": "maybe", "done_criteria": "x", "sha": "abcdef1", "question": None},
      "status"),
 ])
@@ -192,6 +188,14 @@ def test_control_signal_validated_like_cli(client: TestClient, payload: dict[str
     msg = error(client.post("/api/v1/forum/control/signal", json=control_body(**payload)), 400,
                 "invalid_control_payload")
     assert f": {field}:" in msg
+
+
+@pytest.mark.parametrize(("payload", "field"), [({"run_id": "R2"}, "run_id"),
+                                              ({"agent_name": "T-1/other"}, "agent_name")])
+def test_control_signal_payload_conflicting_with_request_is_409(client: TestClient, payload: dict[str, Any],
+                                                               field: str) -> None:
+    msg = error(client.post("/api/v1/forum/control/signal", json=control_body(**payload)), 409, "conflict")
+    assert f"payload.{field}" in msg
 
 
 def test_openapi_describes_every_route(client: TestClient) -> None:

@@ -1,5 +1,7 @@
-"""Property-based requests from /openapi.json (schemathesis): no route answers with a 5xx, and every
-response matches the documented schema. Bounded: a few examples per operation; marked slow."""
+"""Property-based requests from /openapi.json (schemathesis) with every check (as `schemathesis run
+--checks all`): no 5xx, every status and body documented, every schema-valid request accepted and every
+schema-violating one refused, Allow headers right. Bounded examples; once with a fixed seed (a red build
+is reproducible) and once with a random one (issue 15: a random seed found a 500 the fixed one missed)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,6 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from metawsm.config.loader import default_policy
 from metawsm.config.project import Project
@@ -40,6 +40,12 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_never_answers_5xx(case: schemathesis.Case) -> None:
-    case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+def test_api_contract_fixed_seed(case: schemathesis.Case) -> None:
+    case.call_and_validate()
+
+
+@schema.parametrize()
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False, database=None)
+def test_api_contract_random_seed(case: schemathesis.Case) -> None:
+    case.call_and_validate()
