@@ -57,7 +57,7 @@ def add_aliases(parser: argparse.ArgumentParser) -> None:
 
 
 # cli/retired.py: verbs whose arguments are not parsed (they only say what replaces them)
-RETIRED = ("bootstrap", "docs", "auth", "review", "iterate", "pr", "tui")
+RETIRED = ("bootstrap", "docs", "auth", "review", "pr", "tui")
 
 
 def rewrite(argv: list[str]) -> list[str]:

@@ -1,5 +1,5 @@
 """Go metawsm verbs that only made sense with its external tools (docmgr, gh), and those this metawsm
-does not have yet (iterate, pr, tui): each answers with what replaces it here, exit 2 — never
+does not have yet (pr, tui): each answers with what replaces it here, exit 2 — never
 argparse's "invalid choice"."""
 
 from __future__ import annotations
@@ -24,9 +24,6 @@ REPLACED = {
                "instructions (`metawsm restart --agent NAME`)"),
 }
 NOT_YET = {
-    "iterate": ("feedback to a finished ticket's agents (`iterate --feedback`)",
-                "answer in the forum (`metawsm forum post THREAD_ID --body …`) and start a new attempt with "
-                "`metawsm restart --run R --agent NAME`"),
     "pr": ("pull requests (`pr`)", "push the ticket branch yourself after `metawsm gate --ticket ID` passes, or "
                                     "merge locally with `metawsm close`"),
     "tui": ("the terminal dashboard (`tui`)", "`metawsm watch` (alerts), `metawsm status --all`, or the web UI of "

@@ -116,7 +116,6 @@ def test_go_forum_command_lines(proj: Path, cli: Any) -> None:
     (["docs", "--refresh"], "tickets/"),
     (["auth", "check"], "metawsm gate"),
     (["review", "sync", "--run-id", "r"], "forum answer"),
-    (["iterate", "--run-id", "r", "--feedback", "again"], "metawsm restart"),
     (["pr", "--run-id", "r", "--title", "t"], "metawsm close"),
     (["tui", "--interval", "2s"], "metawsm watch"),
 ])
