@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 MAX_INT = (1 << 63) - 1  # metawsm.forum.bounds (which imports re)
 MAX_ATTEMPT = 1_000_000
 MAX_NAME = 200
+MAX_AGENT_KEY = 2 * MAX_NAME + 1  # TICKET/agent
 MAX_BODY = 65536  # forum.max_body_bytes' default: the signal path never reads the policy
 WINDOWS = (1 << 16, 1 << 20)  # how far back the control thread is looked for
 CONTEXT = (("run", "METAWSM_RUN"), ("ticket", "METAWSM_TICKET"), ("agent", "METAWSM_AGENT"),
@@ -114,7 +115,7 @@ def _context(flags: dict[str, str]) -> dict[str, Any] | None:
     if not 1 <= attempt <= MAX_ATTEMPT:
         return None
     found["attempt"] = attempt
-    if not all(_name_ok(found[k]) for k in ("run", "ticket", "agent")):
+    if not (_name_ok(found["run"]) and _name_ok(found["ticket"]) and _name_ok(found["agent"], MAX_AGENT_KEY)):
         return None
     return found
 
@@ -135,7 +136,7 @@ def _payload(ctype: str, flags: dict[str, str], ctx: dict[str, Any]) -> dict[str
                        sha=sha)
         if "output-tail" in flags:
             payload["output_tail"] = flags["output-tail"]
-        if payload["status"] not in ("passed", "failed") or not payload["done_criteria"].strip():
+        if payload["status"] not in ("passed", "failed") or _blank(payload["done_criteria"]):
             return None
         if not 7 <= len(sha) <= 64 or not _HEX.issuperset(sha):
             return None
@@ -147,14 +148,19 @@ def _payload(ctype: str, flags: dict[str, str], ctx: dict[str, Any]) -> dict[str
     return payload
 
 
-def _name_ok(value: str) -> bool:
+def _blank(value: str) -> bool:
+    """metawsm.forum.bounds.is_blank: str.isspace's blanks and U+FEFF."""
+    return not value.replace("\ufeff", "").strip()
+
+
+def _name_ok(value: str, max_len: int = MAX_NAME) -> bool:
     """metawsm.forum.bounds.check_name without re."""
-    return bool(value.strip()) and len(value) <= MAX_NAME and _CONTROL_CHARS.isdisjoint(value) and _utf8(value)
+    return not _blank(value) and len(value) <= max_len and _CONTROL_CHARS.isdisjoint(value) and _utf8(value)
 
 
 def _body_ok(body: str) -> bool:
-    """metawsm.forum.threads.check_body with the default limit."""
-    return bool(body.strip()) and "\x00" not in body and _utf8(body) and len(body.encode("utf-8")) <= MAX_BODY
+    """metawsm.forum.threads.check_body(required=False) with the default limit."""
+    return "\x00" not in body and _utf8(body) and len(body.encode("utf-8")) <= MAX_BODY
 
 
 def _utf8(text: str) -> bool:

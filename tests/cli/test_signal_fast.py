@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from metawsm.cli import signal_fast
+from metawsm.errors import MetawsmError
 from metawsm.forum import Forum
 from metawsm.forum.log import EventLog
 
@@ -119,7 +123,9 @@ def test_a_torn_tail_and_a_bad_last_line_are_handled_as_the_log_writer_does(home
 @pytest.mark.parametrize(("args", "env", "code", "text"), [
     (("completion", "--run", "r1"), {"METAWSM_ATTEMPT": ""}, 2, "METAWSM_ATTEMPT is not set"),
     (("completion", "--run", "r1"), {"METAWSM_ATTEMPT": "0"}, 2, "out of range"),
-    (("completion", "--run", "r1", "--summary", "   "), {}, 2, "summary is required"),
+    (("completion", "--run", "r1", "--summary", "x" * 70_000), {}, 1, "larger than forum.max_body_bytes"),
+    (("validation", "--run", "r1", "--status", "passed", "--done-criteria", "\u3000\ufeff", "--sha", "abcdef1"),
+     {}, 2, "done_criteria"),
     (("validation", "--run", "r1", "--status", "ok", "--done-criteria", "x", "--sha", "abcdef1"), {}, 2,
      "status"),
     (("validation", "--run", "r1", "--status", "passed", "--done-criteria", "x", "--sha", "xyz"), {}, 2, "sha"),
@@ -161,3 +167,51 @@ def test_a_thread_far_back_in_the_log_goes_to_the_full_path(home: Path) -> None:
     log = events(home)
     assert log[-1]["payload"]["summary"] == "late" and log[-1]["sequence"] == len(log)
     assert [e["event_type"] for e in log].count("forum.thread.opened") == 2  # the control and the filler thread
+
+
+# characters where the rules differ: blanks of str.isspace and of ECMA-262, control characters, a BOM
+TRICKY = st.text(st.sampled_from(["a", "Z", "0", "/", " ", "\t", "\n", "\x1c", "\x7f", "\x85", "\xa0", "\u2028",
+                                  "\u3000", "\ufeff", "\udc80", "-", "é"]), min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(run=TRICKY, ticket=TRICKY, agent=TRICKY, attempt=st.sampled_from(["1", "0", "7", "1000001", "x", " 2"]),
+       summary=st.none() | TRICKY, status=st.sampled_from(["passed", " FAILED ", "ok", ""]), done=TRICKY,
+       sha=st.sampled_from(["abcdef1", "ABCDEF12", "abc", "g" * 7, "a" * 65]), ctype=st.sampled_from(
+           ["completion", "validation"]))
+def test_the_fast_path_accepts_only_what_the_full_path_accepts(run: str, ticket: str, agent: str, attempt: str,
+                                                                summary: str | None, status: str, done: str,
+                                                                sha: str, ctype: str) -> None:
+    import argparse
+
+    from metawsm.cli.signal import context
+    from metawsm.forum import control
+    from metawsm.forum.bounds import MAX_AGENT_KEY, check_name
+    from metawsm.forum.threads import check_body
+
+    flags = {"run": run, "ticket": ticket, "agent": agent, "attempt": attempt}
+    if ctype == "completion" and summary is not None:
+        flags["summary"] = summary
+    if ctype == "validation":
+        flags.update({"status": status, "done-criteria": done, "sha": sha})
+    ctx = signal_fast._context(flags)
+    fast = signal_fast._payload(ctype, flags, ctx) if ctx else None
+    try:
+        args = argparse.Namespace(**{f"ctx_{k}": flags[k] for k in ("run", "ticket", "agent", "attempt")})
+        full_ctx = context(args)
+        fields = {"summary": flags.get("summary"), "status": status.strip().lower() if status else None,
+                  "done_criteria": done, "sha": sha.strip().lower()} if ctype == "validation" else {
+                  "summary": flags.get("summary")}
+        payload = control.build(ctype, full_ctx["run"], full_ctx["agent"], full_ctx["attempt"], **fields)
+        for name in ("summary", "output_tail"):
+            if payload.get(name):
+                check_body(payload[name], 65536, what=name, required=False)
+        check_name(ticket, "ticket")
+        check_name(full_ctx["agent"], "actor_name", max_len=MAX_AGENT_KEY)
+        for value in payload.values():
+            if isinstance(value, str):
+                value.encode("utf-8")
+    except (MetawsmError, UnicodeEncodeError):
+        payload = None
+    if fast is not None:  # what the fast path writes, the full path would have written
+        assert payload == fast
