@@ -254,13 +254,27 @@ def connect(path: str | Path) -> sqlite3.Connection:
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _set_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn)
     except (sqlite3.Error, OSError) as exc:
         raise StateError(f"cannot open state database {path}: {exc}") from exc
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode. Switching needs an exclusive lock, for which SQLite does not always wait (busy_timeout):
+    while another process creates and migrates a fresh database, retry until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
