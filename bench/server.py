@@ -5,8 +5,11 @@
 Against a real `metawsm serve` process on a free loopback port (a fresh demo repository):
 idle CPU of the daemon (60 s; --quick 10 s; target <= 2 % of one core), append -> WebSocket frame
 latency with 20 clients connected (p50, p99; target p99 <= 100 ms), `GET /api/v1/forum/threads` with
-10,000 threads (median; target <= 20 ms), and the daemon's RSS while 10,000 and then 10,000 more
-events are streamed to a client (no growth)."""
+10,000 threads (median; target <= 20 ms), the daemon's RSS while 10,000 and then 10,000 more
+events are streamed to a client (no growth), and the cost of the browser checks (Host, CSRF): the same
+list call and a form POST with CSRF verification (`POST /login` with Origin, cookie and csrf_token),
+timed alternately against two daemons on the same repository, one with the checks and one without
+(`create_app(browser_checks=False)`, a test-only setting; target: within 10 %)."""
 
 from __future__ import annotations
 
@@ -145,6 +148,88 @@ def list_threads(url: str, forum: Forum, n: int, runs: int) -> dict[str, object]
             "p90_ms": pct(times, 90), "target_median_ms": 20}
 
 
+DAEMON = """
+import sys, uvicorn
+from pathlib import Path
+from metawsm.config.loader import load_policy
+from metawsm.config.project import Project
+from metawsm.server.app import create_app
+proj = Project(Path(sys.argv[1]))
+app = create_app(proj, load_policy(proj), worker=False, browser_checks=sys.argv[3] == "1")
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def _daemon(root: Path, checks: bool) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen([PY, "-c", DAEMON, str(root), str(port), "1" if checks else "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://{url}/api/v1/health", timeout=1).read()
+            return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("bench daemon did not start") from None
+            time.sleep(0.1)
+
+
+def checks_cost(root: Path, runs: int) -> dict[str, object]:
+    """GET /api/v1/forum/threads (10,000 threads) and a CSRF-verified form POST, checks on vs off."""
+    import http.client
+    import re
+    from urllib.parse import urlencode
+
+    daemons = {name: _daemon(root, name == "on") for name in ("on", "off")}
+    try:
+        conns, heads = {}, {}
+        for name, (_, url) in daemons.items():
+            conn = http.client.HTTPConnection(url)
+            conn.request("GET", "/forum", headers={"Accept": "text/html"})
+            resp = conn.getresponse()
+            page = resp.read().decode()
+            cookie = resp.getheader("set-cookie", "").split(";")[0]
+            token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page)
+            assert cookie and token, "no CSRF cookie or token on the page"
+            conns[name] = conn
+            heads[name] = ({"Cookie": cookie}, {"Cookie": cookie, "Origin": f"http://{url}",
+                                                "Content-Type": "application/x-www-form-urlencoded"},
+                           urlencode({"token": "", "next": "/forum", "csrf_token": token.group(1)}))
+        times: dict[str, dict[str, list[float]]] = {n: {"list": [], "form": []} for n in daemons}
+        for i in range(runs + 3):
+            for name, conn in conns.items():
+                get_headers, post_headers, form = heads[name]
+                t0 = time.perf_counter()
+                conn.request("GET", "/api/v1/forum/threads", headers=get_headers)
+                r = conn.getresponse()
+                r.read()
+                t1 = time.perf_counter()
+                conn.request("POST", "/login", body=form, headers=post_headers)
+                p = conn.getresponse()
+                p.read()
+                t2 = time.perf_counter()
+                assert r.status == 200 and p.status == 303, (r.status, p.status)
+                if i >= 3:
+                    times[name]["list"].append(t1 - t0)
+                    times[name]["form"].append(t2 - t1)
+        out: dict[str, object] = {"runs": runs, "target_ratio": 1.10}
+        for kind in ("list", "form"):
+            on, off = statistics.median(times["on"][kind]), statistics.median(times["off"][kind])
+            out[kind] = {"median_ms_checks_on": round(on * 1000, 3), "median_ms_checks_off": round(off * 1000, 3),
+                         "ratio": round(on / off, 3)}
+        return out
+    finally:
+        for proc, _ in daemons.values():
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 async def rss(url: str, forum: Forum, pid: int, rounds: int, per_round: int) -> dict[str, object]:
     from websockets.asyncio.client import connect
 
@@ -199,6 +284,7 @@ def main() -> None:
             "idle_cpu": {"seconds": idle_s, "percent_of_one_core": round(idle, 2), "target_percent": 2},
             "latency": asyncio.run(latency(url, forum, 100 if a.quick else 300)),
             "list_threads": list_threads(url, forum, 10_000, 30 if a.quick else 100),
+            "browser_checks_cost": checks_cost(root, 30 if a.quick else 200),
             "rss": asyncio.run(rss(url, forum, proc.pid, 2, 10_000)),
         }
     finally:

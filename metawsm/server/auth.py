@@ -171,12 +171,12 @@ def login(request: Request, token: str = Form("", max_length=4096), next: str = 
     """The login form posts the token here; a right one sets the HTTP-only session cookie. Wrong
     tokens are throttled per client address (429 with Retry-After)."""
     expected: str | None = request.app.state.token
-    if expected is None:
-        return RedirectResponse(_safe_next(next), status_code=303)
     if "origin" in request.headers and not (
             getattr(request.state, "csrf_cookie_ok", False)
             and hmac.compare_digest(csrf_token.encode(), str(request.state.csrf_token).encode())):
         return RedirectResponse(f"/login?error=1&next={quote(_safe_next(next), safe='/')}", status_code=303)
+    if expected is None:
+        return RedirectResponse(_safe_next(next), status_code=303)
     throttle: Throttle = request.app.state.login_throttle
     client = request.client.host if request.client else "?"
     wait = throttle.retry_after(client)
