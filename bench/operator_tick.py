@@ -85,13 +85,13 @@ def bench_tick(root: Path, ticks: int) -> dict[str, object]:
     eng = Engine.open(Project(root))
     op = Operator(eng)
     calls = [0]
-    real = eng.tmux._cmd
+    real = eng.runtime.tmux._cmd  # type: ignore[attr-defined]
 
     def counted(*args: str, check: bool = True) -> tuple[int, list[str], list[str]]:
         calls[0] += 1
         return real(*args, check=check)
 
-    eng.tmux._cmd = counted  # type: ignore[method-assign]
+    eng.runtime.tmux._cmd = counted  # type: ignore[attr-defined]
     t0 = time.perf_counter()
     decisions = op.tick()
     first = time.perf_counter() - t0

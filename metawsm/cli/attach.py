@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         agent = find_agent(eng, args.agent, run_id=args.run_id, ticket=args.ticket)
         command = attach_command(eng, agent.session)
         key = eng.agent_key(agent.ticket, agent.name)
-        if not eng.tmux.has_session(agent.session):
+        if not eng.runtime.exists(agent.session):
             raise NotFoundError(
                 f"the tmux session {agent.session} of {key} is not running (agent status {agent.status})",
                 hint=f"restart it: metawsm restart --run {agent.run_id} --agent {key}")

@@ -29,6 +29,9 @@ def global_options() -> argparse.ArgumentParser:
                    help="no colours (also when NO_COLOR is set)")
     g.add_argument("-v", "--verbose", dest="verbose", action="count", default=argparse.SUPPRESS,
                    help="more diagnostics on stderr")
+    g.add_argument("--lock-timeout", dest="lock_timeout", type=float, metavar="S", default=argparse.SUPPRESS,
+                   help="wait up to S seconds for a run another command is changing, then exit 1 naming it "
+                        "(default 5, or METAWSM_LOCK_TIMEOUT)")
     return parent
 
 

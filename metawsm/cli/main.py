@@ -87,7 +87,7 @@ def chosen_command(argv: list[str]) -> str | None:
     for arg in argv:
         if skip:
             skip = False
-        elif arg == "-C":
+        elif arg in ("-C", "--lock-timeout"):
             skip = True
         elif not arg.startswith("-"):
             return arg if arg in COMMANDS else None
@@ -197,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         args.cwd = str(cwd.resolve())
         args.out = out
         normalize(args)
+        lock_timeout = getattr(args, "lock_timeout", None)
+        if lock_timeout is not None or "metawsm.engine.locking" in sys.modules:  # (re)set per call, lazily
+            from metawsm.engine.locking import set_timeout
+
+            set_timeout(lock_timeout)
         handler = getattr(args, "run", None)
         if handler is None:
             if args.command is None:

@@ -13,47 +13,53 @@ DESCRIPTION = """\
 Advance runs by one reconcile pass: read new signals, move steps and agents, start ready work.
 Agents and finished checks start this command in the background themselves, so runs move on without
 a daemon; it is safe to run from several processes at once (one lease per run: a pass waits up to
---lease-wait seconds while another process holds it).
+--lease-wait seconds while another command holds it, then reports the run busy, naming the holder).
 
-exit codes: 0 ok, 1 a run failed or does not exist"""
+exit codes: 0 ok, 1 a run failed, does not exist, or stayed busy"""
 
 
 def add_parser(subparsers: Any) -> None:
     p = add_command(subparsers, "reconcile", help=HELP, description=DESCRIPTION)
     p.add_argument("--run", dest="run_id", metavar="RUN", help="only this run (default: every active run)")
     p.add_argument("--quiet", action="store_true", help="print nothing")
-    p.add_argument("--lease-wait", type=float_arg(0, 86400), default=10, metavar="S",
-                   help="when another process is reconciling the run, wait up to S seconds for it (default 10)")
+    p.add_argument("--lease-wait", type=float_arg(0, 86400), default=None, metavar="S",
+                   help="when another command holds a run's lease, wait up to S seconds for it "
+                        "(default: --lock-timeout when given, else 10)")
     p.set_defaults(run=run)
 
 
-def _reconcile_waiting(eng: Any, run_id: str, wait: float) -> Any:
-    """A pass, waiting for the run's lease when another process holds it: a background kick that
-    arrives while another pass is ending must still make its own pass, or its news would wait."""
-    import time
+def _reconcile_waiting(eng: Any, run_id: str, wait: float, busy: list[str]) -> Any:
+    """One pass as an operation on the run: a background kick that arrives while another command holds the
+    lease still makes its own pass once it is free, or its news would wait for the next one."""
+    from metawsm.engine.locking import LeaseBusy, operation
+    from metawsm.engine.reconcile import ReconcileResult, reconcile
 
-    from metawsm.engine.reconcile import reconcile
-
-    deadline = time.monotonic() + max(wait, 0)
-    while True:
-        result = reconcile(eng, run_id)
-        if not result.busy or time.monotonic() >= deadline:
-            return result
-        time.sleep(0.2)
+    try:
+        with operation(eng, run_id, "reconcile", timeout=wait):
+            return reconcile(eng, run_id)
+    except LeaseBusy as exc:
+        busy.append(exc.message)
+        return ReconcileResult(run_id, eng.store.get_run(run_id).status, busy=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from metawsm.engine.context import Engine
+    from metawsm.engine.locking import check_seconds
     from metawsm.state.machines import ACTIVE_RUN_STATES
 
+    wait = args.lease_wait if args.lease_wait is not None else getattr(args, "lock_timeout", None)
+    wait = check_seconds(10.0 if wait is None else wait, "--lease-wait")
     eng = Engine.open(repository(args))
+    busy: list[str] = []
     if args.run_id:
         run_ids = [eng.store.get_run(args.run_id).run_id]
     else:
         run_ids = [r.run_id for r in eng.store.list_runs(status_in=sorted(ACTIVE_RUN_STATES))]
-    results = [_reconcile_waiting(eng, rid, args.lease_wait) for rid in run_ids]
+    results = [_reconcile_waiting(eng, rid, wait, busy) for rid in run_ids]
     if not args.quiet:
+        for message in busy:
+            args.out.warn(message)
         args.out.result({"runs": [r.to_json() for r in results]},
                         lambda c: [c.print(f"{r.run_id}: {r.status}" + (" (busy)" if r.busy else ""), markup=False)
                                    for r in results] and None)
-    return 1 if any(r.status == "failed" for r in results) else 0
+    return 1 if any(r.status == "failed" or r.busy for r in results) else 0

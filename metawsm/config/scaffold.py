@@ -33,7 +33,7 @@ POLICY = """\
 #     symlink: []                    # e.g. [node_modules]
 #     commands: []                   # e.g. ["pip install -e ."]
 # tmux:
-#   socket_name: metawsm             # tmux -L metawsm; never your default tmux server
+#   socket_name: "metawsm-{repo}"    # tmux -L metawsm-<repo id>: one server per repository, never your default one
 #   session_pattern: "{plan}-{ticket}-{agent}"
 # execution:
 #   max_parallel: 4

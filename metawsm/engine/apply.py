@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metawsm.engine.kinds import REGISTRY, StepRef
+from metawsm.engine.kinds import StepRef
 from metawsm.engine.reconcile import ReconcileResult, reconcile
+from metawsm.engine.registry import REGISTRY
 from metawsm.errors import MetawsmError, StateError
 from metawsm.plan import StepChange, StepGraph, diff, render_plan
 from metawsm.runtime import git, proc
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from metawsm.engine.context import Engine
     from metawsm.state.models import Run
 
-TMUX_KINDS = ("session", "agent")
+SESSION_KINDS = ("session", "agent")
 
 
 class PreflightError(MetawsmError):
@@ -82,9 +83,8 @@ def preflight(eng: Engine, graph: StepGraph) -> list[str]:
     problems: list[str] = []
     if proc.which("git") is None:
         return ["git is not installed (or not on PATH)"]
-    needs_tmux = any(s.kind in TMUX_KINDS or (s.kind == "shell" and s.fields.get("tmux")) for s in graph.steps)
-    if needs_tmux and proc.which("tmux") is None:
-        problems.append("tmux is not installed (or not on PATH); agents run in tmux sessions")
+    if any(s.kind in SESSION_KINDS or (s.kind == "shell" and s.fields.get("tmux")) for s in graph.steps):
+        problems += eng.runtime.problems()
     for step in graph.steps:
         if step.kind == "workspace":
             problems += _workspace_problems(step.fields)
@@ -223,6 +223,22 @@ def _start_run(eng: Engine, run: Run, changed: bool) -> Run:
 
 def apply_plan(eng: Engine, config: Config, plan: Plan, *, dry_run: bool = False,
                max_parallel: int | None = None) -> ApplyResult:
+    """One apply operation: the plan's lease (so two applies of a plan never both create or sync its run),
+    then its active run's lease, held until the apply is done (a dry run changes nothing and takes none)."""
+    from metawsm.engine.locking import operation, plan_key
+
+    if dry_run:
+        return _apply_plan(eng, config, plan, dry_run=True, max_parallel=max_parallel)
+    with operation(eng, plan_key(plan.name), "apply"):
+        active = eng.store.active_run_for_plan(plan.name)
+        if active is None:
+            return _apply_plan(eng, config, plan, max_parallel=max_parallel)
+        with operation(eng, active.run_id, "apply"):
+            return _apply_plan(eng, config, plan, max_parallel=max_parallel)
+
+
+def _apply_plan(eng: Engine, config: Config, plan: Plan, *, dry_run: bool = False,
+                max_parallel: int | None = None) -> ApplyResult:
     """Render, preflight, diff against the recorded run, then (unless dry_run) record and reconcile."""
     from metawsm.engine.tickets import settled
 

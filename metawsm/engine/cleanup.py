@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from metawsm.engine.apply import stop_step
 from metawsm.engine.kinds.agent import move
 from metawsm.engine.lifecycle import LIVE_AGENT, ActionResult, _sessions
+from metawsm.engine.locking import locked
 from metawsm.errors import MetawsmError
 from metawsm.runtime import git
 
@@ -53,6 +54,7 @@ def losses(eng: Engine, run: Run) -> dict[str, list[str]]:
     return found
 
 
+@locked("cleanup")
 def cleanup_run(eng: Engine, run: Run, *, keep_workspaces: bool = False, force: bool = False) -> ActionResult:
     result = ActionResult(run.run_id, run.status)
     if not keep_workspaces and not force:
@@ -71,8 +73,8 @@ def cleanup_run(eng: Engine, run: Run, *, keep_workspaces: bool = False, force: 
         if agent.status in LIVE_AGENT:
             move(eng, agent, "stopping", "stopped", reason="cleaned up")
     for name in _sessions(eng, run):
-        if eng.tmux.kill_session(name):
-            result.actions.append(f"killed tmux session {name}")
+        if eng.runtime.kill(name):
+            result.actions.append(f"ended session {name}")
     if not keep_workspaces:
         from metawsm.engine.tickets import settled
 
@@ -103,6 +105,7 @@ def remove_workspace(fields: dict[str, Any], *, force: bool) -> list[str]:
     return actions
 
 
+@locked("forget")
 def forget_run(eng: Engine, run: Run) -> ActionResult:
     """Drop the run's records from state.db; git and tmux are not touched (Terraform's `state rm`)."""
     eng.store.forget_tickets_of_run(run.run_id)

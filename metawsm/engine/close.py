@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metawsm.engine import closegit
+from metawsm.engine.locking import locked
 from metawsm.errors import GateRefused, MetawsmError
 from metawsm.gate.evaluate import evaluate, workspace_fields
 from metawsm.runtime import git
@@ -60,6 +61,7 @@ def _repos(ws: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return sorted(ws["repos"].items(), key=lambda kv: (kv[0] != "self", kv[0]))
 
 
+@locked("close")
 def close_ticket(eng: Engine, run: Run, ticket: str, *, dry_run: bool = False, from_step: bool = False) -> CloseResult:
     """Close `ticket` of `run` (its workspace step names branch and repos). `from_step`: called by `close:T`."""
     ws = workspace_fields(eng, run.run_id, ticket)
@@ -203,8 +205,8 @@ def _tidy(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], result: CloseR
             continue
         move(eng, agent, "stopping", "stopped", reason="ticket closed")
         try:
-            if agent.session and eng.tmux.kill_session(agent.session):
-                result.actions.append(f"killed tmux session {agent.session}")
+            if agent.session and eng.runtime.kill(agent.session):
+                result.actions.append(f"ended session {agent.session}")
         except MetawsmError as exc:
             result.warnings.append(f"could not kill session {agent.session}: {exc.message}")
     for _name, repo in sorted(ws["repos"].items()):

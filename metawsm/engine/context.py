@@ -1,4 +1,4 @@
-"""What the engine works with: the project, its policy, the state store, the forum and tmux."""
+"""What the engine works with: the project, its policy, the state store, the forum and the session Runtime."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from metawsm.config.models import Policy
 from metawsm.config.project import Project
 from metawsm.forum import Forum
 from metawsm.forum.ids import agent_key
-from metawsm.runtime.tmux import PaneInfo, Tmux
+from metawsm.gate.context import CHECKS_AGENT as GATE_CHECKS_AGENT
+from metawsm.runtime.base import Runtime, RuntimeConfig, SessionState
 from metawsm.state import StateStore
 
-CHECKS_AGENT = "checks"  # the pseudo-agent whose control thread records a ticket's check results
+CHECKS_AGENT = GATE_CHECKS_AGENT  # the pseudo-agent whose control thread records a ticket's check results
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Engine:
     project: Project
     policy: Policy
     clock: Callable[[], float] = time.time
-    _snapshot: dict[str, PaneInfo] | None = field(default=None, repr=False)
+    _snapshot: dict[str, SessionState] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, project: Project, policy: Policy | None = None) -> Engine:
@@ -49,16 +50,21 @@ class Engine:
         return Forum.for_project(self.project, self.policy)
 
     @cached_property
-    def tmux(self) -> Tmux:
-        return Tmux(self.policy.tmux.socket_name)
+    def runtime(self) -> Runtime:
+        """Where this repository's agent sessions live (the `local` backend: tmux on this machine)."""
+        from metawsm.runtime.registry import open_runtime
+        from metawsm.runtime.scope import repo_id
 
-    def panes(self, *, refresh: bool = False) -> dict[str, PaneInfo]:
-        """Every session's agent pane, from one batched tmux query (cached until refreshed)."""
+        return open_runtime(RuntimeConfig("local", self.policy.tmux.socket_name, repo_id(self.project.root),
+                                          str(self.project.root)))
+
+    def sessions(self, *, refresh: bool = False) -> dict[str, SessionState]:
+        """Every session of this repository, from one batched query to the Runtime (cached until refreshed)."""
         if self._snapshot is None or refresh:
-            self._snapshot = self.tmux.snapshot()
+            self._snapshot = self.runtime.sessions()
         return self._snapshot
 
-    def forget_panes(self) -> None:
+    def forget_sessions(self) -> None:
         self._snapshot = None
 
     def logs_dir(self, run_id: str) -> Path:

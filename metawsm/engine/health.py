@@ -1,12 +1,12 @@
 """Agent health: liveness, activity, progress and idleness → healthy / idle / stalled / dead.
 
-One evaluation makes ONE batched tmux query (`Engine.panes`) for every agent of every run it looks at,
+One evaluation makes ONE batched Runtime query (`Engine.sessions`) for every agent of every run it looks at,
 one forum query per run (the run's control signals), and captures a pane or asks git for the last
 commit only when the cheap signals say an agent looks idle or stalled:
 
 - liveness: the agent's session and pane exist and the pane's command is still running (a dead pane's
   exit status is recorded);
-- activity: the newest of the stored activity time, tmux's window activity time and — when those are
+- activity: the newest of the stored activity time, the Runtime's last-output time and — when those are
   older than `health.idle_seconds` — a change of the pane's content hash;
 - progress: the newest of the stored progress time (the attempt's start), the agent's own control
   signals for its current attempt and — when those are older than `health.progress_stalled_seconds` —
@@ -20,7 +20,10 @@ commit only when the cheap signals say an agent looks idle or stalled:
 Only agents in running / idle / stalled are evaluated; pending, stopping, stopped, completed, failed
 and dead agents are left alone, and so is an agent that already signalled completion for its attempt
 (reconcile finishes it). Status changes go through the agent state machine; health, activity/progress
-times, pane hash and exit status are the only other fields written, and only when they change.
+times, pane hash and exit status are the only other fields written, and only when they change — and only
+under the run's lease (engine/locking.py): inside an operation on the run, or when the lease is free at
+once. While another command holds it (a `status` during an `apply`), health is evaluated and reported but
+not written.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from metawsm.state.machines import can_transition
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
     from metawsm.forum.models import ControlState
-    from metawsm.runtime.tmux import PaneInfo
+    from metawsm.runtime.base import SessionState
     from metawsm.state.models import Agent
 
 log = logging.getLogger(__name__)
@@ -122,16 +125,16 @@ def workspace_paths(steps: Iterable[Any]) -> dict[str, str]:
 
 
 class _Evaluator:
-    def __init__(self, eng: Engine, panes: Mapping[str, PaneInfo], now: float,
-                 captured: Mapping[str, str] | None = None) -> None:
-        self.eng, self.panes, self.now = eng, panes, now
+    def __init__(self, eng: Engine, panes: Mapping[str, SessionState], now: float,
+                 captured: Mapping[str, str] | None = None, *, write: bool = True) -> None:
+        self.eng, self.panes, self.now, self.write = eng, panes, now, write
         self.h = eng.policy.health
         self.captured = captured or {}
 
     def needs_capture(self, agent: Agent) -> bool:
         """An idle-looking live agent: its screen is compared with the last one seen."""
         pane = self.panes.get(agent.session)
-        if agent.status not in EVALUATED or agent.attempt < 1 or pane is None or pane.pane_dead:
+        if agent.status not in EVALUATED or agent.attempt < 1 or pane is None or pane.dead:
             return False
         return self.now - max(agent.last_activity_at or 0.0, pane.activity) >= self.h.idle_seconds
 
@@ -144,8 +147,8 @@ class _Evaluator:
         pane = self.panes.get(agent.session)
         updates: dict[str, object] = {}
         if pane is None:
-            return self._write(agent, "dead", f"tmux session {agent.session} is gone", updates)
-        if pane.pane_dead:
+            return self._write(agent, "dead", f"session {agent.session} is gone", updates)
+        if pane.dead:
             if pane.exit_status != agent.exit_status:
                 updates["exit_status"] = pane.exit_status
             code = "unknown status" if pane.exit_status is None else f"status {pane.exit_status}"
@@ -156,7 +159,7 @@ class _Evaluator:
             pane_hash = self._pane_hash(agent.session)
             if pane_hash is not None and pane_hash != agent.last_pane_hash:
                 if agent.last_pane_hash is not None:
-                    activity = self.now  # the screen changed though tmux's activity time did not say so
+                    activity = self.now  # the screen changed though the Runtime's activity time did not say so
                 updates["last_pane_hash"] = pane_hash
         progress = max(agent.last_progress_at or 0.0, signals.last_agent_signal_at.get(agent.attempt, 0.0)
                        if signals else 0.0)
@@ -186,7 +189,7 @@ class _Evaluator:
             reason = "stopped by a person" if agent.stopped_by_user else f"finished (attempt {agent.attempt})"
         if not reason and agent.status in ("dead", "failed"):
             code = "" if agent.exit_status is None else f" (exit status {agent.exit_status})"
-            reason = ("its tmux session or pane process ended" if agent.status == "dead"
+            reason = ("its session or its main process ended" if agent.status == "dead"
                       else "its command failed") + code
         return AgentHealth(agent.run_id, agent.ticket, agent.name, agent.health, agent.status, reason, False,
                            agent.last_activity_at, agent.last_progress_at,
@@ -201,11 +204,12 @@ class _Evaluator:
         store = self.eng.store
         status = agent.status
         try:
-            if health != agent.health:
-                updates["health"] = health
-            if updates:
-                store.update_agent(agent.run_id, agent.ticket, agent.name, **updates)
-            status = self._move(agent, STATUS_FOR[health], reason)
+            if self.write:  # else another command holds the run's lease: report, do not write
+                if health != agent.health:
+                    updates["health"] = health
+                if updates:
+                    store.update_agent(agent.run_id, agent.ticket, agent.name, **updates)
+                status = self._move(agent, STATUS_FOR[health], reason)
         except StateError as exc:  # moved meanwhile (reconcile, stop): its writer wins
             log.debug("health of %s/%s not written: %s", agent.ticket, agent.name, exc)
             status = store.get_agent(agent.run_id, agent.ticket, agent.name).status
@@ -231,7 +235,7 @@ class _Evaluator:
         text = self.captured.get(session)
         if text is None:
             try:
-                text = self.eng.tmux.capture_pane(session, CAPTURE_LINES)
+                text = self.eng.runtime.capture(session, CAPTURE_LINES)
             except MetawsmError:
                 return None
         return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
@@ -247,9 +251,9 @@ class _Evaluator:
 
 def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
                  signals: Mapping[str, AgentSignals] | None = None, workspaces: Mapping[str, str] | None = None,
-                 panes: Mapping[str, PaneInfo] | None = None, now: float | None = None) -> list[AgentHealth]:
-    """Evaluate (and record) the health of one run's agents. Panes come from `eng.panes()` (cached: call
-    `eng.forget_panes()` before a round over several runs, so tmux is asked once and freshly)."""
+                 panes: Mapping[str, SessionState] | None = None, now: float | None = None) -> list[AgentHealth]:
+    """Evaluate (and record) the health of one run's agents. Panes come from `eng.sessions()` (cached: call
+    `eng.forget_sessions()` before a round over several runs, so the Runtime is asked once and freshly)."""
     agents = eng.store.list_agents(run_id) if agents is None else agents
     if not any(a.status in EVALUATED for a in agents):
         return recorded_health(eng, agents)
@@ -257,18 +261,22 @@ def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
         signals = run_signals(eng, run_id)
     if workspaces is None:
         workspaces = workspace_paths(eng.store.list_steps(run_id))
-    ev = _Evaluator(eng, eng.panes() if panes is None else panes, now or eng.clock())
-    idle = [a.session for a in agents if ev.needs_capture(a)]
-    if len(idle) > 1:  # one chained tmux call for every idle-looking pane, not one call each
-        try:
-            ev.captured = eng.tmux.capture_many(idle, CAPTURE_LINES)
-        except MetawsmError:
-            ev.captured = {}
-    return [ev.agent(a, signals.get(eng.agent_key(a.ticket, a.name)), workspaces.get(a.ticket)) for a in agents]
+    from metawsm.engine.locking import try_operation
+
+    with try_operation(eng, run_id, "status") as held:
+        ev = _Evaluator(eng, eng.sessions() if panes is None else panes, now or eng.clock(), write=held)
+        idle = [a.session for a in agents if ev.needs_capture(a)]
+        if len(idle) > 1:  # one batched capture of every idle-looking session, not one call each
+            try:
+                ev.captured = eng.runtime.capture_many(idle, CAPTURE_LINES)
+            except MetawsmError:
+                ev.captured = {}
+        return [ev.agent(a, signals.get(eng.agent_key(a.ticket, a.name)), workspaces.get(a.ticket))
+                for a in agents]
 
 
 def recorded_health(eng: Engine, agents: list[Agent], reason: str | None = None) -> list[AgentHealth]:
-    """The health last recorded for `agents`, without looking at tmux, the forum or git (`reason` is
+    """The health last recorded for `agents`, without looking at the Runtime, the forum or git (`reason` is
     empty for agents that are not evaluated: pending, stopping, stopped, failed, dead)."""
     ev = _Evaluator(eng, {}, eng.clock())
     return [ev._static(a, reason or "") for a in agents]

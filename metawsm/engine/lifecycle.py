@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metawsm.engine.apply import reset_step, stop_step
 from metawsm.engine.kinds.agent import move
+from metawsm.engine.kinds.agent_inputs import restart_note_path
+from metawsm.engine.locking import locked
 from metawsm.errors import MetawsmError, NotFoundError, UsageError
 from metawsm.state.machines import can_transition
 
@@ -60,6 +61,7 @@ def parse_agent(eng: Engine, run: Run, agent: str) -> list[Any]:
     return agents
 
 
+@locked("stop")
 def stop_run(eng: Engine, run: Run, *, reason: str = "stopped by a person", ticket: str | None = None,
              agent: str | None = None) -> ActionResult:
     """Stop a run (its running steps, agents and sessions; the run moves to stopped), or only one ticket's or
@@ -92,8 +94,8 @@ def stop_run(eng: Engine, run: Run, *, reason: str = "stopped by a person", tick
             result.actions.append(f"stopped agent {a.ticket}/{a.name}")
     sessions = [a.session for a in agents if a.session] if agents is not None else _sessions(eng, run, ticket)
     for name in sessions:
-        if eng.tmux.kill_session(name):
-            result.actions.append(f"killed tmux session {name}")
+        if eng.runtime.kill(name):
+            result.actions.append(f"ended session {name}")
     if whole:
         run = _move_run(eng, eng.store.get_run(run.run_id), "stopped", reason=reason)
     sync_tickets(eng, run)
@@ -103,6 +105,7 @@ def stop_run(eng: Engine, run: Run, *, reason: str = "stopped by a person", tick
     return result
 
 
+@locked("resume")
 def resume_run(eng: Engine, run: Run, *, max_parallel: int | None = None, ticket: str | None = None) -> ActionResult:
     """Run failed or stopped steps again (of one ticket, or of the whole run) and continue the run."""
     from metawsm.engine.reconcile import reconcile
@@ -129,10 +132,6 @@ def resume_run(eng: Engine, run: Run, *, max_parallel: int | None = None, ticket
     return result
 
 
-def restart_note_path(eng: Engine, run_id: str, ticket: str, agent: str) -> Path:
-    return eng.project.state_dir / "restart" / run_id / f"{ticket}__{agent}.txt"
-
-
 def restart_note(eng: Engine, run: Run, ticket: str, agent_name: str, reason: str) -> str:
     agent = eng.store.get_agent(run.run_id, ticket, agent_name)
     lines = [f"NOTE: this is a restart (attempt {agent.attempt + 1}; previous attempt {agent.attempt} "
@@ -149,6 +148,7 @@ def restart_note(eng: Engine, run: Run, ticket: str, agent_name: str, reason: st
     return "\n".join(lines)
 
 
+@locked("restart")
 def restart_agents(eng: Engine, run: Run, *, agent: str | None = None, reason: str = "restarted by a person",
                    max_parallel: int | None = None) -> ActionResult:
     """New attempt for the selected agents (all of the run by default); their dependents run again."""

@@ -3,7 +3,8 @@
 One pass, under the run's lease: poll running steps, retry failed ones whose backoff has passed, start
 ready steps (needs done) up to `execution.max_parallel`, repeat while anything moved, then derive the
 run's status (complete, failed, awaiting_guidance or running). Safe to call from many processes at once:
-a pass that cannot take the lease returns at once with `busy=True`.
+inside an operation on the run (engine/locking.py) it runs under that lease; otherwise a pass that cannot
+take the lease at once returns with `busy=True` (its caller retries, or says so).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from metawsm.engine.kinds import REGISTRY, Outcome, StepRef
+from metawsm.engine.kinds import Outcome, StepRef
 from metawsm.engine.kinds.base import Immediate
+from metawsm.engine.locking import try_operation
+from metawsm.engine.registry import REGISTRY
 from metawsm.errors import MetawsmError
 from metawsm.plan.graph import StepGraph
 from metawsm.state.machines import can_transition
@@ -121,7 +124,7 @@ class _Pass:
 
     def start_batch(self, kind_name: str, items: list[tuple[Step, str]]) -> bool:
         """Start ready steps of one kind together through the kind's `start_many` (e.g. all sessions of a
-        round with one tmux invocation per batch instead of two per session). The steps are marked running
+        round with one Runtime call per batch instead of two per session). The steps are marked running
         right after the batch (not before it, so a crash leaves no step running whose agent never started
         for longer than those writes); a crash before the marks re-runs them, and every kind adopts."""
         kind: Any = REGISTRY[kind_name]  # a kind with the optional start_many(eng, refs) -> list[Outcome]
@@ -181,16 +184,15 @@ def _move_run(eng: Engine, run: Run, status: str) -> Run:
 
 
 def reconcile(eng: Engine, run_id: str, *, max_parallel: int | None = None) -> ReconcileResult:
-    lease = eng.store.acquire_lease(run_id, ttl=120)
-    if lease is None:
-        return ReconcileResult(run_id, eng.store.get_run(run_id).status, busy=True)
-    try:
+    with try_operation(eng, run_id, "reconcile") as held:
+        if not held:
+            return ReconcileResult(run_id, eng.store.get_run(run_id).status, busy=True)
         run = eng.store.get_run(run_id)
         if run.status not in RECONCILABLE:
             return ReconcileResult(run_id, run.status)
         p = _Pass(eng, run, max_parallel or eng.policy.execution.max_parallel)
         for _ in range(4 * len(p.graph.steps) + 2):  # each round moves at least one step, or stops
-            eng.forget_panes()
+            eng.forget_sessions()
             moved = p.poll_all()
             moved |= p.start_ready()
             if not moved:
@@ -203,5 +205,3 @@ def reconcile(eng: Engine, run_id: str, *, max_parallel: int | None = None) -> R
                 run = drop_from_graph(eng, run, ticket)
         run = close_run_if_done(eng, run)  # auto_close merged them all?
         return ReconcileResult(run_id, run.status, events=p.events, waiting=sorted(p.waiting))
-    finally:
-        eng.store.release_lease(lease)

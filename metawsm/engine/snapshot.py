@@ -173,7 +173,7 @@ def pending_questions(eng: Engine, agents: list[Any],
 
 
 def attach_command(eng: Engine, session: str) -> list[str]:
-    return ["tmux", "-L", eng.policy.tmux.socket_name, "attach-session", "-t", f"={session}"]
+    return eng.runtime.attach_command(session)
 
 
 def _escalation_views(items: list[Escalation]) -> list[EscalationView]:
@@ -253,9 +253,9 @@ def _ticket_views(eng: Engine, run: Run, tickets: list[str]) -> list[TicketView]
 
 def build_snapshots(eng: Engine, runs: list[Run], *, evaluate_health: bool = True,
                     now: datetime | None = None) -> list[RunSnapshot]:
-    """Snapshots of `runs` with ONE tmux query and ONE escalation query for all of them."""
+    """Snapshots of `runs` with ONE Runtime query and ONE escalation query for all of them."""
     if not runs:
         return []
-    eng.forget_panes()  # the first run with a live agent asks tmux once; the others reuse the answer
+    eng.forget_sessions()  # the first run with a live agent asks the Runtime once; the others reuse the answer
     escalations = eng.forum.escalations(now=now or datetime.now(UTC))
     return [build_snapshot(eng, run, escalations=escalations, evaluate_health=evaluate_health) for run in runs]

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from metawsm.errors import MetawsmError, NotFoundError
 from metawsm.gate import trust
+from metawsm.gate.context import CHECKS_AGENT
 from metawsm.gate.patterns import forbidden_match
 from metawsm.runtime import git, proc
 
 if TYPE_CHECKING:
     from metawsm.config.models import Policy
-    from metawsm.engine.context import Engine
+    from metawsm.gate.context import GateContext as Engine
     from metawsm.state.models import Run
 
 
@@ -104,8 +105,6 @@ def latest_validation(eng: Engine, run_id: str, ticket: str) -> dict[str, Any] |
 
 def validations(eng: Engine, run_id: str, ticket: str) -> list[dict[str, Any]]:
     """The latest validation of each signaller of the ticket (the check step, each agent), with `by`."""
-    from metawsm.engine.context import CHECKS_AGENT
-
     found: list[dict[str, Any]] = []
     keys = [eng.agent_key(ticket, CHECKS_AGENT)]
     attempts: dict[str, int | None] = {keys[0]: None}

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from typing import IO
 
     from metawsm.config.models import Policy
-    from metawsm.engine.context import Engine
+    from metawsm.gate.context import GateContext as Engine
     from metawsm.gate.evaluate import CheckResult
     from metawsm.state.models import Run
 
@@ -104,15 +104,15 @@ def run(top: str, args: list[str], stdin: IO[bytes]) -> tuple[int, str]:
 
 def check_tickets(root: str, targets: list[tuple[str, str, str]]) -> list[str]:
     """A refusal text per ticket ref whose gate fails at the pushed sha (empty: push accepted)."""
-    # Heavy imports here only: the engine brings sqlite, the forum and libtmux, which the fast path avoids.
+    # Heavy imports here only: the state store and the forum bring sqlite, which the fast path avoids.
     from pathlib import Path
 
     from metawsm.config.project import Project
-    from metawsm.engine.context import Engine
     from metawsm.errors import MetawsmError
+    from metawsm.gate.context import GateFacts
 
     try:
-        eng = Engine.open(Project(Path(root)), cached_policy(root))
+        eng = GateFacts.open(Project(Path(root)), cached_policy(root))
     except MetawsmError as exc:
         raise HookError(f"cannot load the metawsm policy: {exc.render()}") from exc
     refusals = []

@@ -1,7 +1,7 @@
 """One operator tick over the active runs: reconcile, evaluate health, apply the rules (and the LLM's
 advice when configured), act within the persisted limits, and return every decision taken.
 
-A tick makes one batched tmux query for the health of all runs' agents (plus reconcile's own), one
+A tick makes one batched Runtime query for the health of all runs' agents (plus reconcile's own), one
 forum query per run for its control signals, and reads/writes the operator's counters only where they
 change. `run_forever` repeats ticks until asked to stop (the CLI's signal handlers set the event), so a
 stop always falls between ticks.
@@ -75,18 +75,22 @@ class Operator:
         return self.eng.store.list_runs(status_in=sorted(ACTIVE_RUN_STATES | OPERATED))
 
     def tick(self) -> list[Decision]:
+        """Per run, one operation under its lease: reconcile, health, rules, actions. A run whose lease another
+        command keeps past the lock timeout is looked at again next tick (and the log says so)."""
+        from metawsm.engine.locking import LeaseBusy, operation
         from metawsm.engine.reconcile import RECONCILABLE, reconcile
 
-        runs = self.runs()
-        if not self.dry_run:
-            for run in runs:
-                if run.status in RECONCILABLE:
-                    reconcile(self.eng, run.run_id)
-        self.eng.forget_panes()  # one fresh tmux query for every run's health below
+        self.eng.forget_sessions()  # one fresh Runtime query, shared by the runs below unless reconcile moved
         decisions: list[Decision] = []
-        for run in runs:
-            decisions += self.tick_run(run.run_id)
-        self.eng.forget_panes()
+        for run in self.runs():
+            try:
+                with operation(self.eng, run.run_id, "operator"):
+                    if not self.dry_run and self.eng.store.get_run(run.run_id).status in RECONCILABLE:
+                        reconcile(self.eng, run.run_id)
+                    decisions += self.tick_run(run.run_id)
+            except LeaseBusy as exc:
+                log.info("operator: %s; looking at it again next tick", exc.message)
+        self.eng.forget_sessions()
         return decisions
 
     def run_forever(self, interval: float, on_decision: Callable[[Decision], None],
@@ -231,7 +235,7 @@ class Operator:
         lines: list[str] = []
         if a.session:
             try:
-                lines = self.eng.tmux.capture_pane(a.session, llm_mod.PANE_LINES).splitlines()
+                lines = self.eng.runtime.capture(a.session, llm_mod.PANE_LINES).splitlines()
             except MetawsmError:
                 lines = []
         now = self.eng.clock()
@@ -349,12 +353,12 @@ class Operator:
         from metawsm.engine.lifecycle import stop_run
 
         d = Decision("rules", STOP, run.run_id, reason, act=True)
-        panes = self.eng.panes(refresh=True)  # verify the evidence again, freshly
+        panes = self.eng.sessions(refresh=True)  # verify the evidence again, freshly
         for v in views:
             if v.completed or not v.agent.session:
                 continue
             pane = panes.get(v.agent.session)
-            if pane is not None and not pane.pane_dead:
+            if pane is not None and not pane.dead:
                 return replace(d, intent=WAIT, act=False,
                                reason=f"stale candidate not verified: session {v.agent.session} of {v.key} is alive")
         skipped = self._not_now(d)

@@ -10,14 +10,20 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from metawsm.errors import ExternalError
-from metawsm.runtime import envpass
+from metawsm.runtime.base import ForeignSession, SessionInfo, SessionSpec, check_labels
+from metawsm.runtime.tmux_args import BATCH as _BATCH
+from metawsm.runtime.tmux_args import BATCH_BYTES as _BATCH_BYTES
+from metawsm.runtime.tmux_args import EXIT_OPTION as _EXIT_OPTION
+from metawsm.runtime.tmux_args import agent_env, bin_dir, check_session_name, label_args, safe_session_name
+from metawsm.runtime.tmux_args import arg as _arg
+from metawsm.runtime.tmux_args import chunks as _chunks
+from metawsm.runtime.tmux_args import command_args as _command_args
+from metawsm.runtime.tmux_args import env_args as _env_args
 from metawsm.runtime.tmux_panes import PANE_FORMAT as _PANE_FORMAT
 from metawsm.runtime.tmux_panes import SEP as _SEP
 from metawsm.runtime.tmux_panes import PaneInfo
@@ -27,116 +33,9 @@ from metawsm.runtime.tmux_panes import to_int as _int
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory", "server exited")
 # a server whose last session just went away answers queries with these: nothing to list, not an error
 _NO_SESSIONS = ("no current target", "no sessions")
-_BATCH = 20  # new-session commands per tmux invocation in start_many
-# tmux refuses a command line over 16 KiB ("command too long"); chained batches stay under this many bytes
-# of arguments (each session's -e environment, with PATH, is about 1 KiB).
-_BATCH_BYTES = 12_000
 
-
-def _chunks(parts: Sequence[Sequence[str]], most: int = _BATCH, limit: int = _BATCH_BYTES) -> list[list[int]]:
-    """Indexes of ``parts`` (one tmux command list each) grouped so that each group, chained with ';',
-    fits in one tmux invocation. A single over-long part gets a group of its own (and tmux's error)."""
-    groups: list[list[int]] = []
-    size = 0
-    for index, args in enumerate(parts):
-        n = sum(len(a.encode()) + 1 for a in args) + 2
-        if not groups or len(groups[-1]) >= most or size + n > limit:
-            groups.append([])
-            size = 0
-        groups[-1].append(index)
-        size += n
-    return groups
-
-
-def bin_dir() -> str:
-    """The folder of the interpreter running metawsm (a virtualenv's bin holds the ``metawsm`` script)."""
-    return str(Path(sys.executable).parent)
-
-
-def agent_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` over the variables every session gets from the starting command (runtime/envpass.py), with
-    PATH starting with :func:`bin_dir` (PATH defaults to this process's PATH)."""
-    result = {**envpass.passed(), **env}
-    first = bin_dir()
-    parts = [p for p in (result.get("PATH") or os.environ.get("PATH", "")).split(os.pathsep) if p]
-    if not parts or parts[0] != first:
-        parts.insert(0, first)
-    result["PATH"] = os.pathsep.join(parts)
-    return result
-
-
-def safe_session_name(name: str) -> str:
-    """``name`` with the characters tmux would silently rewrite ('.', ':') or that break targets replaced by
-    '_', so the name metawsm stores is exactly the name tmux uses."""
-    cleaned = "".join("_" if ch in ".:" or ch.isspace() or not ch.isprintable() else ch for ch in name)
-    return cleaned.lstrip("=") or "_"
-
-
-def check_session_name(name: str) -> str:
-    if not name or name != safe_session_name(name):
-        raise ExternalError(
-            f"invalid tmux session name {name!r}: tmux would rename it",
-            hint=f"use {safe_session_name(name)!r} (metawsm.runtime.tmux.safe_session_name)",
-        )
-    return name
-
-
-def _arg(value: str) -> str:
-    """tmux ends a command at an argument ending in ';'; escape that ';' so the value reaches tmux intact."""
-    return value[:-1] + "\\;" if value.endswith(";") else value
-
-
-def _env_args(env: Mapping[str, str], command: str | None = None) -> list[str]:
-    """``-e`` arguments; PATH only when there is no command (a command gets PATH from :func:`_command_args`)."""
-    args: list[str] = []
-    for key, value in env.items():
-        if key == "PATH" and command is not None:
-            continue
-        if not key or "=" in key:
-            raise ExternalError(f"invalid environment variable name {key!r} for tmux")
-        args += ["-e", _arg(f"{key}={value}")]
-    return args
-
-
-# The window command: the user's command runs in an inner /bin/sh (passed as "$1", never interpolated);
-# its exit code is then stored in the pane option @metawsm_exit through the pane's own server ($TMUX).
-# tmux's own #{pane_dead_status} is sometimes left empty for panes that exit close together (tmux 3.3),
-# so the snapshot reads the option first.
-_WRAPPER = '/bin/sh -c "$1"; s=$?; "$2" set-option -p -t "$TMUX_PANE" @metawsm_exit "$s" 2>/dev/null; exit "$s"'
-_EXIT_OPTION = "@metawsm_exit"
-
-
-def _command_args(command: str | None, tmux_bin: str = "tmux", env: Mapping[str, str] | None = None) -> list[str]:
-    """The window command. tmux 3.3 gives a new pane the *client's* PATH whatever ``-e PATH`` says, and the
-    server's stale copy of any variable not passed: ``env`` sets PATH and unsets stale credentials first."""
-    if command is None:
-        return []
-    prefix: list[str] = []
-    if env is not None:
-        prefix = ["/usr/bin/env"]
-        for name in envpass.to_unset(env):
-            prefix += ["-u", name]
-        if "PATH" in env and env["PATH"] != os.environ.get("PATH"):  # else the client's PATH is right
-            prefix.append(_arg(f"PATH={env['PATH']}"))
-    return [*prefix, "/bin/sh", "-c", _WRAPPER, "metawsm-agent", _arg(command), _arg(tmux_bin)]
-
-
-@dataclass(frozen=True)
-class SessionSpec:
-    name: str
-    cwd: str
-    env: Mapping[str, str] = field(default_factory=dict)
-    command: str | None = None
-    window_name: str = "agent"
-    log: str | None = None  # respawn: append what the pane shows to this file (pipe-pane, from the first byte)
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    name: str
-    created: bool  # False: an existing session was adopted
-    pane_pid: int | None
-
+__all__ = ["_BATCH", "_BATCH_BYTES", "PaneInfo", "SessionInfo", "SessionSpec", "Tmux", "WindowInfo", "_chunks",
+           "agent_env", "bin_dir", "check_session_name", "safe_session_name"]
 
 @dataclass(frozen=True)
 class WindowInfo:
@@ -194,13 +93,29 @@ class Tmux:
         raise ExternalError(f"tmux -L {self.socket_name} {shlex.join(args)} failed: {' '.join(err)}")
 
     def _new_session_args(self, spec: SessionSpec, fmt: str) -> list[str]:
+        """One chained invocation: the session, remain-on-exit, and its labels (so a session is never seen
+        without the labels that say whose it is)."""
         check_session_name(spec.name)
         env = agent_env(spec.env)
         return [
             "new-session", "-d", "-s", _arg(spec.name), "-n", _arg(spec.window_name), "-c", _arg(spec.cwd),
             *_env_args(env, spec.command), "-P", "-F", fmt, *_command_args(spec.command, self.tmux_bin, env),
             ";", "set-option", "-w", "-t", _arg(f"={spec.name}:^"), "remain-on-exit", "on",
+            *label_args(spec.name, check_labels(spec.labels)),
         ]
+
+    def check_owner(self, spec: SessionSpec, pane: PaneInfo | None) -> None:
+        """Refuse to adopt ``pane``'s session for ``spec`` when it belongs to another repository (its `repo`
+        label differs, or it has none while ``spec`` has one)."""
+        want = spec.labels.get("repo")
+        if pane is None or not want or pane.labels.get("repo") == want:
+            return
+        owner = pane.labels.get("home") or pane.labels.get("repo") or "no metawsm repository (no labels)"
+        raise ForeignSession(
+            f"tmux session {spec.name!r} on socket {self.socket_name} belongs to {owner}, not to this "
+            f"repository ({spec.labels.get('home') or want}): metawsm does not adopt it",
+            hint="give each repository its own socket (tmux.socket_name with {repo}, the default), "
+                 "or end that session if it is stale")
 
     # -- sessions ---------------------------------------------------------------------------------------
     def has_session(self, name: str) -> bool:
@@ -210,17 +125,21 @@ class Tmux:
         return self._query("list-sessions", "-F", "#{session_name}") or []
 
     def ensure_session(self, name: str, cwd: str | os.PathLike[str], env: Mapping[str, str],
-                       command: str | None, window_name: str = "agent") -> SessionInfo:
-        """Create session ``name`` running ``command`` in its first window, or adopt it if it exists."""
+                       command: str | None, window_name: str = "agent", *,
+                       labels: Mapping[str, str] | None = None) -> SessionInfo:
+        """Create session ``name`` running ``command`` in its first window, or adopt it if it exists (and,
+        with a `repo` label, belongs to that repository: else ForeignSession)."""
         check_session_name(name)
+        spec = SessionSpec(name, os.fspath(cwd), env, command, window_name, labels or {})
         existing = self.snapshot().get(name)
         if existing is not None:
+            self.check_owner(spec, existing)
             return SessionInfo(name, created=False, pane_pid=existing.pane_pid)
-        spec = SessionSpec(name, os.fspath(cwd), env, command, window_name)
         code, out, err = self._cmd(*self._new_session_args(spec, "#{pane_pid}"), check=False)
         if code != 0:
             if any("duplicate session" in line for line in err):  # created meanwhile by another process
                 pane = self.snapshot().get(name)
+                self.check_owner(spec, pane)
                 return SessionInfo(name, created=False, pane_pid=pane.pane_pid if pane else None)
             raise ExternalError(f"cannot start tmux session {name!r} in {cwd}: {' '.join(err)}")
         return SessionInfo(name, created=True, pane_pid=_int(out[0]) if out else None)
@@ -228,9 +147,10 @@ class Tmux:
     def start_many(self, specs: Sequence[SessionSpec]) -> list[SessionInfo]:
         """Ensure many sessions with few tmux invocations: one snapshot, then one chained invocation per
         batch of new sessions. Existing sessions are adopted. Results follow the order of ``specs``."""
+        current = self.snapshot()
         for spec in specs:
             check_session_name(spec.name)
-        current = self.snapshot()
+            self.check_owner(spec, current.get(spec.name))
         pids: dict[str, int | None] = {}
         todo: list[SessionSpec] = []
         for spec in specs:
@@ -253,28 +173,30 @@ class Tmux:
             if spec.name in pids:
                 infos.append(SessionInfo(spec.name, created=True, pane_pid=pids[spec.name]))
             elif spec in todo:
-                infos.append(self.ensure_session(spec.name, spec.cwd, spec.env, spec.command, spec.window_name))
+                infos.append(self.ensure_session(spec.name, spec.cwd, spec.env, spec.command, spec.window_name,
+                                                 labels=spec.labels))
             else:
                 pane = current.get(spec.name)
                 infos.append(SessionInfo(spec.name, created=False, pane_pid=pane.pane_pid if pane else None))
         return infos
 
     def respawn(self, name: str, cwd: str | os.PathLike[str], env: Mapping[str, str],
-                command: str | None, log: str | None = None) -> int | None:
+                command: str | None, log: str | None = None, *, labels: Mapping[str, str] | None = None) -> int | None:
         """Restart the session's first-window command in place (killing the old process, alive or dead),
-        e.g. for a new agent attempt; returns the new pane pid. The session must exist. With ``log``, what
-        the pane shows is appended to that file from the command's first output on."""
-        _, out, _ = self._cmd(*self._respawn_args(name, cwd, env, command, log))
+        e.g. for a new agent attempt, recording ``labels``; returns the new pane pid. The session must exist.
+        With ``log``, what the pane shows is appended to that file from the command's first output on."""
+        _, out, _ = self._cmd(*self._respawn_args(name, cwd, env, command, labels or {}, log))
         return _int(out[-1]) if out else None
 
     def _respawn_args(self, name: str, cwd: str | os.PathLike[str], env: Mapping[str, str],
-                      command: str | None, log: str | None = None) -> list[str]:
+                      command: str | None, labels: Mapping[str, str], log: str | None = None) -> list[str]:
         """The chained commands of one respawn; they print exactly one line (the new pane pid). The pipe is
         opened in the same invocation, before tmux reads anything the new command prints."""
         check_session_name(name)
         target = _arg(f"={name}:^")
         full = agent_env(env)
         return [
+            *label_args(name, check_labels(labels))[1:], *([";"] if labels else []),
             "set-option", "-w", "-t", target, "remain-on-exit", "on", ";",
             "set-option", "-p", "-u", "-t", target, _EXIT_OPTION, ";",
             "respawn-pane", "-k", "-t", target, "-c", _arg(os.fspath(cwd)), *_env_args(full, command),
@@ -288,7 +210,7 @@ class Tmux:
         chained tmux invocation per batch; returns the new pane pid per respawned session. tmux ends a chain
         at its first failing command: the sessions after it are chained again, and the failing session is
         left out of the result (the caller's single :meth:`respawn` then raises its own error)."""
-        parts = [self._respawn_args(s.name, s.cwd, s.env, s.command, s.log) for s in specs]
+        parts = [self._respawn_args(s.name, s.cwd, s.env, s.command, s.labels, s.log) for s in specs]
         pids: dict[str, int | None] = {}
         for group in _chunks(parts):
             while group:
@@ -303,6 +225,19 @@ class Tmux:
                     pids[specs[index].name] = _int(line)
                 group = [] if code == 0 and done == len(group) else group[done + 1:]
         return pids
+
+    def send_keys(self, name: str, text: str, *, enter: bool = True) -> None:
+        """Type ``text`` literally into the session's first window (then Enter, unless ``enter`` is False)."""
+        target = _arg(f"={name}:^")
+        args = ["send-keys", "-t", target, "-l", "--", _arg(text)] if text else []
+        if enter:
+            args += [*([";"] if args else []), "send-keys", "-t", target, "Enter"]
+        if args:
+            self._cmd(*args)
+
+    def pipe_output(self, name: str, path: str | os.PathLike[str]) -> None:
+        """Append what the session's first window prints from now on to ``path`` (keeps an existing pipe)."""
+        self._cmd("pipe-pane", "-o", "-t", _arg(f"={name}:^"), f"cat >> {shlex.quote(os.fspath(path))}")
 
     def kill_session(self, name: str) -> bool:
         """Kill exactly the session ``name``; False when it did not exist."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from metawsm.runtime.base import LABEL_KEYS
 
 SEP = "\t"
+# the session's labels (user options @metawsm_<key>, see tmux_args.label_args) come before the session name,
+# which stays last: it is the one field that may itself contain the separator
 PANE_FIELDS = (
     "#{pane_pid}", "#{pane_dead}", "#{pane_dead_status}", "#{pane_dead_signal}", "#{session_activity}",
     "#{window_activity}", "#{window_index}", "#{pane_index}", "#{window_id}", "#{pane_current_command}",
-    "#{@metawsm_exit}", "#{window_name}", "#{session_name}",
+    "#{@metawsm_exit}", "#{window_name}", *(f"#{{@metawsm_{key}}}" for key in LABEL_KEYS), "#{session_name}",
 )
 PANE_FORMAT = SEP.join(PANE_FIELDS)
 
@@ -25,9 +30,10 @@ class PaneInfo:
     pane_index: int = 0
     window_name: str = ""
     window_id: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)  # only the labels the session has
 
     def to_json(self) -> dict[str, object]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "labels": dict(self.labels)}
 
 
 def to_int(text: str) -> int | None:
@@ -41,7 +47,9 @@ def parse_pane(line: str) -> PaneInfo | None:
     parts = line.split(SEP, len(PANE_FIELDS) - 1)
     if len(parts) != len(PANE_FIELDS):
         return None
-    pid, dead, status, sig, s_act, w_act, w_idx, p_idx, w_id, current, recorded, w_name, session = parts
+    pid, dead, status, sig, s_act, w_act, w_idx, p_idx, w_id, current, recorded, w_name = parts[:12]
+    session = parts[-1]
+    labels = {key: value for key, value in zip(LABEL_KEYS, parts[12:-1], strict=True) if value}
     # The wrapper records the exit code just before the pane's shell exits; tmux's own status may lag or
     # stay empty. A pane killed from outside (no recorded code, no tmux status) is dead with status None.
     exit_status = to_int(recorded)
@@ -52,4 +60,4 @@ def parse_pane(line: str) -> PaneInfo | None:
     activity = float(to_int(w_act) or to_int(s_act) or 0)
     return PaneInfo(session=session, pane_pid=to_int(pid), pane_dead=is_dead, exit_status=exit_status,
                     activity=activity, current_command=current, window_index=to_int(w_idx) or 0,
-                    pane_index=to_int(p_idx) or 0, window_name=w_name, window_id=w_id)
+                    pane_index=to_int(p_idx) or 0, window_name=w_name, window_id=w_id, labels=labels)

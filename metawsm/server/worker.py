@@ -114,6 +114,7 @@ class Worker:
             self.consecutive_errors = 0
 
     def _reconcile_all(self, eng: Any) -> str | None:
+        from metawsm.engine.locking import LeaseBusy, operation
         from metawsm.engine.reconcile import reconcile
         from metawsm.engine.snapshot import build_snapshots
         from metawsm.errors import MetawsmError
@@ -127,8 +128,11 @@ class Worker:
             self.last_processed_at = stamp()
         for run in runs:
             try:
-                reconcile(eng, run.run_id)
+                with operation(eng, run.run_id, "serve"):
+                    reconcile(eng, run.run_id)
                 self.runs_reconciled += 1
+            except LeaseBusy as exc:  # another command is changing it: the next tick looks again
+                log.info("worker: %s; reconciling it again next tick", exc.message)
             except MetawsmError as exc:  # one run's trouble must not stop the others
                 failed = f"{run.run_id}: {exc.message}"
                 self.reconcile_errors.append({"run_id": run.run_id, "error": exc.message, "at": stamp()})

@@ -190,6 +190,10 @@ MIGRATIONS: list[list[str]] = [
               AND EXISTS ({_NEWER.replace("= r.", "= runs.").replace("> r.", "> runs.")})""",
         f"CREATE UNIQUE INDEX runs_one_active ON runs(plan_name) WHERE {_ACTIVE.replace('r.', '')}",
     ],
+    [
+        # The lease names the command holding it, so a waiting command can say who it waits for.
+        "ALTER TABLE leases ADD COLUMN command TEXT NOT NULL DEFAULT ''",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

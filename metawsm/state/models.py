@@ -151,5 +151,6 @@ class Lease(_Record):
     token: str
     acquired_at: float
     expires_at: float
+    command: str = ""  # what holds it, e.g. "metawsm apply"
 
     _time_fields: ClassVar[frozenset[str]] = frozenset({"acquired_at", "expires_at"})

@@ -48,7 +48,7 @@ def test_user_profiles_extend_builtins(repo: Path) -> None:
 def test_no_files_is_valid_with_default_policy(repo: Path) -> None:
     config = loader.load(Project(repo))
     assert config.tickets == {} and config.plans == {}
-    assert config.policy.tmux.socket_name == "metawsm"
+    assert config.policy.tmux.socket_name == "metawsm-{repo}"
 
 
 def test_cross_file_errors_all_reported(repo: Path) -> None:

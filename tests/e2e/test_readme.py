@@ -77,5 +77,6 @@ def test_newcomer_follows_the_readme(tmp_path: Path) -> None:
         # nothing outside the temp folders: the checkout is untouched, the default tmux socket unused
         assert new_files() - checkout_before == set()
         assert default_socket.exists() == socket_existed
-    finally:
-        subprocess.run(["tmux", "-L", "metawsm", "kill-server"], env=env, capture_output=True)
+    finally:  # the default socket is metawsm-<repo id>, in this test's own TMUX_TMPDIR: end every server there
+        for socket in tmux_dir.glob("tmux-*/*"):
+            subprocess.run(["tmux", "-L", socket.name, "kill-server"], env=env, capture_output=True)

@@ -72,9 +72,15 @@ def test_random_payloads_are_inert(titles: list[str], tmp_path_factory, cli, tmu
     root = tmp_path_factory.mktemp("hostile")
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     assert main(["-C", str(root), "init", "--demo"]) == 0
-    (root / ".metawsm/policy.yaml").write_text(f"tmux:\n  socket_name: {tmux_socket}\n")
+    # one socket per example (`{repo}`: this example's repository), so no example meets another's sessions
+    (root / ".metawsm/policy.yaml").write_text(f"tmux:\n  socket_name: {tmux_socket}-{{repo}}\n")
     commit_all(root, "scaffold")
-    run_payloads(root, cli, titles, root.parent / "pwned")
+    from metawsm.runtime.scope import repo_id
+
+    try:
+        run_payloads(root, cli, titles, root.parent / "pwned")
+    finally:
+        subprocess.run(["tmux", "-L", f"{tmux_socket}-{repo_id(root)}", "kill-server"], capture_output=True)
 
 
 @pytest.mark.parametrize("name", ["a;b", "$(x)", "a b", "a.b", "../x", "-x", "a\nb", "é"])

@@ -19,7 +19,7 @@ CHATTY = "while true; do date; sleep 0.3; done"
 
 
 def _one(eng, run_id):  # type: ignore[no-untyped-def]
-    eng.forget_panes()
+    eng.forget_sessions()
     (h,) = evaluate_run(eng, run_id)
     return h
 
@@ -52,7 +52,7 @@ def test_killed_pane_process_is_dead_with_its_exit_status(project: Path, cli, tm
     pid = eng.store.get_agent(run_id, "DEMO-1", "sleeper").pane_pid
     assert pid
     os.kill(pid, signal.SIGKILL)  # the pane process this test's apply started
-    wait_for(lambda: eng.panes(refresh=True)["h-DEMO-1-sleeper"].pane_dead, what="pane to die")
+    wait_for(lambda: eng.sessions(refresh=True)["h-DEMO-1-sleeper"].dead, what="pane to die")
     h = _one(eng, run_id)
     assert (h.health, h.status) == ("dead", "dead") and "exited" in h.reason
 
@@ -133,9 +133,9 @@ def test_one_tmux_query_per_evaluation(project: Path, cli, tmux_socket: str, mon
     run_id = start(cli, project, agents_plan(project, "h", {f"a{i}": "sleep 300" for i in range(3)}))
     eng = engine(project)
     calls = []
-    real = eng.tmux.snapshot
-    monkeypatch.setattr(eng.tmux, "snapshot", lambda: calls.append(1) or real())
-    monkeypatch.setattr(eng.tmux, "capture_pane", lambda *a, **k: pytest.fail("captured a fresh pane"))
-    eng.forget_panes()
+    real = eng.runtime.sessions
+    monkeypatch.setattr(eng.runtime, "sessions", lambda: calls.append(1) or real())
+    monkeypatch.setattr(eng.runtime, "capture", lambda *a, **k: pytest.fail("captured a fresh pane"))
+    eng.forget_sessions()
     assert {h.health for h in evaluate_run(eng, run_id)} == {"healthy"}
     assert len(calls) == 1

@@ -40,7 +40,7 @@ CASES = [
          "agent:ABC-1:impl", "command", "echo metawsm/ABC-1 main"),
     Case("run-placeholder", shell_plan("echo {{ run.id }}"), "agent:ABC-1:impl", "command", "echo <run>"),
     Case("agent-name-and-policy", shell_plan("echo {{ agent.name }} {{ policy.tmux.socket_name }}"),
-         "agent:ABC-1:impl", "command", "echo impl metawsm"),
+         "agent:ABC-1:impl", "command", "echo impl metawsm-{repo}"),
     Case("conditional-in-template",
          shell_plan("echo {% if 'backend' in ticket.labels %}be{% else %}fe{% endif %}"),
          "agent:ABC-2:impl", "command", "echo fe"),

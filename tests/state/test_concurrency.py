@@ -111,7 +111,8 @@ def test_lease_expiry_renew_release(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.db")
     # a live holder on another host (pid cannot be checked) keeps it until expiry
     with store.db.write() as conn:
-        conn.execute("INSERT INTO leases VALUES ('r1', 1, 'elsewhere', 'tok', 0, ?)", (time.time() + 60,))
+        conn.execute("INSERT INTO leases VALUES ('r1', 1, 'elsewhere', 'tok', 0, ?, 'metawsm apply')",
+                     (time.time() + 60,))
     assert store.acquire_lease("r1") is None
     with store.db.write() as conn:
         conn.execute("UPDATE leases SET expires_at = ?", (time.time() - 1,))
@@ -136,7 +137,7 @@ def test_lease_expiry_renew_release(tmp_path: Path) -> None:
 def test_lease_context_waits_for_release(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.db")
     with store.db.write() as conn:
-        conn.execute("INSERT INTO leases VALUES ('r1', 1, 'elsewhere', 'tok', 0, ?)", (time.time() + 0.3,))
+        conn.execute("INSERT INTO leases VALUES ('r1', 1, 'elsewhere', 'tok', 0, ?, '')", (time.time() + 0.3,))
     started = time.monotonic()
     with store.lease("r1", wait=5, poll=0.05):
         assert time.monotonic() - started >= 0.2

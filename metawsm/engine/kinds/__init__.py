@@ -1,25 +1,8 @@
-"""Step kinds: one object per kind implementing the StepKind protocol, found through REGISTRY."""
+"""Step kinds: one object per kind implementing the StepKind protocol (the list of them is
+`metawsm.engine.registry.REGISTRY`). A kind imports no verb: the close kind is handed the close operation."""
 
 from __future__ import annotations
 
-from metawsm.engine.kinds.agent import AgentKind
 from metawsm.engine.kinds.base import Outcome, StepKind, StepRef
-from metawsm.engine.kinds.check import CheckKind
-from metawsm.engine.kinds.close import CloseKind
-from metawsm.engine.kinds.gate import GateKind
-from metawsm.engine.kinds.session import SessionKind
-from metawsm.engine.kinds.shell import ShellKind
-from metawsm.engine.kinds.workspace import WorkspaceKind
 
-REGISTRY: dict[str, StepKind] = {
-    "workspace": WorkspaceKind(),
-    "session": SessionKind(),
-    "agent": AgentKind(),
-    "check": CheckKind(),
-    "gate": GateKind(),
-    "shell": ShellKind(),
-    "close": CloseKind(),
-}
-
-
-__all__ = ["REGISTRY", "Outcome", "StepKind", "StepRef"]
+__all__ = ["Outcome", "StepKind", "StepRef"]

@@ -1,4 +1,4 @@
-"""`agent:T:A`: the profile's command runs as the tmux session's window command until the agent signals
+"""`agent:T:A`: the profile's command runs as its session's main command (Runtime) until the agent signals
 completion for its current attempt. A completion from an older attempt never completes a newer one."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from metawsm.agents import failures, launch
 from metawsm.engine.kinds.agent_inputs import launch_inputs
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
+from metawsm.engine.kinds.session import labels_for
 from metawsm.errors import MetawsmError
-from metawsm.runtime.tmux import SessionSpec
+from metawsm.runtime.base import SessionSpec
 from metawsm.state.machines import can_transition
 
 log = logging.getLogger(__name__)
@@ -71,20 +72,20 @@ def move(eng: Engine, agent: Agent, *states: str, reason: str) -> None:
 class AgentKind:
     def start(self, eng: Engine, ref: StepRef) -> Outcome:
         fields = ref.fields
-        session, cwd = fields["session"], fields["cwd"]
         attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
         env = agent_env(eng, ref, attempt)
         command, note_file = launch_inputs(eng, ref, attempt, env)
         try:
             prepare_cli(ref, env)
-            if not eng.tmux.has_session(session):
-                eng.tmux.ensure_session(session, cwd, env, None)
-            pid = eng.tmux.respawn(session, cwd, env, command, transcript(eng, ref, attempt))
+            spec = SessionSpec(fields["session"], fields["cwd"], env, command, labels=labels_for(ref, attempt),
+                               log=transcript(eng, ref, attempt))
+            eng.runtime.create(replace(spec, command=None, log=None))  # adopts this repository's session
+            pid = eng.runtime.respawn(spec)
             if note_file is not None:
                 note_file.unlink(missing_ok=True)
         except MetawsmError as exc:
             return Outcome.failed(f"cannot start agent {ref.agent} for {ref.ticket}: {exc.message}")
-        eng.forget_panes()
+        eng.forget_sessions()
         return self._launched(eng, ref, attempt, pid)
 
     def _launched(self, eng: Engine, ref: StepRef, attempt: int, pid: int | None) -> Outcome:
@@ -93,12 +94,12 @@ class AgentKind:
         now = eng.clock()
         eng.store.update_agent(ref.run_id, ref.ticket, ref.agent, pane_pid=pid, exit_status=None,
                                last_activity_at=now, last_progress_at=now, stopped_by_user=False)
-        return Outcome.running(note=f"attempt {attempt} started in tmux session {ref.fields['session']}")
+        return Outcome.running(note=f"attempt {attempt} started in session {ref.fields['session']}")
 
     def start_many(self, eng: Engine, refs: Sequence[StepRef]) -> list[Outcome]:
-        """`start` for all of a reconcile round's ready agents with few tmux invocations: one snapshot, one
-        batched `start_many` for sessions that are missing, one chained `respawn_many`. An agent the batch
-        could not start is started on its own, so its error is its own."""
+        """`start` for all of a reconcile round's ready agents with few Runtime calls: one snapshot, one
+        batched `create_many` for sessions that are missing, one `respawn_many`. An agent the batch could
+        not start is started on its own, so its error is its own."""
         launches = []
         for ref in refs:
             attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
@@ -108,14 +109,16 @@ class AgentKind:
                 prepare_cli(ref, env)
             except MetawsmError as exc:  # the agent's pane says why, and its note shows the pane
                 command = f"printf '%s\\n' {shlex.quote('metawsm: ' + exc.message)}; exit 1"
-            launches.append((ref, attempt, SessionSpec(ref.fields["session"], ref.fields["cwd"], env, command,
-                                                       log=transcript(eng, ref, attempt)), note_file))
+            spec = SessionSpec(ref.fields["session"], ref.fields["cwd"], env, command,
+                               labels=labels_for(ref, attempt), log=transcript(eng, ref, attempt))
+            launches.append((ref, attempt, spec, note_file))
         try:
-            panes = eng.panes(refresh=True)
-            missing = [replace(spec, command=None) for _, _, spec, _ in launches if spec.name not in panes]
+            current = eng.sessions(refresh=True)
+            missing = [replace(spec, command=None, log=None) for _, _, spec, _ in launches
+                       if spec.name not in current]
             if missing:
-                eng.tmux.start_many(missing)
-            pids = eng.tmux.respawn_many([spec for _, _, spec, _ in launches])
+                eng.runtime.create_many(missing)
+            pids = eng.runtime.respawn_many([spec for _, _, spec, _ in launches])
         except MetawsmError:
             pids = {}
         outcomes = []
@@ -124,16 +127,15 @@ class AgentKind:
                 if spec.name in pids:
                     pid = pids[spec.name]
                 else:
-                    if not eng.tmux.has_session(spec.name):
-                        eng.tmux.ensure_session(spec.name, spec.cwd, spec.env, None)
-                    pid = eng.tmux.respawn(spec.name, spec.cwd, spec.env, spec.command, spec.log)
+                    eng.runtime.create(replace(spec, command=None, log=None))
+                    pid = eng.runtime.respawn(spec)
                 if note_file is not None:
                     note_file.unlink(missing_ok=True)
             except MetawsmError as exc:
                 outcomes.append(Outcome.failed(f"cannot start agent {ref.agent} for {ref.ticket}: {exc.message}"))
                 continue
             outcomes.append(self._launched(eng, ref, attempt, pid))
-        eng.forget_panes()
+        eng.forget_sessions()
         return outcomes
 
     def poll(self, eng: Engine, ref: StepRef) -> Outcome:
@@ -143,8 +145,8 @@ class AgentKind:
         key = eng.agent_key(ref.ticket, ref.agent)
         state = eng.forum.control_state(ref.run_id, key, agent.attempt)
         if state.completion is None:
-            pane = eng.panes().get(agent.session)
-            if pane is not None and not pane.pane_dead:
+            pane = eng.sessions().get(agent.session)
+            if pane is not None and not pane.dead:
                 timeout = int(ref.fields.get("timeout_seconds") or 0)
                 started = ref.step.started_at or eng.clock()
                 if timeout and eng.clock() - started > timeout:
@@ -165,14 +167,14 @@ class AgentKind:
     def _ended(self, eng: Engine, ref: StepRef, agent: Agent, pane: object) -> Outcome:
         session = agent.session
         if pane is None:
-            move(eng, agent, "dead", reason="tmux session disappeared")
-            return Outcome.failed(f"tmux session {session} of agent {ref.agent} ({ref.ticket}) disappeared "
+            move(eng, agent, "dead", reason="session disappeared")
+            return Outcome.failed(f"session {session} of agent {ref.agent} ({ref.ticket}) disappeared "
                                   f"before the agent signalled completion")
         code = getattr(pane, "exit_status", None)
         eng.store.update_agent(ref.run_id, ref.ticket, ref.agent, exit_status=code)
         move(eng, agent, "failed", reason=f"command exited with status {code}")
         try:
-            text = eng.tmux.capture_pane(session, 60)
+            text = eng.runtime.capture(session, 60)
         except MetawsmError:
             text = ""
         why = failures.explain(text, cli=ref.fields.get("cli"), command=str(ref.fields.get("command", "")))
@@ -189,7 +191,7 @@ class AgentKind:
             return None  # one pane capture per agent every few seconds, not on every poll
         _LAST_FATAL_CHECK[agent.session] = now
         try:
-            text = eng.tmux.capture_pane(agent.session, 40)
+            text = eng.runtime.capture(agent.session, 40)
         except MetawsmError:
             return None
         found = failures.recognise("\n".join(failures.last_lines(text, 12)))
@@ -204,5 +206,5 @@ class AgentKind:
     def stop(self, eng: Engine, ref: StepRef) -> None:
         session = ref.fields.get("session")
         if session:
-            eng.tmux.kill_session(session)
-            eng.forget_panes()
+            eng.runtime.kill(session)
+            eng.forget_sessions()

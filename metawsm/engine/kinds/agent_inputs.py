@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def restart_note_path(eng: Engine, run_id: str, ticket: str, agent: str) -> Path:
+    """Where a restart leaves its note for the agent's next attempt (engine/lifecycle.py writes it)."""
+    return eng.project.state_dir / "restart" / run_id / f"{ticket}__{agent}.txt"
+
+
 def prompt_path(state_dir: Path, run_id: str, ticket: str, agent: str, attempt: int) -> Path:
     return state_dir / "prompts" / run_id / ticket / f"{agent}.{attempt}.md"
 
@@ -46,8 +51,6 @@ def feedback_section(round_no: int, text: str) -> str:
 
 def launch_inputs(eng: Engine, ref: StepRef, attempt: int, env: dict[str, str]) -> tuple[str, Path | None]:
     """(command to run, the restart note file to remove once launched); fills `env`."""
-    from metawsm.engine.lifecycle import restart_note_path
-
     state_dir = eng.project.state_dir
     command = str(ref.fields["command"])
     prompt = str(ref.fields.get("prompt") or "")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from metawsm.engine import detached
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
+from metawsm.gate.context import CHECKS_AGENT
 from metawsm.runtime import git
 
 if TYPE_CHECKING:
@@ -114,8 +115,6 @@ class CheckKind:
             return None
 
     def _record(self, eng: Engine, ref: StepRef, status: str, tail: str) -> str:
-        from metawsm.engine.context import CHECKS_AGENT
-
         sha = git.head_sha(ref.fields["cwd"])
         eng.forum.signal(ref.run_id, ref.ticket, eng.agent_key(ref.ticket, CHECKS_AGENT), max(ref.step.attempts, 1),
                          "validation", status=status, done_criteria="checks: " + "; ".join(ref.fields["commands"]),

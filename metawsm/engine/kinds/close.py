@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from metawsm.engine.kinds.base import Immediate, Outcome, StepRef
 from metawsm.errors import MetawsmError
@@ -12,11 +13,14 @@ if TYPE_CHECKING:
 
 
 class CloseKind(Immediate):
-    def start(self, eng: Engine, ref: StepRef) -> Outcome:
-        from metawsm.engine.close import close_ticket
+    """Handed the close operation (`engine.close.close_ticket`) by the registry: a kind imports no verb."""
 
+    def __init__(self, close_ticket: Callable[..., Any]) -> None:
+        self.close_ticket = close_ticket
+
+    def start(self, eng: Engine, ref: StepRef) -> Outcome:
         try:
-            result = close_ticket(eng, ref.run, ref.ticket, from_step=True)
+            result = self.close_ticket(eng, ref.run, ref.ticket, from_step=True)
         except MetawsmError as exc:
             return Outcome.failed(exc.message)
         return Outcome.done(f"merged {result.branch} into {result.base_branch} at {(result.merged_sha or '')[:12]}")

@@ -1,4 +1,4 @@
-"""`session:T:A`: the agent's tmux session (cwd = workspace, METAWSM_* environment)."""
+"""`session:T:A`: the agent's session in the Runtime (cwd = workspace, METAWSM_* environment, labels)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from metawsm.engine.kinds.base import Immediate, Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
-from metawsm.runtime.tmux import SessionSpec
+from metawsm.runtime.base import SessionSpec
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
@@ -18,24 +18,36 @@ if TYPE_CHECKING:
 PLACEHOLDER = "exec sleep 86400"
 
 
+def labels_for(ref: StepRef, attempt: int | None = None) -> dict[str, str]:
+    """The session labels naming the run, ticket and agent (and attempt) a session serves."""
+    labels = {"run": ref.run_id, "ticket": ref.ticket, "agent": ref.agent}
+    if attempt is not None:
+        labels["attempt"] = str(attempt)
+    return {k: v for k, v in labels.items() if v}
+
+
+def spec_for(ref: StepRef) -> SessionSpec:
+    fields = ref.fields
+    return SessionSpec(fields["name"], fields["cwd"], session_env(ref, fields), PLACEHOLDER,
+                       labels=labels_for(ref))
+
+
 class SessionKind(Immediate):
     def start(self, eng: Engine, ref: StepRef) -> Outcome:
         fields = ref.fields
         try:
-            info = eng.tmux.ensure_session(fields["name"], fields["cwd"], session_env(ref, fields), PLACEHOLDER)
+            info = eng.runtime.create(spec_for(ref))
         except MetawsmError as exc:
-            return Outcome.failed(f"tmux session {fields['name']}: {exc.message}")
-        eng.forget_panes()
+            return Outcome.failed(f"session {fields['name']}: {exc.message}")
+        eng.forget_sessions()
         return Outcome.done(f"{'created' if info.created else 'adopted'} session {fields['name']}")
 
     def start_many(self, eng: Engine, refs: Sequence[StepRef]) -> list[Outcome]:
-        """All of a reconcile round's ready sessions with one snapshot and one tmux invocation per batch
-        (`Tmux.start_many`); when the batch call itself fails, each session is started on its own."""
-        specs = [SessionSpec(ref.fields["name"], ref.fields["cwd"], session_env(ref, ref.fields), PLACEHOLDER)
-                 for ref in refs]
+        """All of a reconcile round's ready sessions with one snapshot and one Runtime call per batch
+        (`Runtime.create_many`); when the batch call itself fails, each session is started on its own."""
         try:
-            infos = eng.tmux.start_many(specs)
+            infos = eng.runtime.create_many([spec_for(ref) for ref in refs])
         except MetawsmError:
             return [self.start(eng, ref) for ref in refs]
-        eng.forget_panes()
+        eng.forget_sessions()
         return [Outcome.done(f"{'created' if info.created else 'adopted'} session {info.name}") for info in infos]

@@ -1,4 +1,4 @@
-"""`shell`: a plan's own step; a detached subprocess, or (tmux: true) a tmux session you can attach to."""
+"""`shell`: a plan's own step; a detached subprocess, or (tmux: true) a Runtime session you can attach to."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 from metawsm.engine import detached
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.engine.kinds.check import log_path
+from metawsm.engine.kinds.session import labels_for
 from metawsm.errors import MetawsmError
-from metawsm.runtime.tmux import safe_session_name
+from metawsm.runtime.base import SessionSpec, safe_session_name
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
@@ -32,12 +33,13 @@ class ShellKind:
         if fields.get("tmux"):
             name = session_for(ref)
             try:
-                eng.tmux.kill_session(name)  # a retry starts clean
-                eng.tmux.ensure_session(name, cwd, env, fields["run"], window_name="step")
+                eng.runtime.kill(name)  # a retry starts clean
+                eng.runtime.create(SessionSpec(name, str(cwd), env, fields["run"], window_name="step",
+                                               labels=labels_for(ref)))
             except MetawsmError as exc:
                 return Outcome.failed(f"step {ref.step.step_id}: {exc.message}")
-            eng.forget_panes()
-            return Outcome.running(note=f"running in tmux session {name}")
+            eng.forget_sessions()
+            return Outcome.running(note=f"running in session {name}")
         log = log_path(eng, ref)
         detached.start(fields["run"], cwd=cwd, env={**os.environ, **env}, log=log,
                        project_root=eng.project.root, run_id=ref.run_id)
@@ -45,10 +47,10 @@ class ShellKind:
 
     def poll(self, eng: Engine, ref: StepRef) -> Outcome:
         if ref.fields.get("tmux"):
-            pane = eng.panes().get(session_for(ref))
+            pane = eng.sessions().get(session_for(ref))
             if pane is None:
-                return Outcome.failed(f"step {ref.step.step_id}: its tmux session disappeared")
-            if not pane.pane_dead:
+                return Outcome.failed(f"step {ref.step.step_id}: its session disappeared")
+            if not pane.dead:
                 return Outcome.running()
             code = pane.exit_status
             return Outcome.done() if code == 0 else Outcome.failed(f"step {ref.step.step_id} exited with {code}")
@@ -64,6 +66,6 @@ class ShellKind:
 
     def stop(self, eng: Engine, ref: StepRef) -> None:
         if ref.fields.get("tmux"):
-            eng.tmux.kill_session(session_for(ref))
+            eng.runtime.kill(session_for(ref))
         else:
             detached.stop(log_path(eng, ref))
