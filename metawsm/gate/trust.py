@@ -22,7 +22,7 @@ from metawsm.runtime import git
 
 if TYPE_CHECKING:
     from metawsm.config.models import Policy
-    from metawsm.engine.context import Engine
+    from metawsm.gate.context import GateContext as Engine
 
 POLICY_FILE = ".metawsm/policy.yaml"
 JUDGING_DIRS = ("plans/", "tickets/")
@@ -57,7 +57,7 @@ def judging_changes(repo_path: str, base_branch: str, sha: str) -> list[str]:
 def validation_source(eng: Engine, run_id: str, ticket: str, validation: dict[str, Any],
                       policy: Policy) -> tuple[bool, str]:
     """(trusted, who) for a recorded validation (a control_state validation with `by` and `sequence`)."""
-    from metawsm.engine.context import CHECKS_AGENT
+    from metawsm.gate.context import CHECKS_AGENT
 
     events, _ = eng.forum.events(int(validation["sequence"]) - 1, 1)
     event = events[0] if events else None
