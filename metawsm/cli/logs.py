@@ -15,7 +15,7 @@ Print the transcript of AGENT (`name` or `TICKET/name`): everything its tmux pan
 attempt, recorded by tmux pipe-pane in .metawsm/state/logs/<run>/<ticket>/<agent>.<attempt>.log and kept
 after stop, close, cleanup and retries. The agent is looked up in the active runs, else in the most recent
 run that has it (--run picks one). Terminal control sequences are removed unless --raw; -f follows the
-transcript as it grows until the agent's session ends (Ctrl-C stops following).
+transcript as it grows until the attempt's command ends (Ctrl-C stops following).
 
 With --check, print the log of ticket T's checks instead (`metawsm logs T --check`): each command as
 `$ command`, its output, and the command that failed with its exit code — the file a failed check's note
@@ -98,8 +98,14 @@ def run(args: argparse.Namespace) -> int:
             continue
         probe = Again.open(repository(args))
         try:
-            alive = probe.tmux.has_session(session)
+            pane = probe.tmux.snapshot().get(session)
         finally:
             probe.close()
-        if not alive:
+        if pane is None or pane.pane_dead:  # the attempt ended (a dead pane stays for its exit status)
+            time.sleep(0.3)  # the pipe's last bytes
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                rest = handle.read()
+            if rest:
+                args.out.raw(show(rest.decode("utf-8", errors="replace")))
             return 0

@@ -51,3 +51,14 @@ def test_a_real_cli_transcript_shows_its_work(project: Path, cli, agent_cli,  # 
                 break
             time.sleep(0.2)
     assert "COMMITTED" in text and "Finished the greeting." in text
+
+
+def test_follow_prints_until_the_attempt_ends(project: Path, cli) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from tests.conftest import run_metawsm
+
+    plan = write_plan(project, "follow", "tickets: [DEMO-1]\nagents:\n  - name: impl\n    profile: shell\n"
+                      "    run: \"echo first line; sleep 3; echo second line; metawsm signal completion\"\n")
+    assert cli("apply", str(plan), cwd=project).code == 0
+    followed = run_metawsm("logs", "impl", "-f", cwd=project, timeout=60)
+    assert followed.returncode == 0, followed.stderr
+    assert "first line" in followed.stdout and "second line" in followed.stdout
