@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from metawsm.config import schemas, yamlload
+from metawsm.config.agentorder import agent_order_checks
 from metawsm.config.models import Plan, Policy, Ticket, build
 from metawsm.config.project import Project
 from metawsm.errors import ConfigError, Diagnostic, UsageError
@@ -141,6 +142,7 @@ def _plan_checks(loaded: _Loaded, policy: Policy, tickets: Mapping[str, Any]) ->
                                          f"{schemas.suggest(agent['profile'], sorted(policy.agent_profiles))}")
         elif "agent.run" in profile.command and "run" not in agent:
             at(["agents", i], f"profile {agent['profile']!r} runs the agent's `run` command, but none is given")
+    agent_order_checks(data["agents"], at)
     step_ids: set[str] = set()
     for i, step in enumerate(data["steps"]):
         if step["id"] in step_ids:

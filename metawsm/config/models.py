@@ -196,6 +196,7 @@ class AgentSpec:
     timeout_seconds: int = 0
     mode: str | None = None
     permissions: str | None = None
+    needs: tuple[str, ...] = ()  # agents of the same ticket that complete before this one starts
 
 
 @dataclass(frozen=True)

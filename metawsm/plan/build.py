@@ -201,7 +201,8 @@ class _Planner:
         command = r.render(profile.command, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.command"))
         profile_env = {k: r.render(v, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.env.{k}"))
                        for k, v in sorted(profile.env.items())}
-        self.drafts.append(Draft(f"agent:{t}:{a}", "agent", t, a, [f"session:{t}:{a}"], {
+        needs = [f"session:{t}:{a}", *(f"agent:{t}:{n}" for n in spec.needs)]  # agents it waits for
+        self.drafts.append(Draft(f"agent:{t}:{a}", "agent", t, a, needs, {
             "profile": spec.profile,
             "prompt": prompt,
             "command": command,
