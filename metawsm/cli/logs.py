@@ -98,10 +98,10 @@ def run(args: argparse.Namespace) -> int:
             continue
         probe = Again.open(repository(args))
         try:
-            pane = probe.tmux.snapshot().get(session)
+            state = probe.sessions(refresh=True).get(session)
         finally:
             probe.close()
-        if pane is None or pane.pane_dead:  # the attempt ended (a dead pane stays for its exit status)
+        if state is None or state.dead:  # the attempt ended (a dead pane stays for its exit status)
             time.sleep(0.3)  # the pipe's last bytes
             with path.open("rb") as handle:
                 handle.seek(offset)
