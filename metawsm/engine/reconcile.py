@@ -66,7 +66,10 @@ class _Pass:
         self.waiting: set[str] = set()
 
     def running(self) -> int:
-        return sum(1 for s in self.graph.steps if self.rows[s.id].status == "running")
+        """Running steps that hold a max_parallel slot: an agent blocked in `metawsm ask` (waiting for a
+        person, seen by this pass's poll) does not; an agent waiting on `needs` is still pending."""
+        return sum(1 for s in self.graph.steps if self.rows[s.id].status == "running"
+                   and not (s.agent and s.ticket and self.eng.agent_key(s.ticket, s.agent) in self.waiting))
 
     def ready(self, step_id: str) -> bool:
         return all(self.rows[n].status in SATISFIED for n in self.graph.by_id[step_id].needs)

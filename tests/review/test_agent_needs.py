@@ -56,3 +56,39 @@ def test_reviewer_starts_after_the_implementer_completed(project: Path, cli) -> 
     assert eng.store.get_ticket("DEMO-1").status == "ready"
     eng.close()
     assert (project / ".metawsm/workspaces/review-saw-DEMO-1.txt").read_text() == "implemented\n"
+
+
+ASKER = """tickets: [DEMO-1, DEMO-2]
+agents:
+  - name: asker
+    profile: shell
+    run: >-
+      { [ {{ ticket.id }} != DEMO-1 ] || metawsm ask 'may I?' --timeout 120; }
+      && echo x > {{ ticket.id }}.txt && git add -A && git commit -q -m x
+      && metawsm signal completion --summary ok
+checks: ['true']
+"""
+
+
+def test_an_agent_blocked_in_ask_holds_no_slot(project: Path, cli) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    import time
+
+    from metawsm.forum.ids import agent_key, control_thread_id
+
+    policy = project / ".metawsm/policy.yaml"
+    policy.write_text(policy.read_text().replace("execution:\n", "execution:\n  max_parallel: 1\n"))
+    write_plan(project, "ask", ASKER)
+    assert cli("apply", "plans/ask.yaml", cwd=project).code == 0
+    eng = engine(project)
+    (run,) = eng.store.list_runs()
+    deadline = time.monotonic() + 60
+    while eng.store.get_step(run.run_id, "agent:DEMO-2:asker").status != "done":  # while DEMO-1 waits
+        assert time.monotonic() < deadline, "DEMO-2's agent never ran while DEMO-1's agent waited in ask"
+        assert eng.store.get_step(run.run_id, "agent:DEMO-1:asker").status == "running"
+        cli("reconcile", cwd=project)
+        time.sleep(0.3)
+    assert cli("forum", "answer", control_thread_id(run.run_id, agent_key("DEMO-1", "asker")), "--body", "yes",
+               cwd=project).code == 0
+    assert cli("apply", "plans/ask.yaml", "--wait", "--timeout", "90", cwd=project).code == 0
+    assert eng.store.get_step(run.run_id, "agent:DEMO-1:asker").status == "done"
+    eng.close()
