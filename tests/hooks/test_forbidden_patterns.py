@@ -13,11 +13,12 @@ from tests.hooks.helpers import commit, write
 from tests.hooks.test_precommit import project  # noqa: F401 - fixture
 
 DEFAULTS = default_policy().close.forbidden_file_patterns
-CAUGHT = [".ENV", ".env", ".env.production", "ID_RSA", "id_ed25519", "server.PEM", "keys/prod.KEY",
+CAUGHT = [".ENV", ".env", ".env.production", "ID_RSA", "id_ed25519", "home/.ssh/id_ecdsa", "id_dsa", "server.PEM", "keys/prod.KEY",
           ".env/inner.txt", "deep/.Env.local/x/y.txt", "cert.p12", "store.PFX", ".npmrc", "sub/.pypirc",
           ".aws/credentials", "home/.AWS/Credentials", ".netrc", "a/b/secret.key"]
 PASSED = ["README.md", "src/environment.py", "docs/keys.md", "aws/credentials.md", "src/app.py", "pem.txt",
-          "keyboard.json", ".github/workflows/ci.yml"]
+          "keyboard.json", ".github/workflows/ci.yml",
+          "src/id_utils.py", "id_card.py"]
 
 
 @pytest.mark.parametrize("path", CAUGHT)
