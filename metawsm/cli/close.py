@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     for c in results:
         head = f"{c.ticket} ({c.run_id})" + (" [dry run]" if c.dry_run else "")
         lines.append(head + (f": merged at {c.merged_sha[:12]}" if c.merged_sha else ""))
-        lines += [f"  commit {line}" for line in c.commits] + [f"  {a}" for a in c.actions]
+        lines += [f"  commit {line}" for line in c.commits] + [f"  {d}" for d in c.diffstat]
+        lines += [f"  {a}" for a in c.actions]
         lines += [f"  warning: {w}" for w in c.warnings]
     for f in failures:
         hint = f" — {f['hint']}" if f["hint"] else ""

@@ -38,6 +38,7 @@ class CloseResult:
     branch: str
     base_branch: str
     commits: list[str] = field(default_factory=list)
+    diffstat: list[str] = field(default_factory=list)  # dry run: what the merge brings, per file
     merged_sha: str | None = None
     actions: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -106,15 +107,29 @@ def _dry_run(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], repos: list
     if state is not None and state.status == "closing":
         result.actions.append("would finish or roll back an interrupted close first")
     _gate(eng, run, ticket)
-    for repo_name, r in repos:
-        result.commits += [f"{repo_name}: {c}" for c in git.unmerged_commits(r["repo_root"], ws["branch"],
-                                                                               r["base_branch"])]
+    from metawsm.runtime.gitdiff import branch_diff
+
+    for index, (repo_name, r) in enumerate(repos):
+        bd = branch_diff(r["repo_root"], r["base_branch"], ws["branch"], patch=False)  # subjects and diffstat
+        result.commits += [f"{repo_name}: {c.sha[:12]} {c.subject}" for c in bd.commits]
+        result.diffstat += [f"{repo_name}: {f.path} | " + ("binary" if f.binary else f"+{f.additions} -{f.deletions}")
+                            + f" ({f.status})" for f in bd.files]
+        result.diffstat.append(f"{repo_name}: {len(bd.files)} files changed, {bd.additions} insertions(+), "
+                               f"{bd.deletions} deletions(-)")
         where, clean = closegit.checkout_of(r["repo_root"], r["base_branch"])
         if where is not None and not clean:
             raise closegit.CloseError(f"{r['base_branch']} is checked out in {where} with uncommitted changes; "
                                       "close merges there", hint="commit or stash them, then close again")
+        changelog = f", adding a line to tickets/{ticket}.changelog.md in the merge commit" if index == 0 else ""
         result.actions.append(f"would merge {ws['branch']} into {r['base_branch']} ({result.strategy}) "
-                              f"{'in ' + str(where) if where else '(branch checked out nowhere)'}")
+                              f"{'in ' + str(where) if where else '(branch checked out nowhere)'}{changelog}")
+    result.actions.append(f"would record {ticket} as merged and post the close in the forum")
+    result.actions += [f"would end session {a.session}" for a in eng.store.list_agents(run.run_id)
+                       if a.ticket == ticket and a.session]
+    for _name, repo in sorted(ws["repos"].items()):
+        result.actions.append(f"would remove worktree {repo['path']}")
+        if eng.policy.close.delete_branch:
+            result.actions.append(f"would delete branch {ws['branch']} in {repo['repo_root']}")
     return result
 
 
