@@ -33,15 +33,31 @@ REVIEWERS: list[Callable[[Any, str, str, Any], str | None]] = []
 
 def judging_policy(eng: Engine, repo_path: str, base_branch: str) -> Policy:
     """The policy committed on `base_branch` (see the module doc)."""
-    from metawsm.config.loader import policy_from_bytes
-
     result = git.git(repo_path, "show", f"{base_branch}:{POLICY_FILE}", check=False)
     if result.code != 0:
         return eng.policy  # the base branch has no policy file: the project's own (or the defaults)
+    data = result.stdout.encode("utf-8")
+    known = _PARSED.get(data)
+    if known is not None:
+        return known
+    from metawsm.config.loader import policy_from_bytes
+
     try:
-        return policy_from_bytes(f"{base_branch}:{POLICY_FILE}", result.stdout.encode("utf-8"))
+        policy = policy_from_bytes(f"{base_branch}:{POLICY_FILE}", data)
     except ConfigError:
         return eng.policy
+    _PARSED[data] = policy
+    return policy
+
+
+# Policy file content -> the policy it parses to, within one process: the gate asks for the judging
+# policy more than once per ticket, and the hooks seed it from their cache (no YAML, no jsonschema).
+_PARSED: dict[bytes, Policy] = {}
+
+
+def remember_policy(data: bytes, policy: Policy) -> None:
+    """Record that policy file content `data` parses to `policy` (known without parsing it again)."""
+    _PARSED[data] = policy
 
 
 def judging_changes(repo_path: str, base_branch: str, sha: str) -> list[str]:
