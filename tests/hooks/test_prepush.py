@@ -101,6 +101,17 @@ def test_validated_clean_ticket_branch_is_accepted_from_its_worktree(demo: Demo)
         sh(demo.wt("DEMO-1"), "rev-parse", "HEAD").stdout.strip()
 
 
+def test_gate_reads_the_base_policy_from_the_hooks_cache_when_it_is_the_checkouts(demo: Demo) -> None:
+    # main's committed policy is the checkout's: the hook knows it from its cache (no yaml, no jsonschema)
+    r = subprocess.run(["git", "push", "--dry-run", "origin", "metawsm/DEMO-1:refs/heads/metawsm/DEMO-1-probe"],
+                       cwd=demo.wt("DEMO-1"),
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    names = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert r.returncode == 0 and "metawsm.gate.evaluate" in names, r.stderr[-2000:]
+    assert not names & {"yaml", "jsonschema_rs", "metawsm.config.loader", "metawsm.runtime.tmux"}
+
+
 def test_dirty_worktree_is_refused(demo: Demo) -> None:
     stray = write(demo.wt("DEMO-1") / "notes.txt", "uncommitted\n")
     try:
