@@ -162,6 +162,26 @@ def diff_page(request: Request, run_id: str, ticket: str) -> Response:
                      summary={k: v for k, v in diff.to_json(patch=False).items() if k != "repos"})
 
 
+CHECK_LOG_SHOWN = 5_000_000  # bytes of a check log served; the last ones (where a failure is) are kept
+
+
+@router.get("/runs/{run_id}/checks/{ticket}/log")
+def check_log(request: Request, run_id: str, ticket: str) -> Response:
+    """The full log of a ticket's checks, as plain text (the run page links it from the check step)."""
+    from metawsm.engine.kinds.check import log_path_for
+
+    with _engine(request) as eng:
+        try:
+            eng.store.get_run(run_id)
+        except NotFoundError as exc:
+            return _error(request, exc, 404)
+        path = log_path_for(eng.project.logs_dir, run_id, ticket)
+        if "/" in ticket or ".." in ticket or not path.is_file():
+            return _error(request, NotFoundError(f"no check log of {ticket} in run {run_id}"), 404)
+        data = path.read_bytes()[-CHECK_LOG_SHOWN:]
+        return Response(data.decode("utf-8", errors="replace"), media_type="text/plain; charset=utf-8")
+
+
 def _controls(status: str) -> dict[str, bool]:
     """Which of stop/resume/restart the run's state machine allows now (the API has the last word)."""
     return {"stop": can_transition("run", status, "stopping"),

@@ -73,3 +73,28 @@ def test_retry_checks_policy_retries_a_failed_check(project: Path, cli) -> None:
     step = eng.store.get_step(run.run_id, "check:DEMO-1")
     assert step.status == "failed" and step.attempts == 2
     eng.close()
+
+
+def test_web_ui_shows_the_failed_check_and_links_its_log(project: Path, cli) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from metawsm.config.loader import load_policy
+    from metawsm.config.project import Project
+    from metawsm.server.app import create_app
+    from tests.server.conftest import LoopbackClient
+
+    write_plan(project, "failing", "tickets: [DEMO-1]\n" + AGENT + FAILING)
+    assert cli("apply", "plans/failing.yaml", "--wait", "--timeout", "90", cwd=project).code != 0
+    eng = engine(project)
+    (run,) = eng.store.list_runs()
+    eng.close()
+    proj = Project(project)
+    with LoopbackClient(create_app(proj, load_policy(proj), worker=False), base_url="http://127.0.0.1") as client:
+        page = client.get(f"/runs/{run.run_id}")
+        assert page.status_code == 200
+        assert "`echo line one; echo line two; echo oops &gt;&amp;2; exit 3` exited 3" in page.text
+        link = f"/runs/{run.run_id}/checks/DEMO-1/log"
+        assert f'href="{link}">full log</a>' in page.text
+        log = client.get(link)
+        assert log.status_code == 200 and log.headers["content-type"].startswith("text/plain")
+        assert log.text.startswith("$ echo first ok\nfirst ok\n") and "check failed with exit 3" in log.text
+        assert client.get(f"/runs/{run.run_id}/checks/DEMO-2/log").status_code == 404
+        assert client.get(f"/runs/{run.run_id}/checks/..%2F..%2Fx/log").status_code == 404
