@@ -40,15 +40,32 @@ def python_validator_class() -> Any:
     return validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
 
 
+# ECMA-262's character classes, spelled out: Python's `\s` misses U+FEFF and adds U+001C-U+001F and
+# U+0085, and its `\d`/`\w` match any Unicode digit or letter (ECMA's are ASCII), so the Python and Rust
+# validators disagreed on values such as 'agent:\ufeff'.
+_ECMA_CLASSES = {
+    "\\s": "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff",
+    "\\d": "0-9",
+    "\\w": "A-Za-z0-9_",
+}
+
+
 def ecma_regex(pattern: str) -> str:
     """A JSON Schema (ECMA-262) pattern as a Python regex: `$` means the end of the text (Python's
     `$` also matches before a final newline, so `ABC-1\\n` passed `^…$` here and failed in the Rust
-    validator)."""
+    validator), and `\\s`, `\\d`, `\\w` (and their negations) mean what ECMA-262 says."""
     out, i, in_class = [], 0, False
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
-            out.append(pattern[i:i + 2])
+            esc = pattern[i:i + 2]
+            body = _ECMA_CLASSES.get(esc.lower())
+            if body is None or (in_class and esc.isupper()):
+                out.append(esc)
+            elif in_class:
+                out.append(body)
+            else:
+                out.append(f"[{'^' if esc[1].isupper() else ''}{body}]")
             i += 2
             continue
         if c == "[":

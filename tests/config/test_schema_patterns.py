@@ -49,3 +49,13 @@ def test_a_name_ending_in_newline_is_refused() -> None:
     assert not v.is_valid({"id": "ABC-1\n", "title": "t"}) and v.is_valid({"id": "ABC-1", "title": "t"})
     v = python_validator_class()(load_schema("plan"))
     assert not v.is_valid({"name": "feature\n", "tickets": ["ABC-1"]})
+
+
+@pytest.mark.parametrize("value", ["agent:\ufeff", "agent:\x1c", "agent:\x85", "agent:\u0663", "agent:é"])
+def test_validators_agree_on_ecma_classes(value: str) -> None:
+    """Found by a random seed: Python's `\\s`, `\\d`, `\\w` are not ECMA-262's (U+FEFF is ECMA whitespace,
+    U+001C and U+0085 are Python whitespace only; Arabic-Indic digits are Python digits only)."""
+    for pattern in ("^(agent|operator|human|system):[^\\s]+$", "^agent:\\S+$", "^agent:\\d+$", "^agent:\\w+$"):
+        schema = {"type": "string", "pattern": pattern}
+        rust, python = jsonschema_rs.validator_for(schema), python_validator_class()(schema)
+        assert rust.is_valid(value) == python.is_valid(value), (pattern, value)
