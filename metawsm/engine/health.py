@@ -29,13 +29,13 @@ not written.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metawsm.errors import MetawsmError, StateError
+from metawsm.plan.steps import WorkspaceStep, spec_of
 from metawsm.state.machines import can_transition
 
 if TYPE_CHECKING:
@@ -118,9 +118,11 @@ def workspace_paths(steps: Iterable[Any]) -> dict[str, str]:
     for step in steps:
         if step.kind == "workspace" and step.ticket:
             try:
-                paths[step.ticket] = json.loads(step.fields_json or "{}").get("path") or ""
-            except ValueError:
+                spec = spec_of(step)
+            except MetawsmError:
                 continue
+            if isinstance(spec, WorkspaceStep):
+                paths[step.ticket] = spec.path
     return paths
 
 

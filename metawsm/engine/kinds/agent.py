@@ -15,6 +15,7 @@ from metawsm.engine.kinds.agent_inputs import launch_inputs
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.engine.kinds.session import labels_for
 from metawsm.errors import MetawsmError
+from metawsm.plan.steps import AgentStep
 from metawsm.runtime.base import SessionSpec
 from metawsm.state.machines import can_transition
 
@@ -28,22 +29,21 @@ if TYPE_CHECKING:
 
 
 def agent_env(eng: Engine, ref: StepRef, attempt: int) -> dict[str, str]:
-    fields = ref.fields
+    step = ref.typed(AgentStep)
     env = {
         "METAWSM_HOME": str(eng.project.root),
         "METAWSM_PLAN": ref.run.plan_name,
         "METAWSM_AGENT": ref.agent,
-        "METAWSM_PROFILE": str(fields.get("profile", "")),
+        "METAWSM_PROFILE": step.profile,
     }
-    env.update(session_env(ref, fields, attempt))
+    env.update(session_env(ref, step.env, attempt))
     return env
 
 
 def prepare_cli(ref: StepRef, env: dict[str, str]) -> None:
     """An AI CLI's first-run config for this worktree, and the variables its session needs (agents/launch.py)."""
-    fields = ref.fields
-    env.update(launch.prepare(fields.get("cli"), str(fields.get("permissions") or "workspace"), str(fields["cwd"]),
-                              env, list(fields.get("writable_dirs") or []), fields.get("mcp_config")))
+    step = ref.typed(AgentStep)
+    env.update(launch.prepare(step.cli, step.permissions, step.cwd, env, list(step.writable_dirs), step.mcp_config))
 
 
 def transcript(eng: Engine, ref: StepRef, attempt: int) -> str | None:
@@ -71,13 +71,13 @@ def move(eng: Engine, agent: Agent, *states: str, reason: str) -> None:
 
 class AgentKind:
     def start(self, eng: Engine, ref: StepRef) -> Outcome:
-        fields = ref.fields
+        step = ref.typed(AgentStep)
         attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
         env = agent_env(eng, ref, attempt)
         command, note_file = launch_inputs(eng, ref, attempt, env)
         try:
             prepare_cli(ref, env)
-            spec = SessionSpec(fields["session"], fields["cwd"], env, command, labels=labels_for(ref, attempt),
+            spec = SessionSpec(step.session, step.cwd, env, command, labels=labels_for(ref, attempt),
                                log=transcript(eng, ref, attempt))
             eng.runtime.create(replace(spec, command=None, log=None))  # adopts this repository's session
             pid = eng.runtime.respawn(spec)
@@ -94,7 +94,7 @@ class AgentKind:
         now = eng.clock()
         eng.store.update_agent(ref.run_id, ref.ticket, ref.agent, pane_pid=pid, exit_status=None,
                                last_activity_at=now, last_progress_at=now, stopped_by_user=False)
-        return Outcome.running(note=f"attempt {attempt} started in session {ref.fields['session']}")
+        return Outcome.running(note=f"attempt {attempt} started in session {ref.typed(AgentStep).session}")
 
     def start_many(self, eng: Engine, refs: Sequence[StepRef]) -> list[Outcome]:
         """`start` for all of a reconcile round's ready agents with few Runtime calls: one snapshot, one
@@ -109,8 +109,9 @@ class AgentKind:
                 prepare_cli(ref, env)
             except MetawsmError as exc:  # the agent's pane says why, and its note shows the pane
                 command = f"printf '%s\\n' {shlex.quote('metawsm: ' + exc.message)}; exit 1"
-            spec = SessionSpec(ref.fields["session"], ref.fields["cwd"], env, command,
-                               labels=labels_for(ref, attempt), log=transcript(eng, ref, attempt))
+            step = ref.typed(AgentStep)
+            spec = SessionSpec(step.session, step.cwd, env, command, labels=labels_for(ref, attempt),
+                               log=transcript(eng, ref, attempt))
             launches.append((ref, attempt, spec, note_file))
         try:
             current = eng.sessions(refresh=True)
@@ -147,7 +148,7 @@ class AgentKind:
         if state.completion is None:
             pane = eng.sessions().get(agent.session)
             if pane is not None and not pane.dead:
-                timeout = int(ref.fields.get("timeout_seconds") or 0)
+                timeout = ref.typed(AgentStep).timeout_seconds
                 started = ref.step.started_at or eng.clock()
                 if timeout and eng.clock() - started > timeout:
                     self.stop(eng, ref)
@@ -177,14 +178,16 @@ class AgentKind:
             text = eng.runtime.capture(session, 60)
         except MetawsmError:
             text = ""
-        why = failures.explain(text, cli=ref.fields.get("cli"), command=str(ref.fields.get("command", "")))
+        step = ref.typed(AgentStep)
+        why = failures.explain(text, cli=step.cli, command=step.command)
         where = f"; {why}" if why else ""
         return Outcome.failed(f"agent {ref.agent} of {ref.ticket} exited with status {code} before signalling "
                               f"completion (attempt {agent.attempt}){where}")
 
     def _fatal(self, eng: Engine, ref: StepRef, agent: Agent) -> Outcome | None:
         """An AI CLI that keeps retrying a refused key fails now, not after minutes of silent retries."""
-        if not ref.fields.get("cli"):
+        step = ref.typed(AgentStep)
+        if not step.cli:
             return None
         now = time.monotonic()
         if now - _LAST_FATAL_CHECK.get(agent.session, 0.0) < FATAL_CHECK_SECONDS:
@@ -197,14 +200,14 @@ class AgentKind:
         found = failures.recognise("\n".join(failures.last_lines(text, 12)))
         if found is None or found.kind != "auth":
             return None
-        why = failures.explain(text, cli=ref.fields.get("cli"), command=str(ref.fields.get("command", "")))
+        why = failures.explain(text, cli=step.cli, command=step.command)
         self.stop(eng, ref)
         move(eng, agent, "failed", reason="API key refused")
         return Outcome.failed(f"agent {ref.agent} of {ref.ticket} cannot reach its model (attempt {agent.attempt}): "
                               f"{why}")
 
     def stop(self, eng: Engine, ref: StepRef) -> None:
-        session = ref.fields.get("session")
+        session = ref.typed(AgentStep).session
         if session:
             eng.runtime.kill(session)
             eng.forget_sessions()

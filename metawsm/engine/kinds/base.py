@@ -9,7 +9,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from metawsm.plan.steps import StepDecodeError, StepSpec, spec_of
+
+S = TypeVar("S", bound=StepSpec)  # type: ignore[misc]
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
@@ -41,7 +45,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class StepRef:
-    """A recorded step plus the run it belongs to, with its rendered fields decoded once."""
+    """A recorded step plus the run it belongs to; kinds read its typed record (`typed(AgentStep).session`,
+    decoded once by `metawsm.plan.steps`), `fields` is the raw rendered data for what has no record field."""
 
     run: Run
     step: Step
@@ -49,6 +54,17 @@ class StepRef:
     @cached_property
     def fields(self) -> Mapping[str, Any]:
         return json.loads(self.step.fields_json or "{}")  # type: ignore[no-any-return]
+
+    @cached_property
+    def spec(self) -> StepSpec:
+        return spec_of(self.step)
+
+    def typed(self, cls: type[S]) -> S:
+        """The step's record, which must be a ``cls`` (StepDecodeError, a StateError, otherwise)."""
+        spec = self.spec
+        if not isinstance(spec, cls):
+            raise StepDecodeError(f"step {self.step.step_id}: a {self.step.kind} step, not a {cls.kind} step")
+        return spec
 
     @property
     def run_id(self) -> str:
@@ -81,9 +97,10 @@ class Immediate:
         return None
 
 
-def session_env(ref: StepRef, fields: Mapping[str, Any], attempt: int | None = None) -> dict[str, str]:
-    """The METAWSM_* environment every agent, check and shell command of a run gets."""
-    env = {str(k): str(v) for k, v in fields.get("env", {}).items()}
+def session_env(ref: StepRef, base: Mapping[str, str] | None = None, attempt: int | None = None) -> dict[str, str]:
+    """``base`` (a step's rendered env) plus the METAWSM_* environment every agent, check and shell command of a
+    run gets."""
+    env = dict(base or {})
     env["METAWSM_RUN"] = ref.run_id
     if ref.ticket:
         env["METAWSM_TICKET"] = ref.ticket

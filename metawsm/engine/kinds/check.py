@@ -15,6 +15,7 @@ from metawsm.engine import detached
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
 from metawsm.gate.context import CHECKS_AGENT
+from metawsm.plan.steps import CheckStep
 from metawsm.runtime import git
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class CheckKind:
         return git.tree_hash(cwd), hashlib.sha256("\n".join(commands).encode()).hexdigest()
 
     def start(self, eng: Engine, ref: StepRef) -> Outcome:
-        cwd, commands = ref.fields["cwd"], list(ref.fields["commands"])
+        step = ref.typed(CheckStep)
+        cwd, commands = step.cwd, list(step.commands)
         log = log_path(eng, ref)
         try:
             tree, cmds = self._key(cwd, commands)
@@ -78,7 +80,7 @@ class CheckKind:
         if cached and cached.get("tree") == tree and cached.get("commands") == cmds and cached["status"] == "passed":
             self._record(eng, ref, "passed", f"(unchanged since the passed validation of {cached['sha'][:12]})")
             return Outcome.done("checks unchanged since they passed: not run again", output_log=str(log))
-        env = {**os.environ, **session_env(ref, {}, ref.step.attempts), "METAWSM_HOME": str(eng.project.root)}
+        env = {**os.environ, **session_env(ref, None, ref.step.attempts), "METAWSM_HOME": str(eng.project.root)}
         detached.start(check_script(commands), cwd=Path(cwd), env=env, log=log,
                        project_root=eng.project.root, run_id=ref.run_id)
         return Outcome.running(output_log=str(log))
@@ -95,7 +97,8 @@ class CheckKind:
         try:
             sha = self._record(eng, ref, status, tail)
             if status == "passed":
-                tree, cmds = self._key(ref.fields["cwd"], list(ref.fields["commands"]))
+                step = ref.typed(CheckStep)
+                tree, cmds = self._key(step.cwd, list(step.commands))
                 path = self._cache(eng, ref.ticket)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps({"tree": tree, "commands": cmds, "status": status, "sha": sha}))
@@ -115,8 +118,9 @@ class CheckKind:
             return None
 
     def _record(self, eng: Engine, ref: StepRef, status: str, tail: str) -> str:
-        sha = git.head_sha(ref.fields["cwd"])
+        step = ref.typed(CheckStep)
+        sha = git.head_sha(step.cwd)
         eng.forum.signal(ref.run_id, ref.ticket, eng.agent_key(ref.ticket, CHECKS_AGENT), max(ref.step.attempts, 1),
-                         "validation", status=status, done_criteria="checks: " + "; ".join(ref.fields["commands"]),
+                         "validation", status=status, done_criteria="checks: " + "; ".join(step.commands),
                          sha=sha, output_tail=tail[-2000:] or None, actor_type="system", actor_name="metawsm")
         return sha

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from metawsm.engine.kinds.base import Immediate, Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
+from metawsm.plan.steps import SessionStep
 from metawsm.runtime.base import SessionSpec
 
 if TYPE_CHECKING:
@@ -27,20 +28,19 @@ def labels_for(ref: StepRef, attempt: int | None = None) -> dict[str, str]:
 
 
 def spec_for(ref: StepRef) -> SessionSpec:
-    fields = ref.fields
-    return SessionSpec(fields["name"], fields["cwd"], session_env(ref, fields), PLACEHOLDER,
+    step = ref.typed(SessionStep)
+    return SessionSpec(step.name, step.cwd, session_env(ref, step.env), PLACEHOLDER,
                        labels=labels_for(ref))
 
 
 class SessionKind(Immediate):
     def start(self, eng: Engine, ref: StepRef) -> Outcome:
-        fields = ref.fields
         try:
             info = eng.runtime.create(spec_for(ref))
         except MetawsmError as exc:
-            return Outcome.failed(f"session {fields['name']}: {exc.message}")
+            return Outcome.failed(f"session of {ref.step.step_id}: {exc.message}")
         eng.forget_sessions()
-        return Outcome.done(f"{'created' if info.created else 'adopted'} session {fields['name']}")
+        return Outcome.done(f"{'created' if info.created else 'adopted'} session {info.name}")
 
     def start_many(self, eng: Engine, refs: Sequence[StepRef]) -> list[Outcome]:
         """All of a reconcile round's ready sessions with one snapshot and one Runtime call per batch

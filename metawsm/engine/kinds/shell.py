@@ -11,6 +11,7 @@ from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.engine.kinds.check import log_path
 from metawsm.engine.kinds.session import labels_for
 from metawsm.errors import MetawsmError
+from metawsm.plan.steps import ShellStep
 from metawsm.runtime.base import SessionSpec, safe_session_name
 
 if TYPE_CHECKING:
@@ -25,28 +26,28 @@ def session_for(ref: StepRef) -> str:
 
 class ShellKind:
     def start(self, eng: Engine, ref: StepRef) -> Outcome:
-        fields = ref.fields
-        env = {**session_env(ref, fields, ref.step.attempts), "METAWSM_HOME": str(eng.project.root)}
-        cwd = Path(fields["cwd"])
+        step = ref.typed(ShellStep)
+        env = {**session_env(ref, step.env, ref.step.attempts), "METAWSM_HOME": str(eng.project.root)}
+        cwd = Path(step.cwd)
         if not cwd.is_dir():
             return Outcome.failed(f"step {ref.step.step_id}: working directory {cwd} does not exist")
-        if fields.get("tmux"):
+        if step.tmux:
             name = session_for(ref)
             try:
                 eng.runtime.kill(name)  # a retry starts clean
-                eng.runtime.create(SessionSpec(name, str(cwd), env, fields["run"], window_name="step",
+                eng.runtime.create(SessionSpec(name, str(cwd), env, step.run, window_name="step",
                                                labels=labels_for(ref)))
             except MetawsmError as exc:
                 return Outcome.failed(f"step {ref.step.step_id}: {exc.message}")
             eng.forget_sessions()
             return Outcome.running(note=f"running in session {name}")
         log = log_path(eng, ref)
-        detached.start(fields["run"], cwd=cwd, env={**os.environ, **env}, log=log,
+        detached.start(step.run, cwd=cwd, env={**os.environ, **env}, log=log,
                        project_root=eng.project.root, run_id=ref.run_id)
         return Outcome.running(output_log=str(log))
 
     def poll(self, eng: Engine, ref: StepRef) -> Outcome:
-        if ref.fields.get("tmux"):
+        if ref.typed(ShellStep).tmux:
             pane = eng.sessions().get(session_for(ref))
             if pane is None:
                 return Outcome.failed(f"step {ref.step.step_id}: its session disappeared")
@@ -65,7 +66,7 @@ class ShellKind:
         return Outcome.failed(f"step {ref.step.step_id} exited with {st.exit_code}: {last}", str(log))
 
     def stop(self, eng: Engine, ref: StepRef) -> None:
-        if ref.fields.get("tmux"):
+        if ref.typed(ShellStep).tmux:
             eng.runtime.kill(session_for(ref))
         else:
             detached.stop(log_path(eng, ref))

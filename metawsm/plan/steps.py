@@ -1,0 +1,202 @@
+"""Typed step records: one frozen dataclass per step kind, decoded from a step's rendered fields in ONE place.
+
+The planner renders each step's fields as JSON-able data (hashed, stored in state.db as `fields_json`); code
+that runs or inspects a step reads this typed record by attribute (`spec_of(step).session`) instead of
+re-decoding the JSON and reading string keys. A field missing from an older recorded run decodes to its
+default; a malformed one raises a located StepDecodeError (a StateError naming the step and the field), which
+the engine records as that step's failure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from metawsm.errors import StateError
+
+
+class StepDecodeError(StateError):
+    """A recorded step whose fields do not fit its kind's record."""
+
+    code = "invalid_step"
+
+
+class _Row(Protocol):
+    @property
+    def step_id(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def fields_json(self) -> str | None: ...
+
+
+def _text(fields: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = fields.get(key, default)
+    if value is None:
+        raise ValueError(f"field {key!r} is missing")
+    if not isinstance(value, str):
+        raise ValueError(f"field {key!r} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _texts(fields: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = fields.get(key) or ()
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"field {key!r} must be a list of strings")
+    return tuple(value)
+
+
+def _env(fields: Mapping[str, Any], key: str = "env") -> Mapping[str, str]:
+    value = fields.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"field {key!r} must be a mapping")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class RepoWorktree:
+    path: str
+    repo_root: str
+    base_branch: str
+
+
+@dataclass(frozen=True)
+class WorkspaceStep:
+    kind: ClassVar[str] = "workspace"
+    path: str
+    branch: str
+    base_branch: str
+    repos: Mapping[str, RepoWorktree]
+    copy: tuple[str, ...] = ()
+    symlink: tuple[str, ...] = ()
+    setup_commands: tuple[str, ...] = ()
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> WorkspaceStep:
+        repos = {str(name): RepoWorktree(_text(r, "path"), _text(r, "repo_root"), _text(r, "base_branch"))
+                 for name, r in (f.get("repos") or {}).items()}
+        setup = f.get("setup") or {}
+        return cls(_text(f, "path"), _text(f, "branch"), _text(f, "base_branch", ""), repos,
+                   _texts(setup, "copy"), _texts(setup, "symlink"), _texts(setup, "commands"))
+
+    @property
+    def has_setup(self) -> bool:
+        return bool(self.copy or self.symlink or self.setup_commands)
+
+
+@dataclass(frozen=True)
+class SessionStep:
+    kind: ClassVar[str] = "session"
+    name: str
+    cwd: str
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> SessionStep:
+        return cls(_text(f, "name"), _text(f, "cwd"), _env(f))
+
+
+@dataclass(frozen=True)
+class AgentStep:
+    kind: ClassVar[str] = "agent"
+    session: str
+    cwd: str
+    command: str
+    profile: str = ""
+    prompt: str = ""
+    env: Mapping[str, str] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    cli: str | None = None
+    mode: str | None = None
+    permissions: str = "workspace"
+    writable_dirs: tuple[str, ...] = ()
+    timeout_seconds: int = 0
+    mcp_config: str | None = None  # where an AI CLI's MCP config (pointing at `metawsm mcp`) is written
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> AgentStep:
+        cli = f.get("cli")
+        mode = f.get("mode")
+        timeout = f.get("timeout_seconds") or 0
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 0:
+            raise ValueError("field 'timeout_seconds' must be a whole number of seconds >= 0")
+        return cls(_text(f, "session"), _text(f, "cwd"), _text(f, "command"), _text(f, "profile", ""),
+                   _text(f, "prompt", ""), _env(f), _texts(f, "requires"),
+                   str(cli) if cli else None, str(mode) if mode else None,
+                   str(f.get("permissions") or "workspace"), _texts(f, "writable_dirs"), timeout,
+                   str(f["mcp_config"]) if f.get("mcp_config") else None)
+
+
+@dataclass(frozen=True)
+class CheckStep:
+    kind: ClassVar[str] = "check"
+    commands: tuple[str, ...]
+    cwd: str
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> CheckStep:
+        return cls(_texts(f, "commands"), _text(f, "cwd"))
+
+
+@dataclass(frozen=True)
+class GateStep:
+    kind: ClassVar[str] = "gate"
+    checks: tuple[str, ...] = ()
+    forbidden_file_patterns: tuple[str, ...] = ()
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> GateStep:
+        return cls(_texts(f, "checks"), _texts(f, "forbidden_file_patterns"))
+
+
+@dataclass(frozen=True)
+class CloseStep:
+    kind: ClassVar[str] = "close"
+    merge: str = "merge"
+    delete_branch: bool = True
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> CloseStep:
+        return cls(_text(f, "merge", "merge"), bool(f.get("delete_branch", True)))
+
+
+@dataclass(frozen=True)
+class ShellStep:
+    kind: ClassVar[str] = "shell"
+    run: str
+    cwd: str
+    tmux: bool = False  # in a Runtime session a person can attach to, not a detached process
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> ShellStep:
+        return cls(_text(f, "run"), _text(f, "cwd"), bool(f.get("tmux")), _env(f))
+
+
+StepSpec = WorkspaceStep | SessionStep | AgentStep | CheckStep | GateStep | CloseStep | ShellStep
+_BY_KIND: dict[str, Any] = {c.kind: c for c in (WorkspaceStep, SessionStep, AgentStep, CheckStep, GateStep,
+                                                CloseStep, ShellStep)}
+
+
+def decode(kind: str, fields: Mapping[str, Any], *, step_id: str = "") -> StepSpec:
+    """The typed record of a step of ``kind`` from its rendered fields."""
+    cls = _BY_KIND.get(kind)
+    if cls is None:
+        raise StepDecodeError(f"step {step_id or '?'}: unknown step kind {kind!r}")
+    try:
+        return cls.from_fields(fields)  # type: ignore[no-any-return]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StepDecodeError(f"step {step_id or '?'} ({kind}): {exc}") from exc
+
+
+def spec_of(row: _Row) -> StepSpec:
+    """The typed record of a recorded step (a state.db row)."""
+    try:
+        fields = json.loads(row.fields_json or "{}")
+    except ValueError as exc:
+        raise StepDecodeError(f"step {row.step_id}: its recorded fields are not JSON ({exc})") from exc
+    return decode(row.kind, fields, step_id=row.step_id)
