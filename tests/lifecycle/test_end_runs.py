@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from metawsm.engine.locking import operation
 from metawsm.state import StateStore
 from metawsm.state.db import MIGRATIONS, SCHEMA_VERSION
 from tests.conftest import git
@@ -54,12 +55,17 @@ def test_cleanup_ends_a_stuck_run_in_any_state(done: Path, cli) -> None:  # type
     assert cli("close", cwd=done).code == 0
     run = _run(done)
     assert run.status == "closed"
+    eng = engine(done)
     for stuck in ("closing", "complete", "failed", "running"):  # as earlier versions could leave a run
-        _force_status(done, run.run_id, stuck)
-        result = cli("cleanup", "--run", run.run_id, cwd=done)  # nothing at risk: every ticket merged
+        # Hold the run's lease (cleanup, in this thread, enters it again): a reconcile kicked in the background
+        # by the fixture's agents and checks would otherwise see the forced `running` and close the run first.
+        with operation(eng, run.run_id, "test: a stuck run"):
+            _force_status(done, run.run_id, stuck)
+            result = cli("cleanup", "--run", run.run_id, cwd=done)  # nothing at risk: every ticket merged
         assert result.code == 0, (stuck, result.err)
         assert _run(done).status == "ended", stuck
         _force_status(done, run.run_id, "closed")
+    eng.close()
     assert ticket_states(done) == {"DEMO-1": "merged", "DEMO-2": "merged"}  # merged stays remembered
 
 
