@@ -58,7 +58,7 @@ class AgentTools:
         s = self.session
         event = self.forum.signal(s.run, s.ticket, s.key, s.attempt, control_type, actor_type="agent",
                                   actor_name=s.key, **fields)
-        from metawsm.cli.signal import kick_reconcile
+        from metawsm.kick import kick_reconcile
 
         kick_reconcile(s.run)
         return event

@@ -12,6 +12,7 @@ from typing import Any
 
 from metawsm.cli.common import add_command
 from metawsm.errors import UsageError
+from metawsm.kick import kick_reconcile
 
 HELP = "signal guidance requests, completion and validation (for agents)"
 DESCRIPTION = """\
@@ -58,22 +59,6 @@ def context(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"attempt {found['attempt']} is out of range "
                          f"(1 to {MAX_ATTEMPT}; METAWSM_ATTEMPT or --attempt)")
     return found
-
-
-def kick_reconcile(run_id: str) -> None:
-    """Inside an agent session, start `metawsm reconcile --run R` in the background so the run moves on
-    (checks start after a completion) without a daemon. Plain subprocess: no engine import here."""
-    home = os.environ.get("METAWSM_HOME")
-    if not home or os.environ.get("METAWSM_RUN") != run_id:
-        return
-    import contextlib
-    import subprocess
-    import sys
-
-    with contextlib.suppress(OSError):
-        subprocess.Popen([sys.executable, "-m", "metawsm", "-C", home, "reconcile", "--run", run_id, "--quiet"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
 
 
 def _sha(args: argparse.Namespace) -> str:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "metawsm"
-# DESIGN.md §2, from the top layer down
-ORDER = ("cli", "server", "operator", "engine", "gate", "plan", "config", "forum", "state", "runtime")
+# DESIGN.md §2, from the top layer down (agents/: the AI CLIs' profiles and MCP tools, used by the engine and the CLI)
+ORDER = ("cli", "server", "operator", "engine", "agents", "gate", "plan", "config", "forum", "state", "runtime")
 LEAVES = ("forum", "state", "runtime")  # "may import: —"
 VERBS = ("apply", "close", "lifecycle", "cleanup", "reconcile", "registry", "snapshot")  # engine modules kinds never use
 
