@@ -48,6 +48,10 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     for key in list(os.environ):
         if key.startswith("METAWSM_") or key in ("TMUX", "TMUX_PANE", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
             monkeypatch.delenv(key, raising=False)
+    # tmux servers (private socket names, see `tmux_socket`) live in this run's own folder, never /tmp/tmux-UID
+    tmux_dir = tmp_path_factory.getbasetemp() / "tmux"
+    tmux_dir.mkdir(mode=0o700, exist_ok=True)
+    monkeypatch.setenv("TMUX_TMPDIR", str(tmux_dir))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "80")
     return home
