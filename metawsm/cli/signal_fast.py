@@ -28,8 +28,6 @@ from __future__ import annotations
 import os
 import sys
 
-from metawsm.kick import kick_reconcile
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the fast path
 if TYPE_CHECKING:
     from typing import Any
@@ -73,7 +71,7 @@ def run(argv: list[str]) -> int | None:
         return 1
     if seq is None:
         return None
-    kick_reconcile(payload["run_id"], home)
+    kick_reconcile(home, payload["run_id"])
     sys.stdout.write(f"{ctype} recorded (#{seq} in {tid})\n")
     sys.stdout.flush()
     return 0
@@ -330,3 +328,17 @@ def _torn_cut(fd: int, size: int) -> int:
             return start + cut + 1
         pos = start
     return 0
+
+
+def kick_reconcile(home: str, run_id: str) -> None:
+    """As metawsm.kick.kick_reconcile, with posix_spawn (no subprocess import)."""
+    if os.environ.get("METAWSM_RUN") != run_id:
+        return
+    null = os.devnull
+    try:
+        os.posix_spawn(sys.executable, [sys.executable, "-m", "metawsm", "-C", home, "reconcile", "--run", run_id,
+                                        "--quiet"], os.environ, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0), (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0)])
+    except OSError:  # as the full path: the signal is recorded, the next reconcile moves the run on
+        return

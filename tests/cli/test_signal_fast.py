@@ -21,8 +21,7 @@ from metawsm.forum.log import EventLog
 
 ROOT = Path(__file__).resolve().parents[2]
 # modules the fast path may add to a bare interpreter's (`-X importtime` names them)
-ALLOWED = {"__future__", "metawsm", "metawsm.cli", "metawsm.cli.entry", "metawsm.cli.signal_fast", "metawsm.kick",
-           "fcntl",
+ALLOWED = {"__future__", "metawsm", "metawsm.cli", "metawsm.cli.entry", "metawsm.cli.signal_fast", "fcntl",
            "_json", "time"}
 CTX = {"METAWSM_RUN": "r1", "METAWSM_TICKET": "ABC-1", "METAWSM_AGENT": "impl", "METAWSM_ATTEMPT": "2"}
 TID = "fctrl-r1-abc-1-impl"
