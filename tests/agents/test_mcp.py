@@ -38,6 +38,10 @@ def test_agent_reports_through_the_mcp_tools(name: str, project: Path, cli, agen
         assert cli("forum", "answer", thread, "--body", "blue", cwd=project).code == 0
         step = wait_step(cli, project, {"done", "failed"})
         assert step["status"] == "done", (step, model.tool_results())
+        # the step is done once the signal is in the forum; the tool's result reaches the model with the CLI's
+        # next request, a moment later (this raced on CI)
+        wait_for(lambda: any("completion recorded" in o for o in model.tool_results()), timeout=60,
+                 what="the completion tool result reaching the model")
         outputs = model.tool_results()
     context = next(o for o in outputs if "pending_question" in o)
     assert "DEMO-1" in context and run_id in context and '"attempt": 1' in context.replace('":1', '": 1')
