@@ -80,6 +80,23 @@ class SessionState:
 
 
 @dataclass(frozen=True)
+class Screen:
+    """What a session's main pane shows right now: its visible rows (no scrollback), with the SGR colour
+    sequences kept when captured with ``ansi``, and the pane's size and cursor position."""
+
+    name: str
+    text: str
+    width: int
+    height: int
+    cursor_x: int = 0
+    cursor_y: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "text": self.text, "width": self.width, "height": self.height,
+                "cursor_x": self.cursor_x, "cursor_y": self.cursor_y}
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     """How to open a Runtime: the backend's registry name, its settings, and the repository it serves."""
 
@@ -142,8 +159,18 @@ class Runtime(Protocol):
         """:meth:`capture` for many; a session that is gone is left out."""
         ...
 
+    def screen(self, name: str, *, ansi: bool = True) -> Screen:
+        """The session's visible screen (colours kept with ``ansi``), from one query to the backend."""
+        ...
+
     def send(self, name: str, text: str, *, enter: bool = True) -> None:
         """Type ``text`` (literally) into the session, then Enter unless ``enter`` is False."""
+        ...
+
+    def paste(self, name: str, text: str, *, enter: bool = True) -> None:
+        """Paste ``text`` into the session as one bracketed paste (when the program there asked for bracketed
+        paste mode; plain typing otherwise), then Enter unless ``enter`` is False: a multi-line message
+        reaches an interactive CLI as one input instead of one submission per line."""
         ...
 
     def kill(self, name: str) -> bool:

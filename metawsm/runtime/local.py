@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 
-from metawsm.runtime.base import ForeignSession, RuntimeConfig, SessionInfo, SessionSpec, SessionState
+from metawsm.runtime.base import ForeignSession, RuntimeConfig, Screen, SessionInfo, SessionSpec, SessionState
 from metawsm.runtime.tmux import Tmux
 from metawsm.runtime.tmux_panes import PaneInfo
 
@@ -92,9 +92,20 @@ class TmuxRuntime:
     def capture_many(self, names: Sequence[str], lines: int = 200) -> dict[str, str]:
         return self.tmux.capture_many(names, lines)
 
+    def screen(self, name: str, *, ansi: bool = True) -> Screen:
+        from metawsm.runtime.tmux_screen import capture_screen
+
+        return capture_screen(self.tmux, name, ansi=ansi)
+
     def send(self, name: str, text: str, *, enter: bool = True) -> None:
         self._check(SessionSpec(name, ""), self.tmux.snapshot())
         self.tmux.send_keys(name, text, enter=enter)
+
+    def paste(self, name: str, text: str, *, enter: bool = True) -> None:
+        from metawsm.runtime.tmux_screen import paste
+
+        self._check(SessionSpec(name, ""), self.tmux.snapshot())
+        paste(self.tmux, name, text, enter=enter)
 
     def kill(self, name: str) -> bool:
         if not self._mine(self.tmux.snapshot().get(name)):
