@@ -18,7 +18,9 @@ stale). Without PLAN, the only plan in plans/ is applied.
 
 Without --wait, apply returns once ready work has started; the run keeps moving as agents signal
 (`metawsm status` shows it). With --wait, a live view follows the run until it completes or fails
-(Ctrl-C stops watching; agents keep running).
+(Ctrl-C stops watching; agents keep running). Outside a terminal --wait prints each step change as a
+line; a run that already existed is shown as its current state once (the run with its step counts, and
+each step not yet done), then only the changes that follow.
 
 exit codes: 0 complete or started, 1 failed (or preflight refused), 2 invalid files or stale saved
 plan, 4 --timeout reached, 130 interrupted"""
@@ -92,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         if len(converged) == len(results):
             return 0
     return follow(args, eng, [r.run_id for r in results if r.run_id], timeout=args.timeout,
-                  max_parallel=args.max_parallel, terminal=TERMINAL)
+                  max_parallel=args.max_parallel, terminal=TERMINAL,
+                  existing=[r.run_id for r in results if r.run_id and not r.created])
 
 
 def hook_warnings(eng: Any) -> list[str]:

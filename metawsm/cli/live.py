@@ -1,7 +1,8 @@
 """Following runs from the terminal: reconcile in a loop and show progress (apply --wait).
 
 In a terminal the view refreshes in place (rich Live); otherwise each step event is printed once, and
-in --json mode each event is one NDJSON line.
+in --json mode each event is one NDJSON line. A run that existed before this command is shown as its
+current state once (`state_lines`, or one `{"type": "state"}` object), then only what changes after.
 """
 
 from __future__ import annotations
@@ -38,8 +39,43 @@ def run_table(eng: Any, run_id: str) -> Any:
     return table
 
 
+NOTE_CHARS = 200
+SETTLED = ("done", "skipped")
+
+
+def state_lines(eng: Any, run_id: str) -> list[str]:
+    """A run's current state in a few lines: the run with its step counts, then each step not yet settled."""
+    run = eng.store.get_run(run_id)
+    steps = eng.store.list_steps(run_id)
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.status] = counts.get(step.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
+    lines = [f"run {run_id} ({run.plan_name}): {run.status} · steps: {summary}"]
+    for step in steps:
+        if step.status not in SETTLED:
+            note = (step.last_error or "").strip().splitlines()
+            text = note[0][:NOTE_CHARS] if note else ""
+            lines.append(f"  {step.step_id}: {step.status} (tries {step.attempts})" + (f" — {text}" if text else ""))
+    return lines
+
+
+def state_json(eng: Any, run_id: str) -> dict[str, Any]:
+    run = eng.store.get_run(run_id)
+    return {"type": "state", "run_id": run_id, "plan": run.plan_name, "status": run.status,
+            "steps": [{"step_id": s.step_id, "status": s.status, "tries": s.attempts, "message": s.last_error}
+                      for s in eng.store.list_steps(run_id)]}
+
+
+def last_transition(eng: Any, run_id: str) -> int:
+    newest = eng.store.audit(run_id, limit=1)
+    return newest[0].id if newest else 0
+
+
 def follow(args: argparse.Namespace, eng: Any, run_ids: Sequence[str], *, timeout: float | None,
-           max_parallel: int | None, terminal: Sequence[str]) -> int:
+           max_parallel: int | None, terminal: Sequence[str], existing: Sequence[str] = ()) -> int:
+    """Reconcile `run_ids` until each is in a `terminal` status. A run in `existing` (it was there before
+    this command) is shown as its current state once; of the others every transition is shown."""
     from metawsm.engine.reconcile import reconcile
 
     out = args.out
@@ -48,7 +84,14 @@ def follow(args: argparse.Namespace, eng: Any, run_ids: Sequence[str], *, timeou
     asked: set[str] = set()
     seen = {rid: 0 for rid in run_ids}  # audit ids already shown, per run (whoever made the transition)
     for rid in run_ids:
-        seen[rid] = _transitions(out, eng, rid, 0, live_view)
+        if rid in existing:
+            seen[rid] = last_transition(eng, rid)
+            if out.json_mode:
+                out.ndjson(state_json(eng, rid))
+            elif not live_view:
+                out.text("\n".join(state_lines(eng, rid)))
+        else:
+            seen[rid] = _transitions(out, eng, rid, 0, live_view)
     live = None
     if live_view:
         from rich.console import Group

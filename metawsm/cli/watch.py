@@ -24,7 +24,13 @@ Follow runs and alert, once per change, when:
   run_ended: a run was ended by `metawsm cleanup`
 
 In a terminal the view refreshes in place (steps, agents with health, questions) with the alerts
-printed above it; otherwise each alert is one line (one JSON object per line with --json).
+printed above it; otherwise each run's current state is printed once (one line, plus one per step that
+is not done), then each alert as one line (one JSON object per line with --json: alerts only).
+
+Alerts are remembered per viewer (--viewer KIND:NAME, default human:$USER) in state.db: a later watch
+(or `watch --once` from cron) by the same viewer repeats no alert it already showed — a past
+completion is not news — while a condition that changes again (an agent dead on its next attempt, a
+new question) is. --replay shows everything that holds now and remembers nothing.
 
 Without --run/--ticket (or with --all) every active run is watched, new ones included, until
 Ctrl-C; with --run or --ticket, watch ends when those runs have ended (exit 1 if one failed).
@@ -59,6 +65,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--once", action="store_true", help="evaluate once, print the alerts, exit")
     p.add_argument("--no-reconcile", dest="no_reconcile", action="store_true",
                    help="only observe: do not advance the runs")
+    p.add_argument("--viewer", metavar="KIND:NAME",
+                   help="whose alerts these are: each is shown once per viewer (default human:$USER)")
+    p.add_argument("--replay", action="store_true",
+                   help="also alert what this viewer was already shown (and remember nothing)")
     p.set_defaults(run=run)
 
 
@@ -82,19 +92,33 @@ class Alert:
 
 
 class Watcher:
-    """What has been alerted already, so each condition is reported once per change."""
+    """What has been alerted already, so each condition is reported once per change — and, with a store and a
+    viewer, once per viewer across invocations (state.db remembers what each viewer was shown)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Any = None, viewer: str | None = None) -> None:
         self.seen: set[str] = set()
         self.agent_state: dict[tuple[str, str], str] = {}
+        self.store = store if viewer else None
+        self.viewer = viewer or ""
+        self._shown: dict[str, set[str]] = {}  # run id -> digests shown to the viewer before this tick
 
-    def _once(self, key: str, alert: Alert, out: list[Alert]) -> None:
+    def _shown_before(self, rid: str, key: str) -> bool:
+        if self.store is None:
+            return False
+        from metawsm.state.alerts import alert_digest
+
+        if rid not in self._shown:
+            self._shown[rid] = self.store.shown_alerts(self.viewer, [rid])
+        return alert_digest(key) in self._shown[rid]
+
+    def _once(self, key: str, alert: Alert, out: list[tuple[str, Alert]]) -> None:
         if key not in self.seen:
             self.seen.add(key)
-            out.append(alert)
+            if not self._shown_before(alert.run_id, key):
+                out.append((key, alert))
 
     def alerts(self, snap: Any) -> list[Alert]:
-        out: list[Alert] = []
+        out: list[tuple[str, Alert]] = []
         rid = snap.run_id
         for q in snap.questions:
             self._once(f"{rid}|q|{q.thread_id}|{q.attempt}|{q.question}",
@@ -103,13 +127,15 @@ class Watcher:
         done_steps = {s.step_id for s in snap.steps if s.kind == "agent" and s.status == "done"}
         for a in snap.agents:
             label = f"{a.attempt}|{a.status}|{a.health}" if a.unhealthy else ""
-            previous = self.agent_state.get((rid, a.key), "")
+            previous = self.agent_state.get((rid, a.key))
             self.agent_state[(rid, a.key)] = label
-            if label and label != previous:
+            key = f"{rid}|unhealthy|{a.key}|{label}"
+            # a change seen by this watch is alerted; what held when it started only if the viewer was not told
+            if label and label != (previous or "") and (previous is not None or not self._shown_before(rid, key)):
                 what = a.health if a.health in ("dead", "stalled") else a.status
-                out.append(Alert("agent_unhealthy", f"{a.key} is {what}: {a.health_reason}", rid, a.ticket,
-                                 a.name, f"metawsm restart --run {rid} --agent {a.key}   (look first: "
-                                         f"metawsm attach {a.key} --run {rid})"))
+                out.append((key, Alert("agent_unhealthy", f"{a.key} is {what}: {a.health_reason}", rid, a.ticket,
+                                       a.name, f"metawsm restart --run {rid} --agent {a.key}   (look first: "
+                                               f"metawsm attach {a.key} --run {rid})")))
             if a.status == "stopped" and f"agent:{a.ticket}:{a.name}" in done_steps:
                 self._once(f"{rid}|done|{a.key}|{a.attempt}",
                            Alert("agent_completed", f"{a.key} completed (attempt {a.attempt})", rid, a.ticket,
@@ -125,7 +151,13 @@ class Watcher:
                 msg += f": {snap.last_error}"
             self._once(f"{rid}|end|{snap.status}|{snap.finished_at}", Alert(event, msg, rid, hint=hint, terminal=True),
                        out)
-        return out
+        if self.store is not None and out:
+            from metawsm.state.alerts import alert_digest
+
+            digests = [alert_digest(k) for k, _ in out]
+            self.store.mark_alerts_shown(self.viewer, rid, digests)
+            self._shown.setdefault(rid, set()).update(digests)
+        return [alert for _, alert in out]
 
 
 def notify(args: argparse.Namespace, alert: Alert, cwd: str) -> None:
@@ -195,12 +227,25 @@ def _tick(args: argparse.Namespace, eng: Any, tracked: dict[str, Any], explicit:
     return snaps
 
 
+def viewer(args: argparse.Namespace) -> str:
+    from metawsm.cli.forum_common import kind_name
+
+    kind, name = kind_name(args.viewer, "--viewer")
+    if kind is None:
+        kind, name = "human", os.environ.get("USER") or os.environ.get("LOGNAME") or "human"
+    return f"{kind}:{name}"
+
+
 def _loop(args: argparse.Namespace, eng: Any) -> int:
+    from metawsm.cli.live import state_lines
+
     explicit = bool(args.run_id or args.ticket)
-    watcher = Watcher()
+    watcher = Watcher(None if args.replay else eng.store, viewer(args))
     tracked: dict[str, Any] = {}
+    stated: set[str] = set()  # runs whose current state was printed
     live = None
-    if not args.once and not args.out.json_mode and args.out.console.is_terminal:
+    terminal_view = not args.out.json_mode and args.out.console.is_terminal
+    if not args.once and terminal_view:
         from rich.live import Live
 
         live = Live(console=args.out.console, refresh_per_second=4, transient=False)
@@ -209,13 +254,16 @@ def _loop(args: argparse.Namespace, eng: Any) -> int:
         while True:
             snaps = _tick(args, eng, tracked, explicit)
             for snap in snaps:
+                if not args.out.json_mode and not terminal_view and snap.run_id not in stated:
+                    stated.add(snap.run_id)
+                    args.out.text("\n".join(state_lines(eng, snap.run_id)))
                 for alert in watcher.alerts(snap):
                     _emit(args, alert, live)
                     notify(args, alert, str(eng.project.root))
             ended = [s for s in snaps if s.status in ENDED]
             if live is not None:
                 live.update(_view(snaps, args.interval))
-            elif args.once and not args.out.json_mode and args.out.console.is_terminal:
+            elif args.once and terminal_view:
                 args.out.console.print(_view(snaps, None))
             if not explicit:
                 for s in ended:  # reported once above; stop following it

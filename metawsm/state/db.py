@@ -194,6 +194,17 @@ MIGRATIONS: list[list[str]] = [
         # The lease names the command holding it, so a waiting command can say who it waits for.
         "ALTER TABLE leases ADD COLUMN command TEXT NOT NULL DEFAULT ''",
     ],
+    [
+        # `metawsm watch` remembers, per viewer, the alerts it has shown (key: a digest of the condition).
+        """CREATE TABLE watch_alerts (
+            viewer TEXT NOT NULL,
+            alert_key TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            shown_at REAL NOT NULL,
+            PRIMARY KEY (viewer, alert_key)
+        )""",
+        "CREATE INDEX watch_alerts_run ON watch_alerts(run_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

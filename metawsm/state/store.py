@@ -6,6 +6,7 @@ from pathlib import Path
 
 from metawsm.errors import StateError
 from metawsm.state.agents import AgentsMixin
+from metawsm.state.alerts import AlertsMixin
 from metawsm.state.audit import AuditMixin
 from metawsm.state.db import Database, now
 from metawsm.state.lease import LeaseMixin
@@ -18,7 +19,7 @@ _OPERATOR_COLUMNS = ("consecutive_unhealthy", "restart_attempts", "last_restart_
                      "last_alert")
 
 
-class StateStore(RunsMixin, StepsMixin, AgentsMixin, LeaseMixin, AuditMixin, TicketsMixin):
+class StateStore(RunsMixin, StepsMixin, AgentsMixin, LeaseMixin, AuditMixin, TicketsMixin, AlertsMixin):
     """state.db at ``path`` (created and migrated on open). Safe to use from several processes at once:
     WAL, a busy timeout, and BEGIN IMMEDIATE for every write; every transition is checked and audited in
     the transaction that writes it."""

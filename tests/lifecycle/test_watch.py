@@ -40,9 +40,11 @@ def test_once_alerts_a_question_and_a_dead_agent_and_runs_notify_cmd(project: Pa
     assert env["METAWSM_MESSAGE"] == "DEMO-1/asker asks: Which DB?"
     assert (envs / "agent_unhealthy.env").exists()
 
-    plain = cli("watch", "--once", "--no-reconcile", cwd=project)
+    plain = cli("watch", "--once", "--no-reconcile", "--viewer", "human:other", cwd=project)
     assert "[guidance_needed] DEMO-1/asker asks: Which DB?" in plain.out
     assert "next: metawsm forum answer" in plain.out
+    again = cli("watch", "--once", "--no-reconcile", cwd=project)  # the same viewer as the --json watch above
+    assert again.code == 0 and "[" not in again.out and again.out.startswith(f"run {run_id} (w): running")
 
 
 def test_watch_run_follows_the_demo_to_its_end(project: Path, cli, tmux_socket: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
