@@ -24,6 +24,8 @@ from metawsm.engine.reconcile import ReconcileResult, reconcile
 from metawsm.engine.registry import REGISTRY
 from metawsm.errors import MetawsmError, StateError
 from metawsm.plan import StepChange, StepGraph, diff, render_plan
+from metawsm.plan.graph import Step
+from metawsm.plan.steps import AgentStep, CheckStep, ShellStep, WorkspaceStep
 from metawsm.runtime import git, proc
 
 if TYPE_CHECKING:
@@ -83,39 +85,39 @@ def preflight(eng: Engine, graph: StepGraph) -> list[str]:
     problems: list[str] = []
     if proc.which("git") is None:
         return ["git is not installed (or not on PATH)"]
-    if any(s.kind in SESSION_KINDS or (s.kind == "shell" and s.fields.get("tmux")) for s in graph.steps):
+    if any(s.kind in SESSION_KINDS or (isinstance(s.spec, ShellStep) and s.spec.tmux) for s in graph.steps):
         problems += eng.runtime.problems()
     for step in graph.steps:
-        if step.kind == "workspace":
-            problems += _workspace_problems(step.fields)
-        elif step.kind == "agent":
+        spec = step.spec
+        if isinstance(spec, WorkspaceStep):
+            problems += _workspace_problems(spec)
+        elif isinstance(spec, AgentStep):
             missing = False
-            for binary in step.fields.get("requires", ()):
+            for binary in spec.requires:
                 if proc.which(binary) is None:
                     missing = True
-                    problems.append(f"{step.id}: profile {step.fields.get('profile')!r} needs `{binary}`, "
-                                    f"which is not on PATH")
-            if not missing and step.fields.get("cli"):
+                    problems.append(f"{step.id}: profile {spec.profile!r} needs `{binary}`, which is not on PATH")
+            if not missing and spec.cli:
                 from metawsm.agents.versions import problem
 
-                found = problem(str(step.fields["cli"]))
+                found = problem(spec.cli)
                 if found:
-                    problems.append(f"{step.id}: profile {step.fields.get('profile')!r}: {found}")
+                    problems.append(f"{step.id}: profile {spec.profile!r}: {found}")
     return sorted(set(problems), key=problems.index)
 
 
-def _workspace_problems(fields: Any) -> list[str]:
+def _workspace_problems(ws: WorkspaceStep) -> list[str]:
     problems = []
-    for name, repo in sorted(fields["repos"].items()):
-        root = Path(repo["repo_root"])
+    for name, repo in sorted(ws.repos.items()):
+        root = Path(repo.repo_root)
         if not (root / ".git").exists():
             problems.append(f"repo {name}: {root} is not a git repository")
             continue
-        if not git.ref_exists(root, f"refs/heads/{fields['branch']}") and not git.ref_exists(
-                root, f"refs/heads/{repo['base_branch']}"):
-            problems.append(f"repo {name}: base branch {repo['base_branch']!r} does not exist in {root} "
+        if not git.ref_exists(root, f"refs/heads/{ws.branch}") and not git.ref_exists(
+                root, f"refs/heads/{repo.base_branch}"):
+            problems.append(f"repo {name}: base branch {repo.base_branch!r} does not exist in {root} "
                             f"(set workspace.base_branch in the policy)")
-        path = Path(repo["path"])
+        path = Path(repo.path)
         if path.exists() and any(path.iterdir()):
             known = {Path(w.path).resolve() for w in git.list_worktrees(root)}
             if path.resolve() not in known:
@@ -129,7 +131,7 @@ def _sync_steps(eng: Engine, run: Run, graph: StepGraph, recorded: StepGraph | N
     back = {s.id for s in graph.steps} - set(recorded.by_id) if recorded is not None else set()
     rerun: set[str] = set()  # steps that will run again: their finished dependents must too
     for step in graph.steps:  # topological order: needs come first
-        fields_json = _fields_json(step)
+        fields_json = step.stored_json()
         row = rows.get(step.id)
         if row is None:
             store.upsert_step(run_id, step.id, step.kind, step.ticket, step.agent, step.definition_hash, fields_json)
@@ -159,18 +161,21 @@ def _sync_steps(eng: Engine, run: Run, graph: StepGraph, recorded: StepGraph | N
                 store.transition_step(run_id, sid, "failed", "removed from the plan", error="removed from the plan")
             store.transition_step(run_id, sid, "skipped", "removed from the plan")
     for step in graph.steps:
-        if step.kind == "agent" and step.ticket and step.agent:
-            store.upsert_agent(run_id, step.ticket, step.agent, str(step.fields.get("profile", "")),
-                               str(step.fields.get("session", "")))
+        spec = step.spec
+        if isinstance(spec, AgentStep) and step.ticket and step.agent:
+            store.upsert_agent(run_id, step.ticket, step.agent, spec.profile, spec.session)
 
 
-def _branch_moved(eng: Engine, run: Run, step: Any) -> bool:
+def _branch_moved(eng: Engine, run: Run, step: Step) -> bool:
     """Whether the ticket's HEAD differs from the commit its latest validation was for."""
     from metawsm.gate.evaluate import latest_validation
 
+    spec = step.spec
+    if not isinstance(spec, CheckStep):
+        return False
     try:
-        head = git.head_sha(step.fields["cwd"])
-    except (MetawsmError, KeyError):
+        head = git.head_sha(spec.cwd)
+    except MetawsmError:
         return False
     latest = latest_validation(eng, run.run_id, step.ticket or "")
     return latest is not None and (latest.get("sha") or "") != head
@@ -185,10 +190,6 @@ def without_tickets(graph: StepGraph, tickets: set[str]) -> StepGraph:
     steps = tuple(dataclasses.replace(s, needs=tuple(n for n in s.needs if n not in gone))
                   for s in graph.steps if s.id not in gone)
     return StepGraph(graph.plan_name, steps, graph.source)
-
-
-def _fields_json(step: Any) -> str:
-    return json.dumps(dict(step.fields), sort_keys=True, ensure_ascii=False)
 
 
 def stop_step(eng: Engine, run: Run, row: Any) -> None:

@@ -8,15 +8,15 @@ keeps them), moves the run to `ended` (a closed run stays closed) and sends its 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metawsm.engine.apply import stop_step
 from metawsm.engine.kinds.agent import move
 from metawsm.engine.lifecycle import LIVE_AGENT, ActionResult, _sessions
 from metawsm.engine.locking import locked
 from metawsm.errors import MetawsmError
+from metawsm.plan.steps import WorkspaceStep, typed
 from metawsm.runtime import git
 
 if TYPE_CHECKING:
@@ -37,17 +37,17 @@ def losses(eng: Engine, run: Run) -> dict[str, list[str]]:
     for step in steps:
         if step.ticket in done:
             continue
-        fields = json.loads(step.fields_json or "{}")
+        ws = typed(step, WorkspaceStep)
         lost: list[str] = []
-        for name, repo in sorted(fields.get("repos", {}).items()):
-            if Path(repo["path"]).exists():
-                lost += [f"{name}: uncommitted {p}" for p in git.is_dirty(repo["path"])]
-            if git.branch_exists(repo["repo_root"], fields["branch"]):
-                log = git.git(repo["repo_root"], "log", "--format=%h %s", fields["branch"], f"^{repo['base_branch']}",
+        for name, repo in sorted(ws.repos.items()):
+            if Path(repo.path).exists():
+                lost += [f"{name}: uncommitted {p}" for p in git.is_dirty(repo.path)]
+            if git.branch_exists(repo.repo_root, ws.branch):
+                log = git.git(repo.repo_root, "log", "--format=%h %s", ws.branch, f"^{repo.base_branch}",
                               "--").stdout.splitlines()
                 if log:
-                    lost.append(f"{name}: {len(log)} commit(s) on {fields['branch']} not merged into "
-                                f"{repo['base_branch']}: " + "; ".join(log[:SHOWN_COMMITS])
+                    lost.append(f"{name}: {len(log)} commit(s) on {ws.branch} not merged into "
+                                f"{repo.base_branch}: " + "; ".join(log[:SHOWN_COMMITS])
                                 + (" …" if len(log) > SHOWN_COMMITS else ""))
         if lost:
             found[step.ticket or ""] = lost
@@ -82,7 +82,7 @@ def cleanup_run(eng: Engine, run: Run, *, keep_workspaces: bool = False, force: 
         done = settled(eng, [s.ticket for s in steps if s.ticket])
         for step in steps:
             if step.ticket not in done or force:
-                result.actions += remove_workspace(json.loads(step.fields_json or "{}"), force=force)
+                result.actions += remove_workspace(typed(step, WorkspaceStep), force=force)
     run = eng.store.get_run(run.run_id)
     if run.status not in ("closed", "ended"):
         run = eng.store.transition_run(run.run_id, "ended", "cleaned up")
@@ -92,16 +92,16 @@ def cleanup_run(eng: Engine, run: Run, *, keep_workspaces: bool = False, force: 
     return result
 
 
-def remove_workspace(fields: dict[str, Any], *, force: bool) -> list[str]:
+def remove_workspace(ws: WorkspaceStep, *, force: bool) -> list[str]:
     actions = []
-    for name, repo in sorted(fields.get("repos", {}).items()):
+    for name, repo in sorted(ws.repos.items()):
         try:
-            if git.remove_worktree(repo["repo_root"], repo["path"], force=force):
-                actions.append(f"removed worktree {repo['path']}")
-            if git.delete_branch(repo["repo_root"], fields["branch"], force=force):
-                actions.append(f"deleted branch {fields['branch']} in {name}")
+            if git.remove_worktree(repo.repo_root, repo.path, force=force):
+                actions.append(f"removed worktree {repo.path}")
+            if git.delete_branch(repo.repo_root, ws.branch, force=force):
+                actions.append(f"deleted branch {ws.branch} in {name}")
         except MetawsmError as exc:
-            actions.append(f"could not remove {repo['path']}: {exc.message}")
+            actions.append(f"could not remove {repo.path}: {exc.message}")
     return actions
 
 

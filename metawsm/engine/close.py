@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from metawsm.engine import closegit
 from metawsm.engine.locking import locked
 from metawsm.errors import GateRefused, MetawsmError
-from metawsm.gate.evaluate import evaluate, workspace_fields
+from metawsm.gate.evaluate import evaluate, workspace_spec
+from metawsm.plan.steps import RepoWorktree, WorkspaceStep
 from metawsm.runtime import git
 from metawsm.state.db import now
 from metawsm.state.tickets import CloseIntent
@@ -57,24 +58,19 @@ def ticket_title(eng: Engine, ticket: str) -> str:
         return ticket
 
 
-def _repos(ws: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The ticket's repositories, the primary one (`self`, else the first) first."""
-    return sorted(ws["repos"].items(), key=lambda kv: (kv[0] != "self", kv[0]))
-
-
 @locked("close")
 def close_ticket(eng: Engine, run: Run, ticket: str, *, dry_run: bool = False, from_step: bool = False) -> CloseResult:
     """Close `ticket` of `run` (its workspace step names branch and repos). `from_step`: called by `close:T`."""
-    ws = workspace_fields(eng, run.run_id, ticket)
-    repos = _repos(ws)
-    result = CloseResult(run.run_id, ticket, dry_run, eng.policy.close.merge, ws["branch"], repos[0][1]["base_branch"])
+    ws = workspace_spec(eng, run.run_id, ticket)
+    repos = ws.repos_in_order()
+    result = CloseResult(run.run_id, ticket, dry_run, eng.policy.close.merge, ws.branch, repos[0][1].base_branch)
     state = eng.store.get_ticket(ticket) if eng.has_state() else None
     if state is not None and state.status == "abandoned":
         raise MetawsmError(f"ticket {ticket} is abandoned; it is not closed",
                            hint=f"`metawsm reopen {ticket}` makes it open again")
     if dry_run:
         return _dry_run(eng, run, ticket, ws, repos, result, state)
-    with closegit.repo_locks(eng.project.state_dir / "locks", [r["repo_root"] for _, r in repos]):
+    with closegit.repo_locks(eng.project.state_dir / "locks", [r.repo_root for _, r in repos]):
         done = _recover(eng, ticket, result, [name for name, _ in repos])
         state = eng.store.get_ticket(ticket)
         if state is not None and state.status == "merged":
@@ -99,7 +95,7 @@ def _gate(eng: Engine, run: Run, ticket: str) -> None:
                           hint=f"`metawsm gate --ticket {ticket}` shows each check and its fix")
 
 
-def _dry_run(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], repos: list[tuple[str, dict[str, Any]]],
+def _dry_run(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, repos: list[tuple[str, RepoWorktree]],
              result: CloseResult, state: Any) -> CloseResult:
     if state is not None and state.status == "merged":
         result.actions.append(f"already merged ({(state.merged_sha or '')[:12]})")
@@ -110,26 +106,26 @@ def _dry_run(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], repos: list
     from metawsm.runtime.gitdiff import branch_diff
 
     for index, (repo_name, r) in enumerate(repos):
-        bd = branch_diff(r["repo_root"], r["base_branch"], ws["branch"], patch=False)  # subjects and diffstat
+        bd = branch_diff(r.repo_root, r.base_branch, ws.branch, patch=False)  # subjects and diffstat
         result.commits += [f"{repo_name}: {c.sha[:12]} {c.subject}" for c in bd.commits]
         result.diffstat += [f"{repo_name}: {f.path} | " + ("binary" if f.binary else f"+{f.additions} -{f.deletions}")
                             + f" ({f.status})" for f in bd.files]
         result.diffstat.append(f"{repo_name}: {len(bd.files)} files changed, {bd.additions} insertions(+), "
                                f"{bd.deletions} deletions(-)")
-        where, clean = closegit.checkout_of(r["repo_root"], r["base_branch"])
+        where, clean = closegit.checkout_of(r.repo_root, r.base_branch)
         if where is not None and not clean:
-            raise closegit.CloseError(f"{r['base_branch']} is checked out in {where} with uncommitted changes; "
+            raise closegit.CloseError(f"{r.base_branch} is checked out in {where} with uncommitted changes; "
                                       "close merges there", hint="commit or stash them, then close again")
         changelog = f", adding a line to tickets/{ticket}.changelog.md in the merge commit" if index == 0 else ""
-        result.actions.append(f"would merge {ws['branch']} into {r['base_branch']} ({result.strategy}) "
+        result.actions.append(f"would merge {ws.branch} into {r.base_branch} ({result.strategy}) "
                               f"{'in ' + str(where) if where else '(branch checked out nowhere)'}{changelog}")
     result.actions.append(f"would record {ticket} as merged and post the close in the forum")
     result.actions += [f"would end session {a.session}" for a in eng.store.list_agents(run.run_id)
                        if a.ticket == ticket and a.session]
-    for _name, repo in sorted(ws["repos"].items()):
-        result.actions.append(f"would remove worktree {repo['path']}")
+    for _name, repo in sorted(ws.repos.items()):
+        result.actions.append(f"would remove worktree {repo.path}")
         if eng.policy.close.delete_branch:
-            result.actions.append(f"would delete branch {ws['branch']} in {repo['repo_root']}")
+            result.actions.append(f"would delete branch {ws.branch} in {repo.repo_root}")
     return result
 
 
@@ -163,7 +159,7 @@ def _recover(eng: Engine, ticket: str, result: CloseResult, all_repos: list[str]
     return True
 
 
-def _merge(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], repos: list[tuple[str, dict[str, Any]]],
+def _merge(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, repos: list[tuple[str, RepoWorktree]],
            result: CloseResult) -> None:
     from metawsm.engine.tickets import walk
 
@@ -176,16 +172,16 @@ def _merge(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], repos: list[t
                                                                                          time.gmtime())
     prepared = []
     for index, (repo_name, r) in enumerate(repos):
-        result.commits += [f"{repo_name}: {c}" for c in git.unmerged_commits(r["repo_root"], ws["branch"],
-                                                                               r["base_branch"])]
+        result.commits += [f"{repo_name}: {c}" for c in git.unmerged_commits(r.repo_root, ws.branch,
+                                                                               r.base_branch)]
         if repo_name in already:
             continue
-        sha = closegit.rev(r["repo_root"], f"refs/heads/{ws['branch']}") or "?"
-        line = (f"- {stamp} closed by metawsm: merged {ws['branch']} into {r['base_branch']} ({strategy}, "
+        sha = closegit.rev(r.repo_root, f"refs/heads/{ws.branch}") or "?"
+        line = (f"- {stamp} closed by metawsm: merged {ws.branch} into {r.base_branch} ({strategy}, "
                 f"{sha[:12]}) — run {run.run_id} — {title}")
         message = (f"{ticket}: closed by metawsm (changelog)" if strategy == "ff-only"
-                   else f"Merge {ws['branch']} ({ticket}: {title})")
-        prepared.append(closegit.prepare(repo_name, r["repo_root"], ws["branch"], r["base_branch"], strategy,
+                   else f"Merge {ws.branch} ({ticket}: {title})")
+        prepared.append(closegit.prepare(repo_name, r.repo_root, ws.branch, r.base_branch, strategy,
                                          message, (ticket, line) if index == 0 else None))
     at = now()
     eng.store.record_close_intents(run.run_id, ticket, [CloseIntent(
@@ -210,7 +206,7 @@ def _merge(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], repos: list[t
     result.merged_sha = primary.merge_sha
 
 
-def _tidy(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], result: CloseResult) -> None:
+def _tidy(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, result: CloseResult) -> None:
     """After the merge: stop the ticket's agents and sessions, remove its worktrees and branch. A failure here
     is a warning — the merge happened and stays recorded."""
     from metawsm.engine.kinds.agent import move
@@ -224,24 +220,24 @@ def _tidy(eng: Engine, run: Run, ticket: str, ws: dict[str, Any], result: CloseR
                 result.actions.append(f"ended session {agent.session}")
         except MetawsmError as exc:
             result.warnings.append(f"could not kill session {agent.session}: {exc.message}")
-    for _name, repo in sorted(ws["repos"].items()):
-        tip = closegit.rev(repo["repo_root"], f"refs/heads/{ws['branch']}")
+    for _name, repo in sorted(ws.repos.items()):
+        tip = closegit.rev(repo.repo_root, f"refs/heads/{ws.branch}")
         # squash leaves no ancestry to check; otherwise the branch is deleted only when the base contains it
         force = result.strategy == "squash" or (tip is not None and closegit.is_ancestor(
-            repo["repo_root"], tip, f"refs/heads/{repo['base_branch']}"))
+            repo.repo_root, tip, f"refs/heads/{repo.base_branch}"))
         try:
-            if git.remove_worktree(repo["repo_root"], repo["path"]):
-                result.actions.append(f"removed worktree {repo['path']}")
+            if git.remove_worktree(repo.repo_root, repo.path):
+                result.actions.append(f"removed worktree {repo.path}")
         except MetawsmError as exc:
-            result.warnings.append(f"could not remove worktree {repo['path']}: {exc.message}")
+            result.warnings.append(f"could not remove worktree {repo.path}: {exc.message}")
             continue
         if not eng.policy.close.delete_branch:
             continue
         try:
-            if git.delete_branch(repo["repo_root"], ws["branch"], force=force):
-                result.actions.append(f"deleted branch {ws['branch']}")
+            if git.delete_branch(repo.repo_root, ws.branch, force=force):
+                result.actions.append(f"deleted branch {ws.branch}")
         except MetawsmError as exc:
-            result.warnings.append(f"could not delete branch {ws['branch']} (the merge happened): {exc.message}")
+            result.warnings.append(f"could not delete branch {ws.branch} (the merge happened): {exc.message}")
 
 
 def _announce(eng: Engine, run: Run, ticket: str, result: CloseResult) -> None:

@@ -12,6 +12,7 @@ from metawsm.engine.kinds.agent import move
 from metawsm.engine.kinds.agent_inputs import restart_note_path
 from metawsm.engine.locking import locked
 from metawsm.errors import MetawsmError, NotFoundError, UsageError
+from metawsm.plan.steps import ShellStep, typed
 from metawsm.state.machines import can_transition
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _sessions(eng: Engine, run: Run, ticket: str | None = None) -> list[str]:
 
     names = [a.session for a in eng.store.list_agents(run.run_id) if a.session and ticket in (None, a.ticket)]
     for step in eng.store.list_steps(run.run_id):
-        if step.kind == "shell" and ticket in (None, step.ticket) and json.loads(step.fields_json or "{}").get("tmux"):
+        if step.kind == "shell" and ticket in (None, step.ticket) and typed(step, ShellStep).tmux:
             names.append(session_for(StepRef(run, step)))
     return names
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from metawsm.errors import NotFoundError
+from metawsm.plan.steps import WorkspaceStep, typed
 from metawsm.runtime import git
 from metawsm.runtime.gitdiff import BranchDiff, branch_diff
 
@@ -45,26 +45,26 @@ class TicketDiff:
                 "repos": [r.to_json(patch=patch) for r in self.repos]}
 
 
-def workspace_of(store: StateStore, run: Run, ticket: str) -> dict[str, Any]:
+def workspace_of(store: StateStore, run: Run, ticket: str) -> WorkspaceStep:
     try:
         step = store.get_step(run.run_id, f"workspace:{ticket}")
     except NotFoundError as exc:
         raise NotFoundError(f"ticket {ticket} is not part of run {run.run_id}") from exc
-    return json.loads(step.fields_json or "{}")  # type: ignore[no-any-return]
+    return typed(step, WorkspaceStep)
 
 
 def ticket_diff(store: StateStore, run: Run, ticket: str, *, patch: bool = True) -> TicketDiff:
     """The diff of `ticket`'s branch in every repository of its workspace (the primary one first). Reads
     only state.db and git (no policy, no forum): `metawsm diff T` starts fast."""
     ws = workspace_of(store, run, ticket)
-    branch = ws.get("branch")
-    repos = sorted((ws.get("repos") or {}).items(), key=lambda kv: (kv[0] != "self", kv[0]))
+    branch = ws.branch
+    repos = ws.repos_in_order()
     if not branch or not repos:
         raise NotFoundError(f"ticket {ticket} has no workspace recorded in run {run.run_id}",
                             hint=f"start it with `metawsm apply {run.plan_name}`")
     out: list[RepoDiff] = []
     for name, r in repos:
-        root, base = r["repo_root"], r["base_branch"]
+        root, base = r.repo_root, r.base_branch
         if not git.branch_exists(root, branch):
             state = store.get_ticket(ticket)
             why = " (it was merged and its branch deleted)" if state and state.status == "merged" else ""

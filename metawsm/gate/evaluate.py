@@ -7,7 +7,6 @@ attempt), validation (the latest validation passed, for the HEAD sha or a given 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from metawsm.errors import MetawsmError, NotFoundError
 from metawsm.gate import trust
 from metawsm.gate.context import CHECKS_AGENT
 from metawsm.gate.patterns import forbidden_match
+from metawsm.plan.steps import WorkspaceStep, typed
 from metawsm.runtime import git, proc
 
 if TYPE_CHECKING:
@@ -58,30 +58,26 @@ class GateResult:
                 "checks": [c.to_json() for c in self.checks]}
 
 
-def workspace_fields(eng: Engine, run_id: str, ticket: str) -> dict[str, Any]:
+def workspace_spec(eng: Engine, run_id: str, ticket: str) -> WorkspaceStep:
+    """The recorded workspace of ``ticket`` in run ``run_id`` (its worktrees, branch and base branches)."""
     try:
         step = eng.store.get_step(run_id, f"workspace:{ticket}")
     except NotFoundError as exc:
         raise NotFoundError(f"ticket {ticket} is not part of run {run_id}") from exc
-    return json.loads(step.fields_json or "{}")  # type: ignore[no-any-return]
+    return typed(step, WorkspaceStep)
 
 
-def primary_repo(ws: dict[str, Any]) -> dict[str, Any]:
-    repos = ws.get("repos", {})
-    return repos.get("self") or repos[sorted(repos)[0]]
-
-
-def _clean_tree(ws: dict[str, Any]) -> CheckResult:
+def _clean_tree(ws: WorkspaceStep) -> CheckResult:
     dirty: list[str] = []
-    for name, repo in sorted(ws["repos"].items()):
+    for name, repo in sorted(ws.repos.items()):
         try:
-            dirty += [f"{name}:{p}" if len(ws["repos"]) > 1 else p for p in git.is_dirty(repo["path"])]
+            dirty += [f"{name}:{p}" if len(ws.repos) > 1 else p for p in git.is_dirty(repo.path)]
         except MetawsmError as exc:
-            return CheckResult("clean_tree", False, f"cannot read worktree {repo['path']}: {exc.message}")
+            return CheckResult("clean_tree", False, f"cannot read worktree {repo.path}: {exc.message}")
     if dirty:
         shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
         return CheckResult("clean_tree", False, f"uncommitted or untracked files: {shown}", tuple(dirty),
-                           fix=f"commit or remove them in {ws['path']}")
+                           fix=f"commit or remove them in {ws.path}")
     return CheckResult("clean_tree", True, "worktree is clean")
 
 
@@ -155,16 +151,16 @@ def _policy_change(changed: list[str], base: str) -> CheckResult:
                                            "these files from the branch")
 
 
-def _forbidden(ws: dict[str, Any], patterns: tuple[str, ...]) -> CheckResult:
+def _forbidden(ws: WorkspaceStep, patterns: tuple[str, ...]) -> CheckResult:
     hits: list[str] = []
-    for name, repo in sorted(ws["repos"].items()):
+    for name, repo in sorted(ws.repos.items()):
         try:
-            changed = git.changed_files(repo["path"], repo["base_branch"])
+            changed = git.changed_files(repo.path, repo.base_branch)
         except MetawsmError as exc:
-            return CheckResult("forbidden_files", False, f"cannot list changes in {repo['path']}: {exc.message}")
+            return CheckResult("forbidden_files", False, f"cannot list changes in {repo.path}: {exc.message}")
         for path in changed:
             if forbidden_match(path, patterns):
-                hits.append(path if len(ws["repos"]) == 1 else f"{name}:{path}")
+                hits.append(path if len(ws.repos) == 1 else f"{name}:{path}")
     if hits:
         return CheckResult("forbidden_files", False, "forbidden files changed: " + ", ".join(hits[:10]),
                            tuple(hits), fix="remove them from the branch (git rm --cached, then commit)")
@@ -184,17 +180,17 @@ def _command(name: str, command: str, cwd: str) -> CheckResult:
 
 def evaluate(eng: Engine, run: Run, ticket: str, *, sha: str | None = None) -> GateResult:
     """Every required check for `ticket`; `sha` (a pushed commit) replaces the worktree's HEAD."""
-    ws = workspace_fields(eng, run.run_id, ticket)
-    primary = primary_repo(ws)
+    ws = workspace_spec(eng, run.run_id, ticket)
+    primary = ws.primary
     try:
-        target = sha or git.head_sha(primary["path"])
+        target = sha or git.head_sha(primary.path)
     except MetawsmError as exc:
         return GateResult(run.run_id, ticket, None, (CheckResult("workspace", False, exc.message),))
-    policy = trust.judging_policy(eng, primary["path"], primary["base_branch"])
+    policy = trust.judging_policy(eng, primary.path, primary.base_branch)
     results: list[CheckResult] = []
     for check in policy.close.required_checks:
         if check.run is not None:
-            results.append(_command(check.name, check.run, primary["path"]))
+            results.append(_command(check.name, check.run, primary.path))
         elif check.name == "clean_tree":
             results.append(_clean_tree(ws))
         elif check.name == "completion":
@@ -204,9 +200,9 @@ def evaluate(eng: Engine, run: Run, ticket: str, *, sha: str | None = None) -> G
         elif check.name == "forbidden_files":
             results.append(_forbidden(ws, policy.close.forbidden_file_patterns))
     try:
-        changed = trust.judging_changes(primary["path"], primary["base_branch"], target)
+        changed = trust.judging_changes(primary.path, primary.base_branch, target)
     except MetawsmError:
         changed = []
     if changed:
-        results.append(_policy_change(changed, primary["base_branch"]))
+        results.append(_policy_change(changed, primary.base_branch))
     return GateResult(run.run_id, ticket, target, tuple(results))

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from metawsm.config.models import Policy
     from metawsm.gate.context import GateContext as Engine
     from metawsm.gate.evaluate import CheckResult
+    from metawsm.plan.steps import RepoWorktree
     from metawsm.state.models import Run
 
 ZERO = "0" * 40
@@ -177,7 +178,7 @@ def find_run(eng: Engine, ticket: str) -> Run | None:
 
 
 def gate_failures(eng: Engine, ticket: str, sha: str) -> tuple[list[CheckResult], str | None]:
-    from metawsm.gate.evaluate import CheckResult, evaluate, primary_repo, workspace_fields
+    from metawsm.gate.evaluate import CheckResult, evaluate, workspace_spec
 
     run = find_run(eng, ticket)
     if run is None:
@@ -187,8 +188,8 @@ def gate_failures(eng: Engine, ticket: str, sha: str) -> tuple[list[CheckResult]
 
     result = evaluate(eng, run, ticket, sha=sha)
     failed = result.failed()
-    repo = primary_repo(workspace_fields(eng, run.run_id, ticket))
-    policy = judging_policy(eng, repo["path"], repo["base_branch"])  # the base branch's, as evaluate
+    repo = workspace_spec(eng, run.run_id, ticket).primary
+    policy = judging_policy(eng, repo.path, repo.base_branch)  # the base branch's, as evaluate
     patterns = policy.close.forbidden_file_patterns
     names = [c.name for c in policy.close.required_checks]
     if "forbidden_files" in names and not any(c.name == "forbidden_files" for c in failed):
@@ -198,14 +199,14 @@ def gate_failures(eng: Engine, ticket: str, sha: str) -> tuple[list[CheckResult]
     return failed, run.run_id
 
 
-def forbidden_at(repo: dict[str, str], sha: str, patterns: tuple[str, ...]) -> CheckResult | None:
+def forbidden_at(repo: RepoWorktree, sha: str, patterns: tuple[str, ...]) -> CheckResult | None:
     """The forbidden_files check for the pushed commit itself (evaluate checks the worktree's HEAD, which
     may differ: an older sha, or a file added and removed again): one `git diff BASE...SHA`."""
     from metawsm.gate.evaluate import CheckResult
     from metawsm.gate.precommit import forbidden_hits
 
-    out = run_git(repo["path"], "diff", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT",
-                  f"{repo['base_branch']}...{sha}")
+    out = run_git(repo.path, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT",
+                  f"{repo.base_branch}...{sha}")
     hits = forbidden_hits([p for p in out.decode("utf-8", "surrogateescape").split("\0") if p], list(patterns))
     if not hits:
         return None

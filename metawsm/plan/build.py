@@ -21,6 +21,16 @@ from metawsm.plan.mcpargs import codex_mcp_args
 from metawsm.plan.naming import WorkspacePaths, session_name, workspace_paths
 from metawsm.plan.prompts import BASE_PROMPT
 from metawsm.plan.render import Location, Namespace, Renderer, wrap
+from metawsm.plan.steps import (
+    AgentStep,
+    CheckStep,
+    CloseStep,
+    GateStep,
+    RepoWorktree,
+    SessionStep,
+    ShellStep,
+    WorkspaceStep,
+)
 
 RUN_PLACEHOLDER = "<run>"
 BUILTIN_POLICY = "<built-in policy>"
@@ -125,30 +135,26 @@ class _Planner:
         ws = workspace_paths(self.root, self.policy, ticket)
         ctx = self.ticket_context(ticket, ws)
         setup = self.policy.workspace.setup
-        self.drafts.append(Draft(f"workspace:{t}", "workspace", t, None, [], {
-            "path": str(ws.path),
-            "branch": ws.branch,
-            "base_branch": ws.base_branch,
-            "repos": {name: {"path": str(ws.repos[name]), "repo_root": str(ws.repo_roots[name]),
-                             "base_branch": ws.base_branches[name]} for name in ticket.repos},
-            "setup": {"copy": list(setup.copy), "symlink": list(setup.symlink), "commands": list(setup.commands)},
-        }, self.retries, 0))
+        self.drafts.append(Draft(f"workspace:{t}", t, None, [], WorkspaceStep(
+            str(ws.path), ws.branch, ws.base_branch,
+            {name: RepoWorktree(str(ws.repos[name]), str(ws.repo_roots[name]), ws.base_branches[name])
+             for name in ticket.repos},
+            tuple(setup.copy), tuple(setup.symlink), tuple(setup.commands),
+        ), self.retries, 0))
         agent_ids = [self.agent_steps(i, spec, ticket, ws, ctx) for i, spec in enumerate(self.plan.agents)]
         gate_needs = agent_ids
         if self.plan.checks:
             commands = [self.renderer.render(c, ctx, self.at(f"checks[{j}]")) for j, c in enumerate(self.plan.checks)]
-            self.drafts.append(Draft(f"check:{t}", "check", t, None, list(agent_ids),
-                                     {"commands": commands, "cwd": str(ws.path)},
+            self.drafts.append(Draft(f"check:{t}", t, None, list(agent_ids),
+                                     CheckStep(tuple(commands), str(ws.path)),  # type: ignore[arg-type]
                                      self.retries if self.policy.execution.retry_checks else 0, 0))
             gate_needs = [f"check:{t}"]
         close = self.policy.close
-        self.drafts.append(Draft(f"gate:{t}", "gate", t, None, list(gate_needs), {
-            "checks": list(self.policy.check_names()),
-            "forbidden_file_patterns": list(close.forbidden_file_patterns),
-        }, self.retries, 0))
+        self.drafts.append(Draft(f"gate:{t}", t, None, list(gate_needs), GateStep(
+            tuple(self.policy.check_names()), tuple(close.forbidden_file_patterns)), self.retries, 0))
         if self.plan.auto_close:
-            self.drafts.append(Draft(f"close:{t}", "close", t, None, [f"gate:{t}"],
-                                     {"merge": close.merge, "delete_branch": close.delete_branch}, self.retries, 0))
+            self.drafts.append(Draft(f"close:{t}", t, None, [f"gate:{t}"],
+                                     CloseStep(close.merge, close.delete_branch), self.retries, 0))
         for i, spec in enumerate(self.plan.steps):
             if spec.for_each == "tickets":
                 self.shell_step(i, spec, ctx, t, ws)
@@ -159,12 +165,10 @@ class _Planner:
         profile = self.policy.agent_profiles[spec.profile]
         session = session_name(self.policy.tmux.session_pattern, self.plan.name, t, a, self.run_id)
         cwd = str(ws.path)
-        self.drafts.append(Draft(f"session:{t}:{a}", "session", t, a, [f"workspace:{t}"], {
-            "name": session,
-            "cwd": cwd,
-            "env": {"METAWSM_AGENT": a, "METAWSM_HOME": str(self.root), "METAWSM_PLAN": self.plan.name,
-                    "METAWSM_TICKET": t},
-        }, self.retries, 0))
+        self.drafts.append(Draft(f"session:{t}:{a}", t, a, [f"workspace:{t}"], SessionStep(
+            session, cwd, {"METAWSM_AGENT": a, "METAWSM_HOME": str(self.root), "METAWSM_PLAN": self.plan.name,
+                           "METAWSM_TICKET": t},
+        ), self.retries, 0))
 
         # phase 1: the agent's own templates, with agent.prompt / agent.run as written
         mode = spec.mode or profile.mode
@@ -202,21 +206,12 @@ class _Planner:
         profile_env = {k: r.render(v, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.env.{k}"))
                        for k, v in sorted(profile.env.items())}
         needs = [f"session:{t}:{a}", *(f"agent:{t}:{n}" for n in spec.needs)]  # agents it waits for
-        self.drafts.append(Draft(f"agent:{t}:{a}", "agent", t, a, needs, {
-            "profile": spec.profile,
-            "prompt": prompt,
-            "command": command,
-            "env": dict(sorted({**profile_env, **env}.items())),
-            "requires": list(profile.requires),
-            "cli": profile.cli,
-            "mode": mode,
-            "permissions": permissions,
-            "writable_dirs": writable if profile.cli else [],
-            "mcp_config": mcp_config if profile.cli else None,
-            "session": session,
-            "cwd": cwd,
-            "timeout_seconds": spec.timeout_seconds,
-        }, self.retries, spec.timeout_seconds))
+        self.drafts.append(Draft(f"agent:{t}:{a}", t, a, needs, AgentStep(
+            session=session, cwd=cwd, command=command or "", profile=spec.profile, prompt=prompt,
+            env=dict(sorted({**profile_env, **env}.items())), requires=tuple(profile.requires), cli=profile.cli,
+            mode=mode, permissions=permissions, writable_dirs=tuple(writable) if profile.cli else (),
+            timeout_seconds=spec.timeout_seconds, mcp_config=mcp_config if profile.cli else None,
+        ), self.retries, spec.timeout_seconds))
         return f"agent:{t}:{a}"
 
     def shell_step(self, i: int, spec: StepSpec, ctx: dict[str, Any], ticket: str | None,
@@ -242,7 +237,7 @@ class _Planner:
             need_where.append(self.at(f"{key}.cwd"))
         cwd = ws.path if (ws is not None and spec.cwd == "workspace") else self.root
         retries = self.retries if spec.retries is None else spec.retries
-        self.drafts.append(Draft(step_id.strip(), "shell", ticket, None, [n.strip() for n in needs],  # type: ignore[union-attr]
-                                 {"run": run, "tmux": spec.tmux, "cwd": str(cwd), "env": env},
+        self.drafts.append(Draft(step_id.strip(), ticket, None, [n.strip() for n in needs],  # type: ignore[union-attr]
+                                 ShellStep(run, str(cwd), spec.tmux, env),  # type: ignore[arg-type]
                                  retries, spec.timeout_seconds, where=self.at(f"{key}.id"),
                                  need_where=need_where, needs_at=self.at(f"{key}.needs")))

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from metawsm.plan.render import Location
+from metawsm.plan.steps import StepSpec, decode, encode, stored_json
 
 KINDS = ("workspace", "session", "agent", "check", "gate", "close", "shell")
 HASH_VERSION = 1
@@ -52,7 +53,8 @@ def definition_hash(kind: str, fields: Mapping[str, Any], needs: Iterable[str], 
 
 @dataclass(frozen=True)
 class Step:
-    """One node of the graph. `fields` is JSON-able data read by the step kind's runner."""
+    """One node of the graph. `fields` is its typed record's JSON-able encoding (hashed, recorded, saved, diffed
+    key by key); code reads the record, `spec`, by attribute."""
 
     id: str
     kind: str
@@ -64,6 +66,15 @@ class Step:
     timeout: int
     definition_hash: str
     fields_json: str = field(default="", compare=False, repr=False)  # cached JSON of `fields`
+
+    @cached_property
+    def spec(self) -> StepSpec:
+        """The typed record (decoded from `fields` once; the planner's own record for a rendered step)."""
+        return decode(self.kind, self.fields, step_id=self.id)
+
+    def stored_json(self) -> str:
+        """`fields` as state.db records them."""
+        return stored_json(self.fields)
 
     def json_text(self) -> str:
         """This step as one line of JSON: the same text as encoding `to_json()` with `encode_json`,
@@ -133,23 +144,29 @@ class Draft:
     """A step before validation, with where its id and each need came from (for diagnostics)."""
 
     id: str
-    kind: str
     ticket: str | None
     agent: str | None
     needs: list[str]
-    fields: dict[str, Any]
+    spec: StepSpec
     retries: int
     timeout: int
     where: Location | None = None
     need_where: list[Location] = field(default_factory=list)
     needs_at: Location | None = None  # the `needs` list itself (cycles are reported there)
 
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
     def freeze(self) -> Step:
         needs = tuple(dict.fromkeys(self.needs))
-        fields_json = _JSON.encode(self.fields)
-        digest = definition_hash(self.kind, self.fields, needs, self.retries, self.timeout, fields_json=fields_json)
-        return Step(self.id, self.kind, self.ticket, self.agent, needs, MappingProxyType(self.fields),
+        fields = encode(self.spec)
+        fields_json = _JSON.encode(fields)
+        digest = definition_hash(self.kind, fields, needs, self.retries, self.timeout, fields_json=fields_json)
+        step = Step(self.id, self.kind, self.ticket, self.agent, needs, MappingProxyType(fields),
                     self.retries, self.timeout, digest, fields_json)
+        step.__dict__["spec"] = self.spec  # the planner's record: nothing to decode
+        return step
 
 
 Problem = tuple[Location, str]

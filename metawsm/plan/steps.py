@@ -1,10 +1,12 @@
-"""Typed step records: one frozen dataclass per step kind, decoded from a step's rendered fields in ONE place.
+"""Typed step records: one frozen dataclass per step kind, encoded to and decoded from a step's fields in ONE
+place (this module).
 
-The planner renders each step's fields as JSON-able data (hashed, stored in state.db as `fields_json`); code
-that runs or inspects a step reads this typed record by attribute (`spec_of(step).session`) instead of
-re-decoding the JSON and reading string keys. A field missing from an older recorded run decodes to its
-default; a malformed one raises a located StepDecodeError (a StateError naming the step and the field), which
-the engine records as that step's failure.
+The planner builds these records; `encode` turns one into its JSON-able fields (the same keys, in the same
+order, as before records existed: definition hashes and the `fields_json` stored in state.db do not change),
+which are hashed and recorded. Code that runs or inspects a step reads the record by attribute
+(`spec_of(row).session`, `typed(row, WorkspaceStep).branch`) and never the fields by key. A field missing from
+an older recorded run decodes to its default; a malformed one raises a located StepDecodeError (a StateError
+naming the step and the field), which the engine records as that step's failure.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from metawsm.errors import StateError
 
@@ -63,6 +65,9 @@ class RepoWorktree:
     repo_root: str
     base_branch: str
 
+    def to_fields(self) -> dict[str, Any]:
+        return {"path": self.path, "repo_root": self.repo_root, "base_branch": self.base_branch}
+
 
 @dataclass(frozen=True)
 class WorkspaceStep:
@@ -83,9 +88,24 @@ class WorkspaceStep:
         return cls(_text(f, "path"), _text(f, "branch"), _text(f, "base_branch", ""), repos,
                    _texts(setup, "copy"), _texts(setup, "symlink"), _texts(setup, "commands"))
 
+    def to_fields(self) -> dict[str, Any]:
+        return {"path": self.path, "branch": self.branch, "base_branch": self.base_branch,
+                "repos": {name: r.to_fields() for name, r in self.repos.items()},
+                "setup": {"copy": list(self.copy), "symlink": list(self.symlink),
+                          "commands": list(self.setup_commands)}}
+
     @property
     def has_setup(self) -> bool:
         return bool(self.copy or self.symlink or self.setup_commands)
+
+    def repos_in_order(self) -> list[tuple[str, RepoWorktree]]:
+        """(name, worktree) of every repository, this repository ("self") first, then by name."""
+        return sorted(self.repos.items(), key=lambda kv: (kv[0] != "self", kv[0]))
+
+    @property
+    def primary(self) -> RepoWorktree:
+        """The worktree the ticket's checks and gate judge: this repository's, else the first by name."""
+        return self.repos_in_order()[0][1]
 
 
 @dataclass(frozen=True)
@@ -98,6 +118,9 @@ class SessionStep:
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> SessionStep:
         return cls(_text(f, "name"), _text(f, "cwd"), _env(f))
+
+    def to_fields(self) -> dict[str, Any]:
+        return {"name": self.name, "cwd": self.cwd, "env": dict(self.env)}
 
 
 @dataclass(frozen=True)
@@ -130,6 +153,13 @@ class AgentStep:
                    str(f.get("permissions") or "workspace"), _texts(f, "writable_dirs"), timeout,
                    str(f["mcp_config"]) if f.get("mcp_config") else None)
 
+    def to_fields(self) -> dict[str, Any]:
+        return {"profile": self.profile, "prompt": self.prompt, "command": self.command, "env": dict(self.env),
+                "requires": list(self.requires), "cli": self.cli, "mode": self.mode,
+                "permissions": self.permissions, "writable_dirs": list(self.writable_dirs),
+                "mcp_config": self.mcp_config, "session": self.session, "cwd": self.cwd,
+                "timeout_seconds": self.timeout_seconds}
+
 
 @dataclass(frozen=True)
 class CheckStep:
@@ -140,6 +170,9 @@ class CheckStep:
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> CheckStep:
         return cls(_texts(f, "commands"), _text(f, "cwd"))
+
+    def to_fields(self) -> dict[str, Any]:
+        return {"commands": list(self.commands), "cwd": self.cwd}
 
 
 @dataclass(frozen=True)
@@ -152,6 +185,9 @@ class GateStep:
     def from_fields(cls, f: Mapping[str, Any]) -> GateStep:
         return cls(_texts(f, "checks"), _texts(f, "forbidden_file_patterns"))
 
+    def to_fields(self) -> dict[str, Any]:
+        return {"checks": list(self.checks), "forbidden_file_patterns": list(self.forbidden_file_patterns)}
+
 
 @dataclass(frozen=True)
 class CloseStep:
@@ -162,6 +198,9 @@ class CloseStep:
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> CloseStep:
         return cls(_text(f, "merge", "merge"), bool(f.get("delete_branch", True)))
+
+    def to_fields(self) -> dict[str, Any]:
+        return {"merge": self.merge, "delete_branch": self.delete_branch}
 
 
 @dataclass(frozen=True)
@@ -176,10 +215,26 @@ class ShellStep:
     def from_fields(cls, f: Mapping[str, Any]) -> ShellStep:
         return cls(_text(f, "run"), _text(f, "cwd"), bool(f.get("tmux")), _env(f))
 
+    def to_fields(self) -> dict[str, Any]:
+        return {"run": self.run, "tmux": self.tmux, "cwd": self.cwd, "env": dict(self.env)}
+
 
 StepSpec = WorkspaceStep | SessionStep | AgentStep | CheckStep | GateStep | CloseStep | ShellStep
 _BY_KIND: dict[str, Any] = {c.kind: c for c in (WorkspaceStep, SessionStep, AgentStep, CheckStep, GateStep,
                                                 CloseStep, ShellStep)}
+
+
+S = TypeVar("S", bound=StepSpec)  # type: ignore[misc]
+
+
+def encode(spec: StepSpec) -> dict[str, Any]:
+    """The JSON-able fields of ``spec`` (what is hashed and recorded): the inverse of `decode`."""
+    return spec.to_fields()
+
+
+def stored_json(fields: Mapping[str, Any]) -> str:
+    """The text state.db records as a step's `fields_json` (sorted keys; its format since the first schema)."""
+    return json.dumps(dict(fields), sort_keys=True, ensure_ascii=False)
 
 
 def decode(kind: str, fields: Mapping[str, Any], *, step_id: str = "") -> StepSpec:
@@ -200,3 +255,15 @@ def spec_of(row: _Row) -> StepSpec:
     except ValueError as exc:
         raise StepDecodeError(f"step {row.step_id}: its recorded fields are not JSON ({exc})") from exc
     return decode(row.kind, fields, step_id=row.step_id)
+
+
+def typed(row: _Row, cls: type[S]) -> S:
+    """The record of a recorded step, which must be a ``cls`` (StepDecodeError, a StateError, otherwise)."""
+    return as_kind(spec_of(row), cls, row.step_id)
+
+
+def as_kind(spec: StepSpec, cls: type[S], step_id: str) -> S:
+    """``spec``, which must be a ``cls`` (StepDecodeError naming the step otherwise)."""
+    if not isinstance(spec, cls):
+        raise StepDecodeError(f"step {step_id}: a {spec.kind} step, not a {cls.kind} step")
+    return spec

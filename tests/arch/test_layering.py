@@ -118,3 +118,43 @@ def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "", proc.stdout + proc.stderr
+
+
+
+RAW_FIELDS = ("fields", "fields_json")  # a step's encoded fields: Step.fields (plan), state rows' fields_json
+# plan.steps encodes and decodes them; plan.graph hashes, saves and loads the encoding; plan.diff/explain compare
+# two encodings key by key without naming a key; state stores the text. Nothing else may touch them.
+RAW_FIELD_OWNERS = ("metawsm.plan.steps", "metawsm.plan.graph", "metawsm.plan.diff", "metawsm.plan.explain")
+
+
+def raw_field_violations(mods: dict[str, Path]) -> list[str]:
+    """Every `x.fields` / `x.fields_json` (not `dataclasses.fields`) outside the owners."""
+    wrong = []
+    for name, path in mods.items():
+        if name in RAW_FIELD_OWNERS or name.startswith("metawsm.state"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr in RAW_FIELDS
+                    and not (isinstance(node.value, ast.Name) and node.value.id == "dataclasses")):
+                wrong.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
+    return wrong
+
+
+def test_no_module_outside_plan_steps_reads_raw_step_fields() -> None:
+    """Steps are read through their typed record (`metawsm.plan.steps`), never by field name."""
+    assert raw_field_violations(modules()) == []
+
+
+INJECTED = ['def f(ref):\n    return ref.fields["command"]\n', 'def f(step):\n    return step.fields.get("cli")\n',
+            'import json\ndef f(row):\n    return json.loads(row.fields_json or "{}")["tmux"]\n']
+
+
+def test_the_raw_field_check_catches_a_violation(tmp_path: Path) -> None:
+    for i, text in enumerate(INJECTED):
+        bad = tmp_path / f"bad{i}.py"
+        bad.write_text(text, encoding="utf-8")
+        for name in ("metawsm.engine.bad", "metawsm.gate.bad", "metawsm.plan.bad"):
+            assert len(raw_field_violations({name: bad})) == 1, (name, text)
+    ok = tmp_path / "ok.py"
+    ok.write_text("import dataclasses\ndef f(x):\n    return dataclasses.fields(x)\n", encoding="utf-8")
+    assert raw_field_violations({"metawsm.engine.ok": ok}) == []

@@ -12,6 +12,8 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from metawsm.plan.steps import AgentStep
+
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
     from metawsm.engine.kinds.base import StepRef
@@ -52,8 +54,8 @@ def feedback_section(round_no: int, text: str) -> str:
 def launch_inputs(eng: Engine, ref: StepRef, attempt: int, env: dict[str, str]) -> tuple[str, Path | None]:
     """(command to run, the restart note file to remove once launched); fills `env`."""
     state_dir = eng.project.state_dir
-    command = str(ref.fields["command"])
-    prompt = str(ref.fields.get("prompt") or "")
+    spec = ref.typed(AgentStep)
+    command, prompt = spec.command, spec.prompt
     parts = [prompt] if prompt else []
     note_path: Path | None = restart_note_path(eng, ref.run_id, ref.ticket, ref.agent)
     try:

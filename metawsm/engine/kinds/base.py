@@ -5,15 +5,12 @@ Every kind is idempotent: a start after a crash finds its worktree, session or p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
-from metawsm.plan.steps import StepDecodeError, StepSpec, spec_of
-
-S = TypeVar("S", bound=StepSpec)  # type: ignore[misc]
+from metawsm.plan.steps import S, StepSpec, as_kind, spec_of
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
@@ -46,14 +43,10 @@ class Outcome:
 @dataclass(frozen=True)
 class StepRef:
     """A recorded step plus the run it belongs to; kinds read its typed record (`typed(AgentStep).session`,
-    decoded once by `metawsm.plan.steps`), `fields` is the raw rendered data for what has no record field."""
+    decoded once by `metawsm.plan.steps`)."""
 
     run: Run
     step: Step
-
-    @cached_property
-    def fields(self) -> Mapping[str, Any]:
-        return json.loads(self.step.fields_json or "{}")  # type: ignore[no-any-return]
 
     @cached_property
     def spec(self) -> StepSpec:
@@ -61,10 +54,7 @@ class StepRef:
 
     def typed(self, cls: type[S]) -> S:
         """The step's record, which must be a ``cls`` (StepDecodeError, a StateError, otherwise)."""
-        spec = self.spec
-        if not isinstance(spec, cls):
-            raise StepDecodeError(f"step {self.step.step_id}: a {self.step.kind} step, not a {cls.kind} step")
-        return spec
+        return as_kind(self.spec, cls, self.step.step_id)
 
     @property
     def run_id(self) -> str:
