@@ -23,7 +23,8 @@ from metawsm.engine.kinds import StepRef
 from metawsm.engine.reconcile import ReconcileResult, reconcile
 from metawsm.engine.registry import REGISTRY
 from metawsm.errors import MetawsmError, StateError
-from metawsm.plan import StepChange, StepGraph, diff, render_plan
+from metawsm.plan import StepChange, StepGraph, render_plan
+from metawsm.plan.diff import diff
 from metawsm.plan.graph import Step
 from metawsm.plan.steps import AgentStep, CheckStep, ShellStep, WorkspaceStep
 from metawsm.runtime import git, proc

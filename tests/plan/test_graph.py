@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from metawsm.plan import StepGraph, diff, has_changes
+from metawsm.plan import StepGraph, has_changes
+from metawsm.plan.diff import diff
 from metawsm.plan.jsonfmt import encode
 
 TWO_AGENTS = """\
