@@ -13,7 +13,8 @@ Show the active runs (or one run, a ticket's runs, or with --all every run): the
 ticket's state (open, working, ready, closing, merged, failed, abandoned) with why and the command that
 moves it on, its steps, each agent's status, health (healthy, idle, stalled, dead — with the reason) and attempt, the
 questions agents wait on with the command that answers each, forum escalations (high/urgent threads
-or threads past the SLA waiting for a person) and the close gate per ticket as last evaluated.
+or threads past the SLA waiting for a person), the close gate per ticket as last evaluated, and the
+AI agents' token usage and cost as their CLIs recorded them (per agent, and for the run).
 
 Reading status changes nothing except agents' health (status running/idle/stalled/dead, activity
 and progress times); it never advances a run (`metawsm apply --wait` or `metawsm watch` do) and never
@@ -134,10 +135,18 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
         for column in ("agent", "status", "health", "attempt", "activity", "progress"):
             agents.add_column(column, no_wrap=True)
         agents.add_column("why", overflow="fold", min_width=12)
+        with_usage = any(a.usage for a in snap.agents)
+        if with_usage:
+            agents.add_column("usage", overflow="fold")
         for a in snap.agents:
-            agents.add_row(Text(a.key), styled(a.status), styled(a.health), str(a.attempt),
-                           _age(a.activity_age_seconds), _age(a.progress_age_seconds), Text(a.health_reason))
+            row = [Text(a.key), styled(a.status), styled(a.health), str(a.attempt), _age(a.activity_age_seconds),
+                   _age(a.progress_age_seconds), Text(a.health_reason)]
+            agents.add_row(*row, *([Text(a.usage.short() if a.usage else "-")] if with_usage else []))
         parts.append(agents)
+    if snap.usage:
+        tickets_text = "; ".join(f"{t} {u.short()}" for t, u in snap.ticket_usage.items())
+        parts.append(Text(f"usage: {snap.usage.short()} ({snap.usage.requests} model requests)"
+                          + (f" — {tickets_text}" if len(snap.ticket_usage) > 1 else ""), style="dim"))
     for q in snap.questions:
         parts.append(Text(f"? {q.ticket}/{q.agent} asks: {q.question}\n  answer: {q.answer_with}", style="yellow"))
     for e in snap.escalations:

@@ -22,6 +22,7 @@ from metawsm.engine.health import (
     run_signals,
     workspace_paths,
 )
+from metawsm.engine.usageview import AttemptUsageView, UsageView, run_usage, total
 from metawsm.state.db import iso
 from metawsm.state.machines import ACTIVE_RUN_STATES
 
@@ -73,6 +74,14 @@ class AgentView(_Json):
     activity_age_seconds: float | None
     progress_age_seconds: float | None
     attach: str  # the command that attaches a terminal to the agent's session
+    usage: UsageView | None = None  # tokens and cost over all attempts, as the AI CLI reported them
+    usage_attempts: list[AttemptUsageView] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        data["usage"] = self.usage.to_json() if self.usage else None
+        data["usage_attempts"] = [u.to_json() for u in self.usage_attempts]
+        return data
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,8 @@ class RunSnapshot:
     escalations: list[EscalationView] = field(default_factory=list)
     gates: list[GateView] = field(default_factory=list)
     ticket_states: list[TicketView] = field(default_factory=list)
+    usage: UsageView | None = None  # the run's AI agents' tokens and cost
+    ticket_usage: dict[str, UsageView] = field(default_factory=dict)
 
     @property
     def unhealthy_agents(self) -> list[AgentView]:
@@ -151,6 +162,8 @@ class RunSnapshot:
             "escalations": [e.to_json() for e in self.escalations],
             "gates": [g.to_json() for g in self.gates],
             "ticket_states": [t.to_json() for t in self.ticket_states],
+            "usage": self.usage.to_json() if self.usage else None,
+            "ticket_usage": {t: u.to_json() for t, u in self.ticket_usage.items()},
         }
 
 
@@ -181,7 +194,7 @@ def _escalation_views(items: list[Escalation]) -> list[EscalationView]:
                            e.reason, round(e.waiting_minutes, 1)) for e in items]
 
 
-def _agent_view(eng: Engine, agent: Any, h: AgentHealth) -> AgentView:
+def _agent_view(eng: Engine, agent: Any, h: AgentHealth, attempts: list[AttemptUsageView]) -> AgentView:
     return AgentView(
         ticket=agent.ticket, name=agent.name, key=eng.agent_key(agent.ticket, agent.name), profile=agent.profile,
         status=h.status, health=h.health, health_reason=h.reason, unhealthy=is_unhealthy(h.status, h.health),
@@ -190,6 +203,7 @@ def _agent_view(eng: Engine, agent: Any, h: AgentHealth) -> AgentView:
         activity_age_seconds=None if h.activity_age is None else round(h.activity_age, 1),
         progress_age_seconds=None if h.progress_age is None else round(h.progress_age, 1),
         attach=shlex.join(attach_command(eng, agent.session)),
+        usage=total(attempts), usage_attempts=attempts,
     )
 
 
@@ -222,6 +236,12 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
             gates.append(GateView(ticket, GATE_STATE.get(gate.status, gate.status), gate.status,
                                   gate.last_error if gate.status == "failed" else None, iso(gate.finished_at)))
     ticket_views = _ticket_views(eng, run, tickets)
+    usage = run_usage(eng, run.run_id)
+    ticket_usage: dict[str, UsageView] = {}
+    for ticket in tickets:
+        found = total(a for (t, _agent), attempts in usage.items() if t == ticket for a in attempts)
+        if found is not None:
+            ticket_usage[ticket] = found
     mine = [e for e in escalations or () if e.thread.run_id == run.run_id
             or (e.thread.run_id is None and e.thread.ticket in tickets)]
     return RunSnapshot(
@@ -230,8 +250,10 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
         finished_at=iso(run.finished_at), last_error=run.last_error, tickets=tickets, step_counts=counts,
         steps=[StepView(s.step_id, s.kind, s.ticket, s.agent, s.status, s.attempts, s.last_error,
                         iso(s.started_at), iso(s.finished_at)) for s in steps],
-        agents=[_agent_view(eng, a, h) for a, h in zip(agents, healths, strict=True)],
+        agents=[_agent_view(eng, a, h, usage.get((a.ticket, a.name), [])) for a, h in zip(agents, healths,
+                                                                                             strict=True)],
         questions=questions, escalations=_escalation_views(mine), gates=gates, ticket_states=ticket_views,
+        usage=total(ticket_usage.values()), ticket_usage=ticket_usage,
     )
 
 

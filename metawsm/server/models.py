@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from metawsm.engine.snapshot import AgentView, EscalationView, GateView, QuestionView, StepView
+from metawsm.engine.usageview import UsageView
 from metawsm.forum.models import Post, Seen, StatRow, Thread
 from metawsm.server import contract as c
 
@@ -269,6 +270,9 @@ class RunSnapshotOut(GoRunFields):
     questions: list[QuestionView]
     escalations: list[EscalationView]
     gates: list[GateView]
+    usage: UsageView | None = Field(None, description="the run's AI agents' tokens and cost (as their CLIs "
+                                    "reported them; cost_usd null when no CLI reported one)")
+    ticket_usage: dict[str, UsageView] = Field(default_factory=dict, description="the same per ticket")
 
 
 class RunsOut(BaseModel):

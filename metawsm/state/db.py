@@ -205,6 +205,29 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX watch_alerts_run ON watch_alerts(run_id)",
     ],
+    [
+        # Token usage and cost per agent attempt, as the AI CLI recorded them (agents/usage.py).
+        """CREATE TABLE agent_usage (
+            run_id TEXT NOT NULL,
+            ticket TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            cli TEXT NOT NULL,
+            cwd TEXT NOT NULL,
+            log TEXT,
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            requests INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (run_id, ticket, agent, attempt)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -99,12 +99,12 @@ class RunsMixin:
             return _get(conn, run_id)
 
     def forget_run(self, run_id: str) -> Run:
-        """Drop every record of a run (steps, agents, audit, operator budget, lease, close records) in one
+        """Drop every record of a run (steps, agents, audit, operator budget, lease, close records, usage) in one
         transaction; the tickets it worked on go back to `open` (merged ones stay merged). Touches no git/tmux."""
         with self.db.write() as conn:
             run = _get(conn, run_id)
             for table in ("steps", "agents", "transitions", "operator_agent_state", "leases", "closed_tickets",
-                          "close_intents"):
+                          "close_intents", "agent_usage"):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # table names from code
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             return run

@@ -63,6 +63,8 @@ class FakeModel:
         self.when = dict(when or {})
         self.namespaces: list[dict[str, Any]] = []
         self.side_reply = "ok"  # the text of a request that offers no shell tool (titles, an adviser's prompt)
+        # the usage every model reply reports (Anthropic: cache apart from input; OpenAI: cached inside input)
+        self.tokens = {"input": 100, "output": 20, "cache_read": 0, "cache_write": 0, "reasoning": 0}
         self.delay = 0.0  # seconds to wait before answering any model request  # a conversation containing this text plays these turns instead
         self.api_key = api_key
         self.reject_all = reject_all
@@ -254,15 +256,16 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 blocks.append({"type": "text", "text": turn.text or "done"})
         model = body.get("model", "claude-fake")
+        tokens = self.model.tokens
+        usage = {"input_tokens": tokens["input"], "output_tokens": tokens["output"],
+                 "cache_creation_input_tokens": tokens["cache_write"], "cache_read_input_tokens": tokens["cache_read"]}
         message = {"id": f"msg_{time.monotonic_ns()}", "type": "message", "role": "assistant", "model": model,
-                   "content": blocks, "stop_reason": stop, "stop_sequence": None,
-                   "usage": {"input_tokens": 100, "output_tokens": 20, "cache_creation_input_tokens": 0,
-                             "cache_read_input_tokens": 0}}
+                   "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage}
         if not body.get("stream"):
             self._send(200, message)
             return
         events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": {
-            **message, "content": [], "stop_reason": None, "usage": {"input_tokens": 100, "output_tokens": 1}}})]
+            **message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}})]
         for index, block in enumerate(blocks):
             if block["type"] == "text":
                 events += [
@@ -278,7 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "type": "input_json_delta", "partial_json": json.dumps(block["input"])}})]
             events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
         events += [("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                                      "usage": {"output_tokens": 20}}),
+                                      "usage": {"output_tokens": tokens["output"]}}),
                    ("message_stop", {"type": "message_stop"})]
         self._stream(events)
 
@@ -321,8 +324,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             item = {"type": "message", "role": "assistant", "id": f"msg_{turn_no}", "status": "completed",
                     "content": [{"type": "output_text", "text": turn.text or "done", "annotations": []}]}
-        usage = {"input_tokens": 100, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 20,
-                 "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 120}
+        tokens = self.model.tokens
+        usage = {"input_tokens": tokens["input"] + tokens["cache_read"],
+                 "input_tokens_details": {"cached_tokens": tokens["cache_read"]}, "output_tokens": tokens["output"],
+                 "output_tokens_details": {"reasoning_tokens": tokens["reasoning"]},
+                 "total_tokens": tokens["input"] + tokens["cache_read"] + tokens["output"]}
         response = {"id": rid, "object": "response", "status": "completed", "model": body.get("model", "fake"),
                     "output": [item], "usage": usage}
         if not body.get("stream"):

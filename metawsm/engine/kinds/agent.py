@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from metawsm.agents import failures, launch
+from metawsm.agents import failures, launch, usagerec
+from metawsm.agents.transcripts import transcript_path
 from metawsm.engine.kinds.agent_inputs import launch_inputs
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.engine.kinds.session import labels_for
@@ -49,8 +50,6 @@ def prepare_cli(ref: StepRef, env: dict[str, str]) -> None:
 def transcript(eng: Engine, ref: StepRef, attempt: int) -> str | None:
     """Where this attempt's pane is logged: logs/<run>/<ticket>/<agent>.<attempt>.log (kept after stop and
     cleanup); None when the folder cannot be made (the agent still starts)."""
-    from metawsm.agents.transcripts import transcript_path
-
     path = transcript_path(eng.project.logs_dir, ref.run_id, ref.ticket, ref.agent, attempt)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +57,30 @@ def transcript(eng: Engine, ref: StepRef, attempt: int) -> str | None:
         log.warning("no transcript for %s/%s attempt %s: %s", ref.ticket, ref.agent, attempt, exc)
         return None
     return str(path)
+
+
+def usage_started(eng: Engine, ref: StepRef, attempt: int) -> None:
+    """An AI agent's attempt gets its usage row (read from the CLI's records later); the previous attempt's
+    numbers are read a last time, up to now."""
+    step = ref.typed(AgentStep)
+    if not step.cli:
+        return
+    if attempt > 1:
+        usage_ended(eng, ref, attempt - 1)
+    log_path = transcript_path(eng.project.logs_dir, ref.run_id, ref.ticket, ref.agent, attempt)
+    try:
+        eng.store.start_usage(ref.run_id, ref.ticket, ref.agent, attempt, cli=step.cli, cwd=step.cwd,
+                              log=str(log_path), started_at=time.time())
+    except MetawsmError as exc:  # usage is a report: it never keeps an agent from starting
+        log.warning("no usage record for %s/%s attempt %s: %s", ref.ticket, ref.agent, attempt, exc)
+
+
+def usage_ended(eng: Engine, ref: StepRef, attempt: int) -> None:
+    """Read the attempt's usage from the CLI's records a last time (it ended: completed, exited, failed)."""
+    step = ref.typed(AgentStep)
+    if step.cli and attempt >= 1:
+        env = launch.session_env(agent_env(eng, ref, attempt))
+        usagerec.refresh(eng.store, env, ref.run_id, ref.ticket, ref.agent, attempt, ended_at=time.time())
 
 
 def move(eng: Engine, agent: Agent, *states: str, reason: str) -> None:
@@ -73,6 +96,7 @@ class AgentKind:
     def start(self, eng: Engine, ref: StepRef) -> Outcome:
         step = ref.typed(AgentStep)
         attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
+        usage_started(eng, ref, attempt)
         env = agent_env(eng, ref, attempt)
         command, note_file = launch_inputs(eng, ref, attempt, env)
         try:
@@ -103,6 +127,7 @@ class AgentKind:
         launches = []
         for ref in refs:
             attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
+            usage_started(eng, ref, attempt)
             env = agent_env(eng, ref, attempt)
             command, note_file = launch_inputs(eng, ref, attempt, env)
             try:
@@ -152,6 +177,7 @@ class AgentKind:
                 started = ref.step.started_at or eng.clock()
                 if timeout and eng.clock() - started > timeout:
                     self.stop(eng, ref)
+                    usage_ended(eng, ref, agent.attempt)
                     move(eng, agent, "failed", reason="timed out")
                     return Outcome.failed(f"agent {ref.agent} of {ref.ticket} did not complete within {timeout}s")
                 fatal = self._fatal(eng, ref, agent)
@@ -162,11 +188,13 @@ class AgentKind:
             if state.completion is None:
                 return self._ended(eng, ref, agent, pane)
         summary, _seq = state.completion
+        usage_ended(eng, ref, agent.attempt)
         move(eng, agent, "stopping", "stopped", reason=f"completed attempt {agent.attempt}")
         return Outcome.done(f"completed: {summary}" if summary else "completed")
 
     def _ended(self, eng: Engine, ref: StepRef, agent: Agent, pane: object) -> Outcome:
         session = agent.session
+        usage_ended(eng, ref, agent.attempt)
         if pane is None:
             move(eng, agent, "dead", reason="session disappeared")
             return Outcome.failed(f"session {session} of agent {ref.agent} ({ref.ticket}) disappeared "
@@ -202,6 +230,7 @@ class AgentKind:
             return None
         why = failures.explain(text, cli=step.cli, command=step.command)
         self.stop(eng, ref)
+        usage_ended(eng, ref, agent.attempt)
         move(eng, agent, "failed", reason="API key refused")
         return Outcome.failed(f"agent {ref.agent} of {ref.ticket} cannot reach its model (attempt {agent.attempt}): "
                               f"{why}")
