@@ -67,7 +67,7 @@ COMMANDS = (
 # Verbs whose module is not named after them.
 MODULES = {"agent-event": "agent_event",
            "policy-init": "policy_init", "import-go": "import_go", "bootstrap": "retired", "docs": "retired",
-           "auth": "retired", "review": "retired", "pr": "retired", "tui": "retired"}
+           "auth": "retired", "review": "retired", "pr": "retired"}
 
 DESCRIPTION = """\
 Run coding agents across tickets and git worktrees, declaratively.

@@ -32,8 +32,8 @@ class RemoteForum:
 
     # -- transport ----------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
-              query: dict[str, Any] | None = None) -> dict[str, Any]:
-        url = f"{self.url}/api/v1/forum{path}"
+              query: dict[str, Any] | None = None, *, api: str = "/api/v1/forum") -> dict[str, Any]:
+        url = f"{self.url}{api}{path}"
         params = {k: v for k, v in (query or {}).items() if v not in (None, "")}
         if params:
             url += "?" + urllib.parse.urlencode(params)

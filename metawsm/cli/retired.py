@@ -1,5 +1,5 @@
 """Go metawsm verbs that only made sense with its external tools (docmgr, gh), and those this metawsm
-does not have yet (pr, tui): each answers with what replaces it here, exit 2 — never
+does not have yet (pr): each answers with what replaces it here, exit 2 — never
 argparse's "invalid choice"."""
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ REPLACED = {
 NOT_YET = {
     "pr": ("pull requests (`pr`)", "push the ticket branch yourself after `metawsm gate --ticket ID` passes, or "
                                     "merge locally with `metawsm close`"),
-    "tui": ("the terminal dashboard (`tui`)", "`metawsm watch` (alerts), `metawsm status --all`, or the web UI of "
-                                              "`metawsm serve`"),
 }
 
 

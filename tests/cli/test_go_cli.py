@@ -117,7 +117,6 @@ def test_go_forum_command_lines(proj: Path, cli: Any) -> None:
     (["auth", "check"], "metawsm gate"),
     (["review", "sync", "--run-id", "r"], "forum answer"),
     (["pr", "--run-id", "r", "--title", "t"], "metawsm close"),
-    (["tui", "--interval", "2s"], "metawsm watch"),
 ])
 def test_retired_go_verbs_say_what_replaces_them(proj: Path, cli: Any, argv: list[str], names: str) -> None:
     r = cli(*argv, cwd=proj)

@@ -1,0 +1,99 @@
+"""What `metawsm tui` shows, as typed records built from run snapshots (the same JSON shape locally and from a
+daemon): one row per agent, grouped run → ticket → agent, and the filter over them. No widgets here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    run_id: str
+    plan: str
+    run_status: str
+    ticket: str
+    ticket_status: str
+    agent: str  # the agent's name in its plan
+    key: str  # TICKET/name
+    status: str
+    health: str | None
+    health_reason: str
+    attempt: int
+    activity_age: float | None
+    session: str
+    question: str | None = None  # the question this attempt waits on
+    question_thread: str | None = None
+    gate: str = "no gate"
+
+    @property
+    def ident(self) -> str:
+        """Unique over every run: the table's row key."""
+        return f"{self.run_id}:{self.key}"
+
+    @property
+    def live(self) -> bool:
+        return self.status not in ("stopped", "pending", "dead", "failed")
+
+    def haystack(self) -> str:
+        return " ".join((self.run_id, self.plan, self.run_status, self.ticket, self.ticket_status, self.key,
+                         self.status, self.health or "", "question" if self.question else "")).casefold()
+
+
+@dataclass(frozen=True)
+class Board:
+    rows: list[AgentRow] = field(default_factory=list)
+    runs: int = 0
+
+    def find(self, ident: str | None) -> AgentRow | None:
+        return next((r for r in self.rows if r.ident == ident), None)
+
+
+def rows_of(snapshot: Mapping[str, Any]) -> list[AgentRow]:
+    """The agent rows of one run snapshot (`RunSnapshot.to_json()` or the daemon's /runs shape)."""
+    tickets = {t["ticket"]: t["status"] for t in snapshot.get("ticket_states") or ()}
+    gates = {g["ticket"]: g["state"] for g in snapshot.get("gates") or ()}
+    questions = {(q["ticket"], q["agent"]): q for q in snapshot.get("questions") or ()}
+    rows = []
+    for a in snapshot.get("agents") or ():
+        q = questions.get((a["ticket"], a["name"]))
+        rows.append(AgentRow(
+            run_id=str(snapshot["run_id"]), plan=str(snapshot.get("plan_name") or ""),
+            run_status=str(snapshot.get("status") or ""), ticket=str(a["ticket"]),
+            ticket_status=str(tickets.get(a["ticket"], "")), agent=str(a["name"]), key=str(a["key"]),
+            status=str(a["status"]), health=a.get("health"), health_reason=str(a.get("health_reason") or ""),
+            attempt=int(a.get("attempt") or 0), activity_age=a.get("activity_age_seconds"),
+            session=str(a.get("session") or ""), question=q["question"] if q else None,
+            question_thread=q["thread_id"] if q else None, gate=str(gates.get(a["ticket"], "no gate"))))
+    return rows
+
+
+def board_of(snapshots: Iterable[Mapping[str, Any]], *, run_id: str | None = None,
+             ticket: str | None = None) -> Board:
+    """Every agent of ``snapshots`` (only ``run_id`` / ``ticket`` when given), run by run, ticket by ticket."""
+    rows: list[AgentRow] = []
+    runs = 0
+    for snap in snapshots:
+        if run_id and snap["run_id"] != run_id:
+            continue
+        runs += 1
+        mine = [r for r in rows_of(snap) if not ticket or r.ticket == ticket]
+        rows += sorted(mine, key=lambda r: (r.ticket, r.agent))
+    return Board(rows, runs)
+
+
+def matching(rows: Iterable[AgentRow], text: str) -> list[AgentRow]:
+    """The rows whose run, plan, ticket, agent, states or 'question' contain every word of ``text``."""
+    words = text.casefold().split()
+    return [r for r in rows if all(w in r.haystack() for w in words)]
+
+
+def age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
