@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 class TuiApp(Dashboard):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "attach", "attach"), Binding("a", "answer", "answer"), Binding("m", "message", "message"),
+        Binding("a", "answer", "answer"), Binding("m", "message", "message"),
         Binding("r", "restart", "restart"), Binding("s", "stop", "stop"), Binding("i", "iterate", "iterate"),
         Binding("c", "close_ticket", "close"), Binding("slash", "filter", "filter"),
         Binding("question_mark", "help", "help"), Binding("q", "quit", "quit"),
@@ -29,6 +29,8 @@ class TuiApp(Dashboard):
         await self.action_attach()
 
     def _row(self) -> AgentRow | None:
+        if len(self.screen_stack) > 1:  # a dialog is open: its keys are not the table's
+            return None
         row = self.selected
         if row is None:
             self.notify("no agent selected", severity="warning")
@@ -130,6 +132,8 @@ class TuiApp(Dashboard):
     def action_filter(self) -> None:
         from textual.widgets import Input
 
+        if len(self.screen_stack) > 1:
+            return
         box = self.query_one("#filter", Input)
         box.add_class("shown")
         box.focus()

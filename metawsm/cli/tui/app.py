@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from textual.app import App, ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
 from metawsm.cli.tui.model import AgentRow, Board, matching
@@ -30,10 +30,12 @@ T = TypeVar("T")
 TABS = ("screen", "diff", "thread", "checks", "transcript")
 
 CSS = """
-#left { width: 45%; min-width: 50; }
+#top { height: 2fr; min-height: 8; }
+#agents { height: 1fr; }
+#detail { height: auto; max-height: 4; color: $text-muted; }
 #filter { display: none; }
 #filter.shown { display: block; }
-#right { width: 1fr; }
+#right { height: 3fr; }
 .pane-text { width: auto; }
 #preview { width: auto; height: auto; }
 """
@@ -58,21 +60,23 @@ class Dashboard(App[None]):
     # -- layout -------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal():
-            with Vertical(id="left"):
-                yield Input(placeholder="filter: words that must all match", id="filter")
-                yield AgentTable(id="agents")
-                yield Static(id="detail")
-            with TabbedContent(id="right"):
-                for tab in TABS:
-                    with TabPane(tab, id=f"tab-{tab}"), VerticalScroll():
-                        yield Preview(id="preview") if tab == "screen" else Static(id=f"text-{tab}",
-                                                                                 classes="pane-text")
+        with Vertical(id="top"):
+            yield Input(placeholder="filter: words that must all match", id="filter")
+            yield AgentTable(id="agents")
+            yield Static(id="detail")
+        with TabbedContent(id="right"):
+            for tab in TABS:
+                with TabPane(tab, id=f"tab-{tab}"), VerticalScroll():
+                    yield Preview(id="preview") if tab == "screen" else Static(id=f"text-{tab}", classes="pane-text")
         yield Footer()
 
     async def on_mount(self) -> None:
+        # the widgets, found once: later queries would search whichever screen is on top (a dialog)
+        self.table, self.preview = self.query_one(AgentTable), self.query_one(Preview)
+        self.detail, self.tabs = self.query_one("#detail", Static), self.query_one(TabbedContent)
+        self.texts = {tab: self.query_one(f"#text-{tab}", Static) for tab in TABS[1:]}
         self.sub_title = self.source.where
-        self.query_one(AgentTable).focus()
+        self.table.focus()
         await self.refresh_board()
         self.set_interval(self.interval, self.refresh_board)
         self.set_interval(self.preview_interval, self.refresh_preview)
@@ -101,7 +105,7 @@ class Dashboard(App[None]):
 
     @property
     def selected(self) -> AgentRow | None:
-        return self.board.find(self.query_one(AgentTable).selected_ident())
+        return self.board.find(self.table.selected_ident())
 
     def visible_rows(self) -> list[AgentRow]:
         return matching(self.board.rows, self.filter_text) if self.filter_text else self.board.rows
@@ -121,7 +125,7 @@ class Dashboard(App[None]):
 
     def show_board(self) -> None:
         rows = self.visible_rows()
-        self.query_one(AgentTable).show(rows)
+        self.table.show(rows)
         waiting = sum(1 for r in self.board.rows if r.question)
         self.title = (f"metawsm tui · {self.board.runs} run{'s' if self.board.runs != 1 else ''} · "
                       f"{len(self.board.rows)} agents" + (f" · {waiting} waiting for an answer" if waiting else "")
@@ -130,7 +134,7 @@ class Dashboard(App[None]):
 
     def show_detail(self) -> None:
         row = self.selected
-        detail = self.query_one("#detail", Static)
+        detail = self.detail
         if row is None:
             detail.update("no agents" + (" match the filter" if self.filter_text and self.board.rows else ""))
             return
@@ -141,13 +145,13 @@ class Dashboard(App[None]):
         detail.update("\n".join(lines))
 
     async def refresh_preview(self, *, force: bool = False) -> None:
-        if "preview" in self._busy or self.query_one(TabbedContent).active != "tab-screen":
+        if "preview" in self._busy or self.tabs.active != "tab-screen":
             return
         self._busy.add("preview")
         try:
             row = self.selected
             screen = None if row is None else await self.guarded("screen", self.source.screen, row)
-            if (row is self.selected or force) and self.query_one(Preview).show(row, screen):
+            if (row is self.selected or force) and self.preview.show(row, screen):
                 self.previews += 1
         finally:
             self._busy.discard("preview")
@@ -155,7 +159,7 @@ class Dashboard(App[None]):
     async def load_tab(self, tab: str) -> None:
         """Fill ``tab`` (diff, thread, checks, transcript) for the selected agent."""
         row = self.selected
-        widget = self.query_one(f"#text-{tab}", Static)
+        widget = self.texts[tab]
         if row is None:
             widget.update("")
             return
@@ -174,7 +178,7 @@ class Dashboard(App[None]):
             widget.update(ansi_text(value))
 
     async def refresh_tabs(self) -> None:
-        active = self.query_one(TabbedContent).active.removeprefix("tab-")
+        active = self.tabs.active.removeprefix("tab-")
         if active == "screen":
             await self.refresh_preview(force=True)
         elif self._loaded.get(active) != (self.selected.ident if self.selected else None):
@@ -197,4 +201,4 @@ class Dashboard(App[None]):
         if event.input.id == "filter":
             if not event.value.strip():
                 event.input.remove_class("shown")
-            self.query_one(AgentTable).focus()
+            self.table.focus()

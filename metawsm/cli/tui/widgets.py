@@ -3,9 +3,10 @@ tabs. They only draw records from tui/model.py and tui/source.py; they never fet
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from metawsm.cli.status import STATE_STYLE
@@ -13,7 +14,7 @@ from metawsm.cli.tui.model import AgentRow, age
 from metawsm.cli.tui.source import ThreadLine
 from metawsm.runtime.base import Screen
 
-COLUMNS = (("run", 14), ("ticket", 10), ("agent", 10), ("status", 8), ("health", 8), ("try", 3),
+COLUMNS = (("run", 30), ("ticket", 12), ("agent", 14), ("status", 8), ("health", 8), ("try", 3),
            ("activity", 9), ("ticket state", 12))
 THREAD_STYLE = {"question": "bold black on yellow", "answer": "bold green", "post": "", "signal": "cyan",
                 "state": "dim"}
@@ -32,6 +33,8 @@ def cells(row: AgentRow) -> tuple[Any, ...]:
 
 class AgentTable(DataTable[Any]):
     """One row per agent; the rows are rewritten only where they changed, and the cursor stays on its agent."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "attach")]
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
