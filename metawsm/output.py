@@ -27,6 +27,17 @@ def escape_controls(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text
 
 
+# Output that is not a terminal is not wrapped: tables size to their content, text lines stay whole.
+UNWRAPPED_WIDTH = 1_000_000
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _json_default(obj: object) -> object:
     if hasattr(obj, "to_json"):
         return obj.to_json()
@@ -68,12 +79,15 @@ class Output:
 
     # -- rich consoles, built on first use -------------------------------------------------
     def _make_console(self, stream: IO[str]) -> Console:
+        width = self.width
+        if width is None and not _isatty(stream):
+            width = UNWRAPPED_WIDTH  # a pipe or a file gets whole lines, never rich's 80-column default
         return _safe_console_class()(
             file=stream,
             no_color=not self.color,
             color_system="auto" if self.color else None,
             highlight=False,
-            width=self.width,
+            width=width,
             soft_wrap=False,
             emoji=False,
         )
@@ -117,10 +131,7 @@ class Output:
         self._stdout.flush()
 
     def stdout_is_terminal(self) -> bool:
-        try:
-            return self._stdout.isatty()
-        except (AttributeError, ValueError):
-            return False
+        return _isatty(self._stdout)
 
     def page(self, text: str) -> None:
         """Long text on stdout (human mode only): through a pager when stdout is a terminal
@@ -163,6 +174,11 @@ class Output:
     def info(self, message: str) -> None:
         if not self.json_mode:
             self._message("", "default", message)
+
+    def notice(self, message: str) -> None:
+        """A progress message on stderr in every mode, --json included (stdout stays the result)."""
+        self._stderr.write(escape_controls(message) + "\n")
+        self._stderr.flush()
 
     def success(self, message: str) -> None:
         if not self.json_mode:

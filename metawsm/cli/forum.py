@@ -8,6 +8,8 @@ from metawsm.cli.common import add_command
 from metawsm.cli.forum_common import add_actor, add_body, add_filters, add_server
 from metawsm.forum.bounds import float_arg, int_arg
 
+QUEUES = ("unseen", "unanswered")
+
 HELP = "ask, answer and browse forum threads"
 DESCRIPTION = """\
 The forum is an append-only event log (.metawsm/state/forum/events.jsonl) indexed into SQLite
@@ -123,9 +125,13 @@ def add_parser(subparsers: Any) -> None:
     s.set_defaults(run=cmds.search)
 
     s = add_command(sub, "queue", help="unseen or unanswered threads", description=(
-        "unseen: threads with events after the viewer's read mark (needs --viewer).\n"
-        "unanswered: open threads whose last non-system word came from an agent."))
-    s.add_argument("kind", choices=("unseen", "unanswered"))
+        "List one queue of threads. KIND (or --type KIND, the Go API's name) is one of:\n"
+        "  unseen      threads with events after the viewer's read mark (needs --viewer KIND:NAME)\n"
+        "  unanswered  open threads whose last non-system word came from an agent\n\n"
+        "  metawsm forum queue unanswered\n"
+        "  metawsm forum queue --type unseen --viewer human:alice"))
+    s.add_argument("kind", nargs="?", choices=QUEUES, metavar="KIND", help="unseen or unanswered")
+    s.add_argument("--type", dest="queue_type", choices=QUEUES, metavar="KIND", help="the same, as a flag (Go's name)")
     add_filters(s)
     s.set_defaults(run=cmds.queue)
 

@@ -13,6 +13,7 @@ from metawsm.cli.forum_common import (
     filters,
     kind_name,
     open_forum,
+    post_lines,
     print_lines,
     thread_line,
 )
@@ -83,7 +84,13 @@ def search(args: argparse.Namespace) -> int:
 
 
 def queue(args: argparse.Namespace) -> int:
-    return _threads(args, open_forum(args).queue(args.kind, **filters(args)), f"{args.kind} queue is empty")
+    if args.kind and args.queue_type and args.kind != args.queue_type:
+        raise UsageError(f"queue {args.kind} or --type {args.queue_type}? give one")
+    kind = args.kind or args.queue_type
+    if not kind:
+        raise UsageError("which queue? KIND is unseen or unanswered",
+                         hint="metawsm forum queue unanswered   (or --type unseen --viewer human:NAME)")
+    return _threads(args, open_forum(args).queue(kind, **filters(args)), f"{kind} queue is empty")
 
 
 def thread(args: argparse.Namespace) -> int:
@@ -91,8 +98,7 @@ def thread(args: argparse.Namespace) -> int:
     args.out.result({"thread": t, "posts": posts, "events": events})
     lines = [thread_line(t), ""]
     for p in posts:
-        lines.append(f"--- {p.author_type}:{p.author_name} at {p.created_at}")
-        lines.append(p.body)
+        lines += post_lines(p)
     print_lines(args.out, lines, "")
     return 0
 

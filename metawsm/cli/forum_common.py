@@ -127,3 +127,44 @@ def event_line(e: Any) -> str:
 
 def print_lines(out: Any, lines: list[str], empty: str) -> None:
     out.text("\n".join(lines) if lines else empty)
+
+
+SIGNAL_VERB = {"guidance_request": "asks", "guidance_answer": "answered", "completion": "signalled completion",
+               "validation": "validation"}
+
+
+def signal_payload(text: str) -> dict[str, Any] | None:
+    """The control payload a post carries (control threads record each signal as a post), else None."""
+    if not text.startswith("{") or '"control_type"' not in text:
+        return None
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or value.get("control_type") not in SIGNAL_VERB:
+        return None
+    return value
+
+
+def post_lines(p: Any) -> list[str]:
+    """A post as text: a heading, then its body — a control signal as words, never its JSON."""
+    head = f"--- {p.author_type}:{p.author_name} at {p.created_at}"
+    signal = signal_payload(p.body)
+    if signal is None:
+        return [head, p.body]
+    ctype = signal["control_type"]
+    who = signal.get("agent_name") or "?"
+    head += f" · {who} {SIGNAL_VERB[ctype]} (attempt {signal.get('attempt', '?')})"
+    if ctype == "guidance_request":
+        body = [str(signal.get("question", ""))] + ([f"context: {signal['context']}"] if signal.get("context") else [])
+    elif ctype == "guidance_answer":
+        body = [str(signal.get("answer", ""))]
+    elif ctype == "completion":
+        body = [str(signal.get("summary") or "(no summary)")]
+    else:
+        body = [f"{signal.get('status')} at {str(signal.get('sha', ''))[:12]}: {signal.get('done_criteria', '')}"]
+        tail = str(signal.get("output_tail") or "").rstrip("\n")
+        body += [f"  | {line}" for line in tail.splitlines()]
+    return [head, *body]

@@ -29,13 +29,16 @@ def run_table(eng: Any, run_id: str) -> Any:
     from rich.table import Table
 
     run = eng.store.get_run(run_id)
+    from metawsm.engine.snapshot import tries
+
     table = Table(title=f"{run.plan_name} · {run_id} · {run.status}", title_justify="left", expand=False)
     for column in ("step", "status", "tries", "note"):
         table.add_column(column, overflow="fold")
+    agents = eng.store.list_agents(run_id)
     for step in eng.store.list_steps(run_id):
         style = STATUS_STYLE.get(step.status, "")
         note = (step.last_error or "")[:80]
-        table.add_row(step.step_id, f"[{style}]{step.status}[/]", str(step.attempts), note)
+        table.add_row(step.step_id, f"[{style}]{step.status}[/]", str(tries(step, agents)), note)
     return table
 
 
@@ -45,8 +48,11 @@ SETTLED = ("done", "skipped")
 
 def state_lines(eng: Any, run_id: str) -> list[str]:
     """A run's current state in a few lines: the run with its step counts, then each step not yet settled."""
+    from metawsm.engine.snapshot import tries
+
     run = eng.store.get_run(run_id)
     steps = eng.store.list_steps(run_id)
+    agents = eng.store.list_agents(run_id)
     counts: dict[str, int] = {}
     for step in steps:
         counts[step.status] = counts.get(step.status, 0) + 1
@@ -56,14 +62,18 @@ def state_lines(eng: Any, run_id: str) -> list[str]:
         if step.status not in SETTLED:
             note = (step.last_error or "").strip().splitlines()
             text = note[0][:NOTE_CHARS] if note else ""
-            lines.append(f"  {step.step_id}: {step.status} (tries {step.attempts})" + (f" — {text}" if text else ""))
+            line = f"  {step.step_id}: {step.status} (tries {tries(step, agents)})"
+            lines.append(line + (f" — {text}" if text else ""))
     return lines
 
 
 def state_json(eng: Any, run_id: str) -> dict[str, Any]:
+    from metawsm.engine.snapshot import tries
+
     run = eng.store.get_run(run_id)
+    agents = eng.store.list_agents(run_id)
     return {"type": "state", "run_id": run_id, "plan": run.plan_name, "status": run.status,
-            "steps": [{"step_id": s.step_id, "status": s.status, "tries": s.attempts, "message": s.last_error}
+            "steps": [{"step_id": s.step_id, "status": s.status, "tries": tries(s, agents), "message": s.last_error}
                       for s in eng.store.list_steps(run_id)]}
 
 

@@ -88,7 +88,14 @@ def run(args: argparse.Namespace) -> int:
     args.out.info(f"serving {proj.root} on http://{scheme_host}:{port}"
                   + (" (token required)" if token else "") + (" with the operator" if args.operator else "")
                   + (f"; Go UI from {go_ui} at /, this UI at /ui" if go_ui else ""))
-    server.run()
+    from metawsm.cli import daemon_file
+
+    link_host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, scheme_host)  # a wildcard is not an address
+    daemon_file.record(proj.state_dir, f"http://{link_host}:{port}" + ("/ui" if go_ui else ""))
+    try:
+        server.run()
+    finally:
+        daemon_file.forget(proj.state_dir)
     if not server.started:
         from metawsm.errors import MetawsmError
 

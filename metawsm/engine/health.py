@@ -193,7 +193,10 @@ class _Evaluator:
             code = "" if agent.exit_status is None else f" (exit status {agent.exit_status})"
             reason = ("its session or its main process ended" if agent.status == "dead"
                       else "its command failed") + code
-        return AgentHealth(agent.run_id, agent.ticket, agent.name, agent.health, agent.status, reason, False,
+        # health describes a live agent: a finished, stopped or not yet started one has none ("-"), whatever was
+        # recorded while it ran; a dead or failed one keeps what was found
+        health = agent.health if agent.status in ("dead", "failed") else None
+        return AgentHealth(agent.run_id, agent.ticket, agent.name, health, agent.status, reason, False,
                            agent.last_activity_at, agent.last_progress_at,
                            self._age(agent.last_activity_at), self._age(agent.last_progress_at), agent.exit_status)
 

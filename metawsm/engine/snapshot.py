@@ -9,7 +9,7 @@ gate commands (the gate column is the recorded `gate:T` step), no forum writes. 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from metawsm.state.machines import ACTIVE_RUN_STATES
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
     from metawsm.forum.models import Escalation
-    from metawsm.state.models import Run
+    from metawsm.state.models import Agent, Run, Step
 
 GATE_STATE = {"pending": "not evaluated", "running": "evaluating", "done": "passed", "failed": "refused",
               "skipped": "skipped"}
@@ -207,6 +207,16 @@ def _agent_view(eng: Engine, agent: Any, h: AgentHealth, attempts: list[AttemptU
     )
 
 
+def tries(step: Step, agents: Iterable[Agent]) -> int:
+    """How often a step was tried. An agent step is tried once per attempt of its agent (a restart re-runs the step,
+    which counts its own tries from zero again): it shows the agent's attempt, so tries and attempt agree."""
+    if step.kind == "agent":
+        for a in agents:
+            if f"agent:{a.ticket}:{a.name}" == step.step_id:
+                return max(a.attempt, step.attempts)
+    return step.attempts
+
+
 def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | None = None,
                    evaluate_health: bool = True) -> RunSnapshot:
     """One run's snapshot. `escalations` are the forum's current escalations (all runs; this run's are
@@ -248,7 +258,7 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
         run_id=run.run_id, plan_name=run.plan_name, status=run.status, active=run.status in ACTIVE_RUN_STATES,
         created_at=iso(run.created_at), updated_at=iso(run.updated_at), started_at=iso(run.started_at),
         finished_at=iso(run.finished_at), last_error=run.last_error, tickets=tickets, step_counts=counts,
-        steps=[StepView(s.step_id, s.kind, s.ticket, s.agent, s.status, s.attempts, s.last_error,
+        steps=[StepView(s.step_id, s.kind, s.ticket, s.agent, s.status, tries(s, agents), s.last_error,
                         iso(s.started_at), iso(s.finished_at)) for s in steps],
         agents=[_agent_view(eng, a, h, usage.get((a.ticket, a.name), [])) for a, h in zip(agents, healths,
                                                                                              strict=True)],

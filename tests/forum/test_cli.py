@@ -46,6 +46,10 @@ def test_forum_commands_end_to_end(cli, home: Path) -> None:
     assert _json(cli, "forum", "stats")["stats"][0]["thread_count"] == 1
     assert _json(cli, "forum", "seen", tid, "--viewer", "human:al")["seen"]["last_seen_event_sequence"] > 0
     assert _json(cli, "forum", "queue", "unseen", "--viewer", "human:al")["threads"] == []
+    assert _json(cli, "forum", "queue", "--type", "unseen", "--viewer", "human:al")["threads"] == []  # Go's name
+    assert _json(cli, "forum", "queue", "--type", "unanswered")["threads"] == []  # answered
+    assert "unanswered  open threads whose last non-system word came from an agent" in cli(
+        "forum", "queue", "--help").out
     assert _json(cli, "forum", "close", tid)["thread"]["state"] == "closed"
     assert _json(cli, "forum", "reindex")["events"] >= 8
     r = cli("forum", "watch", "--once", "--json", "--cursor", "2")
@@ -61,6 +65,9 @@ def test_forum_commands_end_to_end(cli, home: Path) -> None:
     (("forum", "state", "{tid}", "bogus"), 2, "state 'bogus'"),
     (("forum", "assign", "{tid}", "--to", "bob"), 2, "KIND:NAME"),
     (("forum", "queue", "unseen"), 2, "needs a viewer"),
+    (("forum", "queue"), 2, "which queue? KIND is unseen or unanswered"),
+    (("forum", "queue", "unseen", "--type", "unanswered"), 2, "give one"),
+    (("forum", "queue", "--type", "unread"), 2, "invalid choice: 'unread'"),
     (("forum",), 2, "sub-command is required"),
     (("signal", "completion"), 2, "METAWSM_RUN is not set"),
     (("signal", "validation", "--run", "r", "--ticket", "T-1", "--agent", "a", "--attempt", "1",
