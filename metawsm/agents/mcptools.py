@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,15 @@ class AgentSession:
     agent: str  # the agent's name in the plan
     attempt: int
     cwd: Path
+    server: str | None = None  # METAWSM_SERVER: report through this daemon instead of the repository's files
+    token: str | None = field(default=None, repr=False)  # METAWSM_TOKEN (never shown)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> AgentSession:
         env = os.environ if env is None else env
-        missing = [name for name in _CONTEXT if not (env.get(name) or "").strip()]
+        server = (env.get("METAWSM_SERVER") or "").strip() or None
+        needed = _CONTEXT[1:] if server else _CONTEXT  # through a daemon, the repository may be elsewhere
+        missing = [name for name in needed if not (env.get(name) or "").strip()]
         if missing:
             raise UsageError(f"{', '.join(missing)} not set: `metawsm mcp` serves an agent session metawsm started",
                              hint="metawsm configures it for the agents it starts; it is not for manual use")
@@ -36,8 +40,8 @@ class AgentSession:
             attempt = int(env["METAWSM_ATTEMPT"])
         except ValueError as exc:
             raise UsageError(f"METAWSM_ATTEMPT {env['METAWSM_ATTEMPT'][:40]!r} is not a number") from exc
-        return cls(Path(env["METAWSM_HOME"]), env["METAWSM_RUN"], env["METAWSM_TICKET"], env["METAWSM_AGENT"],
-                   attempt, cwd or Path.cwd())
+        return cls(Path(env.get("METAWSM_HOME") or "."), env["METAWSM_RUN"], env["METAWSM_TICKET"],
+                   env["METAWSM_AGENT"], attempt, cwd or Path.cwd(), server, env.get("METAWSM_TOKEN") or None)
 
     @property
     def key(self) -> str:
@@ -48,11 +52,17 @@ class AgentSession:
 
 class AgentTools:
     def __init__(self, session: AgentSession) -> None:
-        from metawsm.config.project import Project
-        from metawsm.forum import Forum
-
         self.session = session
-        self.forum = Forum(Project(session.home).forum_dir)
+        self.forum: Any
+        if session.server:  # the agent does not share the repository's files: everything goes to the daemon
+            from metawsm.forum.remote import RemoteForum
+
+            self.forum = RemoteForum(session.server, token=session.token)
+        else:
+            from metawsm.config.project import Project
+            from metawsm.forum import Forum
+
+            self.forum = Forum(Project(session.home).forum_dir)
 
     def _signal(self, control_type: str, **fields: Any) -> Any:
         s = self.session
@@ -94,7 +104,8 @@ class AgentTools:
         info: dict[str, Any] = {"run": s.run, "ticket": s.ticket, "agent": s.agent, "attempt": s.attempt,
                                 "workspace": str(s.cwd), "branch": self._git("branch", "--show-current").strip(),
                                 "head": self._git("rev-parse", "HEAD").strip()}
-        path = s.home / "tickets" / f"{s.ticket}.yaml"
+        root = s.home if not s.server else Path(self._git("rev-parse", "--show-toplevel").strip() or s.cwd)
+        path = root / "tickets" / f"{s.ticket}.yaml"  # through a daemon: the ticket as committed in the worktree
         if path.is_file():
             import yaml
 

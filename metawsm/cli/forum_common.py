@@ -13,7 +13,7 @@ from metawsm.errors import UsageError
 
 
 def server_url(args: Any) -> str | None:
-    """--server, else METAWSM_SERVER (here, not in cli/remote.py: urllib costs ~25 ms to import, and
+    """--server, else METAWSM_SERVER (here, not in forum/remote.py: urllib costs ~25 ms to import, and
     `signal` and `ask` run in every agent)."""
     return getattr(args, "server", None) or os.environ.get("METAWSM_SERVER") or None
 
@@ -22,8 +22,8 @@ def open_forum(args: argparse.Namespace, *, policy: bool = True) -> Any:
     """The project's Forum. With policy=False (the `signal`/`ask` fast path) the policy file is not
     read: fsync is `always` and the body limit is the default 64 KiB."""
     url = server_url(args)
-    if url:  # --server / METAWSM_SERVER: the same calls over HTTP (metawsm/cli/remote.py)
-        from metawsm.cli.remote import RemoteForum
+    if url:  # --server / METAWSM_SERVER: the same calls over HTTP (metawsm/forum/remote.py)
+        from metawsm.forum.remote import RemoteForum
 
         return RemoteForum(url)
     from metawsm.config.project import Project

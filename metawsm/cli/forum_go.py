@@ -58,8 +58,8 @@ def signal(args: argparse.Namespace) -> int:
     actor_name = args.actor_name or args.actor_type
     url = server_url(args)
     if url:  # the daemon completes the payload (attempt, sha) from its state
-        from metawsm.cli.remote import RemoteForum
         from metawsm.forum.models import Event, Thread
+        from metawsm.forum.remote import RemoteForum
 
         data = RemoteForum(url)._call("POST", "/control/signal", {
             "run_id": args.run_id, "ticket": args.ticket, "agent_name": args.agent_name,
@@ -86,7 +86,7 @@ def signal(args: argparse.Namespace) -> int:
 def debug(args: argparse.Namespace) -> int:
     url = server_url(args)
     if url:
-        from metawsm.cli.remote import RemoteForum
+        from metawsm.forum.remote import RemoteForum
 
         snap = RemoteForum(url)._call("GET", "/debug", query={"ticket": args.ticket, "run_id": args.run_id,
                                                                "limit": args.limit})["debug"]

@@ -150,6 +150,7 @@ class ServerPolicy:
     reconcile_interval: float
     heartbeat_seconds: float
     allowed_hosts: tuple[str, ...] = ()
+    agent_url: str | None = None  # agents report through the daemon at this URL (METAWSM_SERVER)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import sys
 # TMUX_TMPDIR: the reconcile the MCP tools kick must reach the session's own tmux server (without it, a
 # session started under a custom TMUX_TMPDIR looked dead to that reconcile, which restarted the agent)
 MCP_ENV = ("METAWSM_HOME", "METAWSM_RUN", "METAWSM_TICKET", "METAWSM_AGENT", "METAWSM_ATTEMPT", "METAWSM_PLAN",
-           "TMUX_TMPDIR")
+           "METAWSM_SERVER", "METAWSM_TOKEN", "TMUX_TMPDIR")
 
 
 NOTIFY = 'nohup "$0" -m metawsm agent-event codex "$1" >/dev/null 2>&1 &'

@@ -12,6 +12,7 @@ from metawsm.forum.ids import agent_key
 from metawsm.forum.service import Forum
 from metawsm.server import contract as c
 from metawsm.server import models as m
+from metawsm.server.agent_auth import require_own, scope_of
 from metawsm.server.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/forum", tags=["forum"])
@@ -55,7 +56,10 @@ def list_threads(request: Request, ticket: c.QText = None, run_id: c.QText = Non
 
 @router.post("/threads", response_model=m.ThreadOut, responses=m.errors(400))
 def open_thread(request: Request, body: m.OpenThread) -> dict[str, Any]:
-    """Open a thread with its first post."""
+    """Open a thread with its first post. With an agent token: a thread on its own ticket, as itself."""
+    if scope_of(request) is not None:
+        require_own(request, body.run_id, body.ticket, body.agent_name)
+        _as_agent(body.actor_type)
     t = forum_of(request).open_thread(body.ticket, body.title, body.body, priority=body.priority or "normal",
                                       run_id=body.run_id, agent_name=body.agent_name, thread_id=body.thread_id,
                                       idempotency_key=body.idempotency_key, **body.who())
@@ -181,6 +185,9 @@ def control_signal(request: Request, body: m.ControlSignal) -> dict[str, Any]:
     and, for a validation, the ticket worktree's HEAD."""
     if body.actor_type.strip().lower() == "system":  # only metawsm itself signals as system (gate trust)
         raise ApiError(403, "forbidden", "actor_type system is reserved for metawsm's own signals")
+    require_own(request, body.run_id, body.ticket, body.agent_name)
+    if scope_of(request) is not None:
+        _as_agent(body.actor_type)
     key = agent_key(body.ticket, body.agent_name)
     from metawsm.server.go_compat import complete_payload
 
@@ -198,3 +205,25 @@ def control_signal(request: Request, body: m.ControlSignal) -> dict[str, Any]:
                          idempotency_key=body.idempotency_key, **fields)
     request.app.state.worker.wake()
     return {"thread": forum.get_thread(event.thread_id)[0], "event": event.to_json()}
+
+
+def _as_agent(actor_type: str) -> None:
+    if actor_type.strip().lower() != "agent":
+        raise ApiError(403, "forbidden", "an agent token acts as actor_type agent only")
+
+
+@router.get("/control/state", response_model=m.ControlStateOut, responses=m.errors(400, 403))
+def control_state(request: Request, run_id: c.QText, agent_name: c.QText,
+                  attempt: Annotated[int, Query(ge=1, le=1_000_000, description="the agent's attempt")],
+                  ticket: c.QText = None) -> dict[str, Any]:
+    """The control state of one (run, agent, attempt): pending question, latest answer, completion and
+    validation — what `metawsm ask` waits on when the agent reports through the daemon. `agent_name` is
+    NAME (with `ticket`) or TICKET/NAME."""
+    if not run_id or not agent_name:
+        raise ApiError(400, "invalid_input", "run_id and agent_name are required")
+    if "/" not in agent_name and not ticket:
+        raise ApiError(400, "invalid_input", "agent_name NAME needs ticket (or pass TICKET/NAME)")
+    key = agent_name if "/" in agent_name else agent_key(ticket or "", agent_name)
+    require_own(request, run_id, None, key)
+    state = forum_of(request).control_state(run_id, key, attempt)
+    return {"control": state.to_json()}

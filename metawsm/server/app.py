@@ -76,7 +76,7 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
     contract.fix_openapi(app)
     st.login_throttle = auth.Throttle()
     errors.install(app)
-    app.add_middleware(auth.AuthMiddleware, token=token)
+    app.add_middleware(auth.AuthMiddleware, token=token, state_db=project.state_dir / "state.db")
     hosts = browser.allowed_hosts(listen_host, policy.server.allowed_hosts)
     app.add_middleware(browser.BrowserGuard, allowed_hosts=hosts, checks=browser_checks)
     app.add_middleware(limits.LimitMiddleware, max_body=limits.body_limit(policy.forum.max_body_bytes))

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from metawsm.errors import UsageError
+from metawsm.server import agent_auth
 from metawsm.server.errors import error_body
 
 COOKIE = "metawsm_session"
@@ -93,8 +94,8 @@ class AuthMiddleware:
     """401 for API calls without the token, a redirect to /login for pages, 403 for WebSocket
     upgrades from another origin (checked with or without a token)."""
 
-    def __init__(self, app: Any, token: str | None) -> None:
-        self.app, self.token = app, token
+    def __init__(self, app: Any, token: str | None, state_db: Any = None) -> None:
+        self.app, self.token, self.state_db = app, token, state_db
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -103,6 +104,18 @@ class AuthMiddleware:
         path: str = scope.get("path", "")
         headers = _headers(scope)
         query = scope.get("query_string", b"").decode("latin-1")
+        is_agent, agent = agent_auth.resolve(self.state_db, headers)
+        if is_agent:  # an agent's own token: its own signals and answers only, with or without a daemon token
+            if kind == "websocket":
+                return await _deny_ws(send, 4403, "an agent token cannot open the stream")
+            if agent is None:
+                return await _json(send, 401, "unauthorized", "this agent token is unknown or revoked (the run "
+                                                              "ended, or the agent was started again)")
+            if not agent_auth.allowed(scope.get("method", ""), path):
+                return await _json(send, 403, "forbidden", "an agent token may only signal and ask for its own "
+                                                           "agent")
+            scope[agent_auth.SCOPE_KEY] = agent
+            return await self.app(scope, receive, send)
         if kind == "websocket":
             if not same_origin(headers):
                 return await _deny_ws(send, 4403, "origin not allowed")
@@ -118,6 +131,10 @@ class AuthMiddleware:
                                                  (b"www-authenticate", b'Bearer realm="metawsm"')])
         target = "/login?next=" + quote(path, safe="/")  # odd bytes in the path never break the header
         return await _send(send, 303, b"", [(b"location", target.encode("ascii"))])
+
+
+async def _json(send: Any, status: int, code: str, message: str) -> None:
+    await _send(send, status, orjson.dumps(error_body(code, message)), [(b"content-type", b"application/json")])
 
 
 async def _send(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

@@ -132,6 +132,12 @@ class SeenOut(BaseModel):
     seen: Seen
 
 
+class ControlStateOut(BaseModel):
+    control: dict[str, Any] = Field(description="run_id, agent_name, attempt, pending_question, pending_thread_id, "
+                                                "question_event_seq, completion {summary, sequence}, validation, "
+                                                "last_answer {answer, sequence}")
+
+
 class SignalOut(BaseModel):
     thread: Thread
     event: ApiEvent

@@ -228,6 +228,19 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (run_id, ticket, agent, attempt)
         )""",
     ],
+    [
+        # Agents that report through the daemon (METAWSM_SERVER) carry a token scoped to their own run and
+        # agent; only its SHA-256 is stored (state/tokens.py).
+        """CREATE TABLE agent_tokens (
+            token_hash TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            ticket TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            revoked_at REAL
+        )""",
+        "CREATE INDEX agent_tokens_run ON agent_tokens(run_id, agent)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

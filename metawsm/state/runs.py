@@ -10,6 +10,11 @@ from metawsm.state import audit
 from metawsm.state.db import Database, Select, now
 from metawsm.state.machines import ACTIVE_RUN_STATES, FINISHED_RUN_STATES, RUN_STATES, check_transition
 from metawsm.state.models import Run
+from metawsm.state.tokens import revoke_run_tokens
+
+#: Entering these, a run's agent tokens are revoked: it ended, or its agents were stopped (a resumed or
+#: restarted agent is given a new token when it starts).
+TOKEN_REVOKING_STATES = frozenset({"stopped", "closed", "ended"})
 
 
 def _get(conn: sqlite3.Connection, run_id: str) -> Run:
@@ -86,6 +91,8 @@ class RunsMixin:
                 (to, at, started, finished, last_error, run_id),
             )
             audit.record(conn, run_id, "run", run_id, run.status, to, reason, at)
+            if to in TOKEN_REVOKING_STATES:  # its agents' daemon tokens die with it (state/tokens.py)
+                revoke_run_tokens(conn, run_id, at)
             return _get(conn, run_id)
 
     def update_run_graph(self, run_id: str, plan_hash: str, graph_json: str) -> Run:
@@ -104,7 +111,7 @@ class RunsMixin:
         with self.db.write() as conn:
             run = _get(conn, run_id)
             for table in ("steps", "agents", "transitions", "operator_agent_state", "leases", "closed_tickets",
-                          "close_intents", "agent_usage"):
+                          "close_intents", "agent_usage", "agent_tokens"):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # table names from code
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             return run

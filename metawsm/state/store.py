@@ -15,13 +15,14 @@ from metawsm.state.runs import RunsMixin
 from metawsm.state.steps import StepsMixin
 from metawsm.state.tickets import TicketsMixin
 from metawsm.state.usage import UsageMixin
+from metawsm.state.tokens import TokensMixin
 
 _OPERATOR_COLUMNS = ("consecutive_unhealthy", "restart_attempts", "last_restart_at", "cooldown_until",
                      "last_alert")
 
 
 class StateStore(RunsMixin, StepsMixin, AgentsMixin, LeaseMixin, AuditMixin, TicketsMixin, AlertsMixin,
-                 UsageMixin):
+                 UsageMixin, TokensMixin):
     """state.db at ``path`` (created and migrated on open). Safe to use from several processes at once:
     WAL, a busy timeout, and BEGIN IMMEDIATE for every write; every transition is checked and audited in
     the transaction that writes it."""

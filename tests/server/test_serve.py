@@ -20,8 +20,8 @@ from tests.conftest import run_metawsm
 from tests.server.conftest import free_port
 
 
-def start(root: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
+def start(root: Path, *args: str, port: int | None = None) -> tuple[subprocess.Popen[str], str]:
+    port = port or free_port()
     proc = subprocess.Popen([sys.executable, "-m", "metawsm", "-C", str(root), "serve",
                              "--addr", f"127.0.0.1:{port}", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())

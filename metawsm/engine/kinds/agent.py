@@ -38,7 +38,16 @@ def agent_env(eng: Engine, ref: StepRef, attempt: int) -> dict[str, str]:
         "METAWSM_PROFILE": step.profile,
     }
     env.update(session_env(ref, step.env, attempt))
+    url = daemon_url(eng, ref)
+    if url:  # signals from anywhere: the agent reports through the daemon with a token of its own
+        env["METAWSM_SERVER"] = url
+        env["METAWSM_TOKEN"] = eng.store.mint_agent_token(ref.run_id, ref.ticket, ref.agent)
     return env
+
+
+def daemon_url(eng: Engine, ref: StepRef) -> str | None:
+    """The daemon's URL when this agent reports through it (policy `server.agent_url`), else None."""
+    return eng.policy.server.agent_url or None
 
 
 def prepare_cli(ref: StepRef, env: dict[str, str]) -> None:

@@ -1,8 +1,9 @@
-"""`--server URL` / METAWSM_SERVER: the forum commands and `signal` sent to a daemon over HTTP.
+"""`--server URL` / METAWSM_SERVER: the forum commands, `signal`, `ask` and the MCP tools sent to a daemon over HTTP.
 
 `RemoteForum` has the method names of `Forum` and returns the same records, so every command prints
 exactly what it prints locally. Standard library only (urllib): `signal` runs inside agents and must
-start fast. The token, when the daemon needs one, comes from METAWSM_TOKEN."""
+start fast. The token, when the daemon needs one, comes from METAWSM_TOKEN (the daemon's token, or the
+agent's own token that metawsm gives an agent reporting through the daemon)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import urllib.request
 from typing import Any
 
 from metawsm.errors import ForumError, MetawsmError, NotFoundError, StateError, UsageError, WaitTimeout
-from metawsm.forum.models import Event, Post, Seen, StatRow, Thread
+from metawsm.forum.models import ControlState, Event, Post, Seen, StatRow, Thread
 
 TIMEOUT = 15.0
+ANSWER_POLL = 0.5  # seconds between two questions to the daemon while `ask` waits
 ERRORS: dict[int, type[MetawsmError]] = {400: UsageError, 404: NotFoundError, 409: StateError, 504: WaitTimeout}
 BY_CODE: dict[str, type[MetawsmError]] = {"not_found": NotFoundError, "illegal_transition": StateError,
                                           "forum_error": ForumError, "timeout": WaitTimeout}
@@ -111,6 +113,33 @@ class RemoteForum:
             "actor_name": actor_name, "idempotency_key": idempotency_key, "payload": payload})
         return Event.from_dict(data["event"])
 
+    def control_state(self, run_id: str, agent_name: str, attempt: int) -> ControlState:
+        data = self._call("GET", "/control/state", query={"run_id": run_id, "agent_name": agent_name,
+                                                          "attempt": attempt})["control"]
+        done, answer = data.get("completion"), data.get("last_answer")  # as ControlState.to_json writes them
+        data["completion"] = (done["summary"], int(done["sequence"])) if done else None
+        data["last_answer"] = (answer["answer"], int(answer["sequence"])) if answer else None
+        return ControlState(**data)
+
+    def wait_for_answer(self, run_id: str, agent_name: str, attempt: int, after_sequence: int, *,
+                        timeout: float | None = None, poll: float = 0.2) -> tuple[str, int]:
+        """As Forum.wait_for_answer, asking the daemon (at most every ANSWER_POLL seconds)."""
+        import time
+
+        from metawsm.forum.ids import control_thread_id
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        poll = max(poll, ANSWER_POLL)
+        while True:
+            answer = self.control_state(run_id, agent_name, attempt).last_answer
+            if answer and answer[1] > after_sequence:
+                return answer
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"no answer for {agent_name} in {run_id} (attempt {attempt}) within {timeout:g}s",
+                                  hint=f"answer it with `metawsm forum answer "
+                                       f"{control_thread_id(run_id, agent_name)} --body ...`")
+            time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+
     # -- reads ------------------------------------------------------------------------------
     def get_thread(self, thread_id: str) -> tuple[Thread, list[Post], list[Event]]:
         data = self._call("GET", f"/threads/{_q(thread_id)}")
@@ -158,7 +187,10 @@ def _decode_error(exc: urllib.error.HTTPError) -> MetawsmError:
     message = err.get("message") or f"HTTP {exc.code} from the metawsm server"
     cls = BY_CODE.get(err.get("code", ""), ERRORS.get(exc.code, MetawsmError))
     if exc.code == 401:
-        return MetawsmError(message, hint="set METAWSM_TOKEN to the daemon's token")
+        return MetawsmError(message, hint="set METAWSM_TOKEN to the daemon's token (an agent's token ends with "
+                                          "its run)")
+    if exc.code == 403:
+        return MetawsmError(message, hint=err.get("hint"))
     error = cls(message, hint=err.get("hint"))
     if err.get("code") and err["code"] != cls.code:
         error.code = err["code"]
