@@ -213,17 +213,13 @@ def _as_agent(actor_type: str) -> None:
 
 
 @router.get("/control/state", response_model=m.ControlStateOut, responses=m.errors(400, 403))
-def control_state(request: Request, run_id: c.QText, agent_name: c.QText,
+def control_state(request: Request, run_id: c.QRequiredName, agent_name: c.QRequiredName,
                   attempt: Annotated[int, Query(ge=1, le=1_000_000, description="the agent's attempt")],
-                  ticket: c.QText = None) -> dict[str, Any]:
+                  ticket: c.QName = None) -> dict[str, Any]:
     """The control state of one (run, agent, attempt): pending question, latest answer, completion and
     validation — what `metawsm ask` waits on when the agent reports through the daemon. `agent_name` is
-    NAME (with `ticket`) or TICKET/NAME."""
-    if not run_id or not agent_name:
-        raise ApiError(400, "invalid_input", "run_id and agent_name are required")
-    if "/" not in agent_name and not ticket:
-        raise ApiError(400, "invalid_input", "agent_name NAME needs ticket (or pass TICKET/NAME)")
-    key = agent_name if "/" in agent_name else agent_key(ticket or "", agent_name)
+    TICKET/NAME, or NAME with `ticket`."""
+    key = agent_key(ticket, agent_name) if ticket and "/" not in agent_name else agent_name
     require_own(request, run_id, None, key)
     state = forum_of(request).control_state(run_id, key, attempt)
     return {"control": state.to_json()}

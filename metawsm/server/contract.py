@@ -68,6 +68,8 @@ QViewerType = Annotated[Literal["", "human", "agent", "operator"] | None,
 QText = Annotated[str | None, Query(max_length=MAX_NAME, description="a filter (empty: none)")]
 QName = Annotated[str | None, Query(max_length=MAX_NAME, pattern=OPTIONAL_NAME_PATTERN,
                                     description="a name (empty: none)")]
+QRequiredName = Annotated[str, Query(min_length=1, max_length=2 * MAX_NAME + 1, pattern=NAME_PATTERN,
+                                      description="a name (required)")]
 QSearch = Annotated[str, Query(max_length=1000, description="words to find (empty: every thread)")]
 
 ERROR_STATUSES = {

@@ -6,6 +6,7 @@ revoked when the run ends, and it is written to no log."""
 from __future__ import annotations
 
 import json
+import sys
 import shlex
 import urllib.error
 import urllib.request
@@ -126,3 +127,64 @@ def test_agents_signal_and_ask_through_the_daemon(repo: Path, tmux_socket: str, 
         leaks = [p for p in logged if token.encode() in p.read_bytes()]
         assert not leaks, f"the token is written in {leaks}"
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_mcp_tools_through_the_daemon(repo: Path, tmp_path: Path) -> None:
+    """`metawsm mcp` with METAWSM_SERVER and an agent token, outside the repository: every tool goes to the daemon
+    (a loopback daemon without a token of its own still holds agent tokens to their agent)."""
+    import asyncio
+    import os
+
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    assert run_metawsm("init", cwd=repo).returncode == 0
+    port = free_port()
+    proc, url = start(repo, port=port)
+    store = StateStore(Project(repo).state_dir / "state.db")
+    own, other = store.mint_agent_token("R1", "T-1", "impl"), store.mint_agent_token("R1", "T-2", "impl")
+    forum = Forum(Project(repo).forum_dir)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    base = {k: v for k, v in os.environ.items() if k != "METAWSM_HOME"}
+    base.update(METAWSM_SERVER=url, METAWSM_RUN="R1", METAWSM_TICKET="T-1", METAWSM_AGENT="impl",
+                METAWSM_ATTEMPT="1")
+
+    async def session(token: str, calls: list[tuple[str, dict[str, object]]]) -> list[tuple[bool, str]]:
+        params = StdioServerParameters(command=sys.executable, args=["-m", "metawsm", "mcp"],
+                                       env={**base, "METAWSM_TOKEN": token}, cwd=str(elsewhere))
+        results = []
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+            await s.initialize()
+            for name, arguments in calls:
+                if name == "ask_human":
+                    task = asyncio.create_task(s.call_tool(name, arguments))
+                    for _ in range(600):
+                        if forum.control_state("R1", "T-1/impl", 1).pending_question:
+                            break
+                        await asyncio.sleep(0.05)
+                    forum.answer("fctrl-r1-t-1-impl", "blue", actor_type="human", actor_name="alice")
+                    result = await asyncio.wait_for(task, 60)
+                else:
+                    result = await s.call_tool(name, arguments)
+                results.append((bool(result.is_error), " ".join(getattr(c, "text", "") for c in result.content)))
+        return results
+
+    try:
+        got = asyncio.run(session(own, [("ask_human", {"question": "Which colour?"}),
+                                        ("forum_post", {"title": "Note", "body": "from afar"}),
+                                        ("ticket_context", {}), ("signal_completion", {"summary": "via MCP"})]))
+        assert [err for err, _ in got] == [False] * 4, got
+        assert got[0][1] == "blue" and "posted thread" in got[1][1] and '"last_answer": "blue"' in got[2][1].replace(
+            '":"', '": "')
+        assert "completion recorded for attempt 1" in got[3][1]
+        refused = asyncio.run(session(other, [("signal_completion", {"summary": "not mine"})]))
+        assert refused[0][0], refused  # T-2's token acting for T-1: the daemon refused it (403)
+        state = forum.control_state("R1", "T-1/impl", 1)  # and recorded nothing
+        assert state.completion is not None and state.completion[0] == "via MCP"
+    finally:
+        code, err = stop(proc)
+        store.close()
+        forum.shutdown()
+    assert code == 0, err
+    assert own not in err and other not in err
