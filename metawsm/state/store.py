@@ -14,8 +14,8 @@ from metawsm.state.models import OperatorAgentState
 from metawsm.state.runs import RunsMixin
 from metawsm.state.steps import StepsMixin
 from metawsm.state.tickets import TicketsMixin
-from metawsm.state.usage import UsageMixin
 from metawsm.state.tokens import TokensMixin
+from metawsm.state.usage import UsageMixin
 
 _OPERATOR_COLUMNS = ("consecutive_unhealthy", "restart_attempts", "last_restart_at", "cooldown_until",
                      "last_alert")

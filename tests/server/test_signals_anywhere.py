@@ -6,8 +6,8 @@ revoked when the run ends, and it is written to no log."""
 from __future__ import annotations
 
 import json
-import sys
 import shlex
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
