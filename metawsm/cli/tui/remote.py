@@ -8,10 +8,10 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from metawsm.cli.remote import RemoteForum
 from metawsm.cli.tui.model import AgentRow, Board, board_of
 from metawsm.cli.tui.source import ThreadLine, check_text, gate_lines, thread_lines
 from metawsm.errors import MetawsmError, NotFoundError, UsageError
+from metawsm.forum.remote import RemoteForum
 from metawsm.runtime.base import Screen
 
 
