@@ -10,14 +10,17 @@ import asyncio
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from metawsm.agents.mcptools import AgentSession, AgentTools
+from metawsm.errors import MetawsmError
 
 PROGRESS_SECONDS = 5.0
 POLL_SECONDS = 0.5
 
 INSTRUCTIONS = ("metawsm runs you as agent {agent} on ticket {ticket} (run {run}, attempt {attempt}). Report "
-                "through these tools: signal_completion once, after your last commit; ask_human to ask a person "
+                "through these tools: signal_completion once, after your last commit (a reviewer gives "
+                "signal_review instead: approved, or changes_requested with a note); ask_human to ask a person "
                 "and wait for the answer; ticket_context for the goal and done criteria.")
 
 
@@ -33,7 +36,19 @@ def build_server(tools: AgentTools) -> Any:
     @server.tool(description="Record your own validation of a commit: status passed or failed, the done "
                              "criteria you checked, and the commit sha (default: HEAD).")
     def signal_validation(status: str, done_criteria: str, sha: str = "") -> str:
-        return tools.validation(status, done_criteria, sha or None)
+        try:
+            return tools.validation(status, done_criteria, sha or None)
+        except MetawsmError as exc:  # the model reads the reason (any other exception stays a crash)
+            raise ToolError(exc.message) from exc
+
+    @server.tool(description="As the ticket's reviewer: give your verdict on the commit (default: HEAD) — "
+                             "status approved, or changes_requested with a note saying what to change. It "
+                             "also reports your review as done; the ticket closes only once you approved.")
+    def signal_review(status: str, note: str = "", sha: str = "") -> str:
+        try:
+            return tools.review(status, note, sha or None)
+        except MetawsmError as exc:
+            raise ToolError(exc.message) from exc
 
     @server.tool(description="Ask a person a question and wait for the answer (it can take minutes or hours).")
     async def ask_human(question: str, ctx: Context, context: str = "") -> str:

@@ -1,6 +1,6 @@
-"""What `metawsm mcp` offers an agent, without MCP: report completion or validation, ask a person and wait,
-post to the forum, read the ticket's context. Every call carries the run, ticket, agent and attempt of the
-session it runs in (METAWSM_* variables), so a stale attempt still cannot complete a newer one."""
+"""What `metawsm mcp` offers an agent, without MCP: report completion, validation or a review verdict, ask a
+person and wait, post to the forum, read the ticket's context. Every call carries the run, ticket, agent and
+attempt of the session it runs in (METAWSM_* variables), so a stale attempt still cannot complete a newer one."""
 
 from __future__ import annotations
 
@@ -81,6 +81,20 @@ class AgentTools:
         sha = (sha or self._git("rev-parse", "HEAD")).strip().lower()
         event = self._signal("validation", status=status.strip().lower(), done_criteria=done_criteria, sha=sha)
         return f"validation {status} recorded for {sha[:12]} (#{event.sequence})"
+
+    def review(self, status: str, note: str = "", sha: str | None = None) -> str:
+        """A reviewer's verdict (approved | changes_requested, with a note saying what to change) on `sha`
+        (default: HEAD); it also completes this attempt."""
+        from metawsm.forum.control import VERDICTS
+
+        verdict = VERDICTS.get(status.strip().lower())
+        if verdict is None:
+            raise UsageError(f"status {status[:40]!r}: must be approved or changes_requested")
+        if verdict == "changes_requested" and not note.strip():
+            raise UsageError("changes_requested needs a note saying what to change")
+        sha = (sha or self._git("rev-parse", "HEAD")).strip().lower()
+        event = self._signal("review", status=verdict, sha=sha, note=note.strip() or None)
+        return f"review {verdict} recorded for {sha[:12]} (#{event.sequence})"
 
     def ask(self, question: str, context: str | None = None) -> int:
         """Post the question; its sequence number (answers after it count)."""

@@ -86,7 +86,7 @@ def follow(args: argparse.Namespace, eng: Any, run_ids: Sequence[str], *, timeou
            max_parallel: int | None, terminal: Sequence[str], existing: Sequence[str] = ()) -> int:
     """Reconcile `run_ids` until each is in a `terminal` status. A run in `existing` (it was there before
     this command) is shown as its current state once; of the others every transition is shown."""
-    from metawsm.engine.reconcile import reconcile
+    from metawsm.engine.autoreview import reconcile_and_iterate as reconcile  # and review.auto_iterate
 
     out = args.out
     live_view = not out.json_mode and out.console.is_terminal

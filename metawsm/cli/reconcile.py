@@ -31,8 +31,9 @@ def add_parser(subparsers: Any) -> None:
 def _reconcile_waiting(eng: Any, run_id: str, wait: float, busy: list[str]) -> Any:
     """One pass as an operation on the run: a background kick that arrives while another command holds the
     lease still makes its own pass once it is free, or its news would wait for the next one."""
+    from metawsm.engine.autoreview import reconcile_and_iterate as reconcile
     from metawsm.engine.locking import LeaseBusy, operation
-    from metawsm.engine.reconcile import ReconcileResult, reconcile
+    from metawsm.engine.reconcile import ReconcileResult
 
     try:
         with operation(eng, run_id, "reconcile", timeout=wait):

@@ -140,7 +140,7 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
             agents.add_column("usage", overflow="fold")
         for a in snap.agents:
             row = [Text(a.key), styled(a.status), styled(a.health), str(a.attempt), _age(a.activity_age_seconds),
-                   _age(a.progress_age_seconds), Text(a.health_reason)]
+                   _age(a.progress_age_seconds), Text(a.health_reason + (f"; review: {a.review}" if a.review else ""))]
             agents.add_row(*row, *([Text(a.usage.short() if a.usage else "-")] if with_usage else []))
         parts.append(agents)
     if snap.usage:

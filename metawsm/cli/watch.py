@@ -202,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _tick(args: argparse.Namespace, eng: Any, tracked: dict[str, Any], explicit: bool) -> list[Any]:
-    from metawsm.engine.reconcile import RECONCILABLE, reconcile
+    from metawsm.engine.autoreview import reconcile_and_iterate as reconcile
+    from metawsm.engine.reconcile import RECONCILABLE
     from metawsm.engine.selection import select_runs
     from metawsm.engine.snapshot import build_snapshots
     from metawsm.errors import MetawsmError

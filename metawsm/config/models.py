@@ -129,6 +129,13 @@ class ClosePolicy:
     require_hooks: bool
     delete_branch: bool
     manual_validation: ManualValidation = ManualValidation()
+    reviewers: tuple[str, ...] = ()  # plan agents that review, as if they had `role: reviewer`
+
+
+@dataclass(frozen=True)
+class ReviewPolicy:
+    auto_iterate: bool = False
+    max_rounds: int = 3
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,7 @@ class Policy:
     close: ClosePolicy
     agent_profiles: dict[str, AgentProfile]
     server: ServerPolicy
+    review: ReviewPolicy = ReviewPolicy()
     source: str = ""
 
     def check_names(self) -> tuple[str, ...]:
@@ -198,6 +206,7 @@ class AgentSpec:
     mode: str | None = None
     permissions: str | None = None
     needs: tuple[str, ...] = ()  # agents of the same ticket that complete before this one starts
+    role: str = "worker"  # or "reviewer": gives a verdict (`metawsm signal review`) the gate waits for
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ def run_for_ticket(eng: Engine, ticket: str) -> Run:
 
 def next_command(status: str, ticket: str, plan: str, reason: str) -> tuple[str, str]:
     """(why, next command) for a ticket close leaves alone."""
+    if status == "failed" and "review: reviewer " in reason and " requested changes " in reason:
+        return reason, f"metawsm iterate {ticket} --feedback-file NOTE.md  (a new round with the reviewer's note)"
     return {
         "open": ("not started", f"metawsm apply {plan}"),
         "working": (reason or "its agents or checks are still running",

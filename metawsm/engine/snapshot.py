@@ -23,6 +23,7 @@ from metawsm.engine.health import (
     workspace_paths,
 )
 from metawsm.engine.usageview import AttemptUsageView, UsageView, run_usage, total
+from metawsm.plan.steps import AgentStep, typed
 from metawsm.state.db import iso
 from metawsm.state.machines import ACTIVE_RUN_STATES
 
@@ -76,6 +77,7 @@ class AgentView(_Json):
     attach: str  # the command that attaches a terminal to the agent's session
     usage: UsageView | None = None  # tokens and cost over all attempts, as the AI CLI reported them
     usage_attempts: list[AttemptUsageView] = field(default_factory=list)
+    review: str | None = None  # a reviewer's verdict for its current attempt ("approved at <sha>", …)
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
@@ -194,7 +196,20 @@ def _escalation_views(items: list[Escalation]) -> list[EscalationView]:
                            e.reason, round(e.waiting_minutes, 1)) for e in items]
 
 
-def _agent_view(eng: Engine, agent: Any, h: AgentHealth, attempts: list[AttemptUsageView]) -> AgentView:
+def _review(signals: Mapping[str, Any], key: str, attempt: int) -> str:
+    """A reviewer's verdict for its current attempt, in words."""
+    sig = signals.get(key)
+    state = sig.state(attempt) if sig and attempt >= 1 else None
+    review = state.review if state is not None else None
+    if review is None:
+        return "no verdict yet"
+    words = "approved" if review["status"] == "approved" else "changes requested"
+    note = " ".join(str(review.get("note") or "").split())
+    return f"{words} at {str(review['sha'])[:12]}" + (f": {note[:200]}" if note else "")
+
+
+def _agent_view(eng: Engine, agent: Any, h: AgentHealth, attempts: list[AttemptUsageView],
+                review: str | None = None) -> AgentView:
     return AgentView(
         ticket=agent.ticket, name=agent.name, key=eng.agent_key(agent.ticket, agent.name), profile=agent.profile,
         status=h.status, health=h.health, health_reason=h.reason, unhealthy=is_unhealthy(h.status, h.health),
@@ -203,7 +218,7 @@ def _agent_view(eng: Engine, agent: Any, h: AgentHealth, attempts: list[AttemptU
         activity_age_seconds=None if h.activity_age is None else round(h.activity_age, 1),
         progress_age_seconds=None if h.progress_age is None else round(h.progress_age, 1),
         attach=shlex.join(attach_command(eng, agent.session)),
-        usage=total(attempts), usage_attempts=attempts,
+        usage=total(attempts), usage_attempts=attempts, review=review,
     )
 
 
@@ -246,6 +261,11 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
             gates.append(GateView(ticket, GATE_STATE.get(gate.status, gate.status), gate.status,
                                   gate.last_error if gate.status == "failed" else None, iso(gate.finished_at)))
     ticket_views = _ticket_views(eng, run, tickets)
+    reviewers = {(s.ticket, s.agent) for s in steps if s.kind == "agent" and typed(s, AgentStep).role == "reviewer"}
+    if reviewers and not signals:
+        signals = run_signals(eng, run.run_id)
+    reviews = {(a.ticket, a.name): _review(signals, eng.agent_key(a.ticket, a.name), a.attempt)
+               for a in agents if (a.ticket, a.name) in reviewers}
     usage = run_usage(eng, run.run_id)
     ticket_usage: dict[str, UsageView] = {}
     for ticket in tickets:
@@ -260,8 +280,8 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
         finished_at=iso(run.finished_at), last_error=run.last_error, tickets=tickets, step_counts=counts,
         steps=[StepView(s.step_id, s.kind, s.ticket, s.agent, s.status, tries(s, agents), s.last_error,
                         iso(s.started_at), iso(s.finished_at)) for s in steps],
-        agents=[_agent_view(eng, a, h, usage.get((a.ticket, a.name), [])) for a, h in zip(agents, healths,
-                                                                                             strict=True)],
+        agents=[_agent_view(eng, a, h, usage.get((a.ticket, a.name), []), reviews.get((a.ticket, a.name)))
+                for a, h in zip(agents, healths, strict=True)],
         questions=questions, escalations=_escalation_views(mine), gates=gates, ticket_states=ticket_views,
         usage=total(ticket_usage.values()), ticket_usage=ticket_usage,
     )

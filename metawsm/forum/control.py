@@ -15,21 +15,27 @@ from metawsm.forum.bounds import MAX_AGENT_KEY, MAX_ATTEMPT, MAX_NAME, BoundsErr
 from metawsm.forum.models import ControlState
 
 SCHEMA_VERSION = 1
-CONTROL_TYPES = ("guidance_request", "guidance_answer", "completion", "validation")
+CONTROL_TYPES = ("guidance_request", "guidance_answer", "completion", "validation", "review")
 REQUIRED: dict[str, tuple[str, ...]] = {
     "guidance_request": ("question",),
     "guidance_answer": ("answer",),
     "completion": (),
     "validation": ("status", "done_criteria", "sha"),
+    "review": ("status", "sha"),
 }
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "guidance_request": ("context",),
     "guidance_answer": (),
     "completion": ("summary",),
     "validation": ("output_tail",),
+    "review": ("note",),
 }
 COMMON = ("schema_version", "control_type", "run_id", "agent_name", "attempt")
 STATUSES = ("passed", "failed")
+REVIEW_STATUSES = ("approved", "changes_requested")  # a reviewer's verdict
+VERDICTS = {"approved": "approved", "approve": "approved", "changes_requested": "changes_requested",
+            "changes-requested": "changes_requested", "request-changes": "changes_requested",
+            "request_changes": "changes_requested"}  # what `signal review --status` and the MCP tool accept
 SHA = re.compile(r"[0-9a-f]{7,64}")  # fullmatch: no trailing newline
 
 
@@ -66,11 +72,12 @@ def validate(payload: Any) -> dict[str, Any]:
     for name in payload:
         if name not in allowed:
             raise ControlPayloadError(name, f"is not a field of a {ctype} signal")
-    if ctype == "validation":
-        if payload["status"] not in STATUSES:
-            raise ControlPayloadError("status", "must be 'passed' or 'failed'")
-        if not SHA.fullmatch(payload["sha"]):
-            raise ControlPayloadError("sha", "must be a lower-case hex git sha (7 to 64 characters)")
+    if ctype == "validation" and payload["status"] not in STATUSES:
+        raise ControlPayloadError("status", "must be 'passed' or 'failed'")
+    if ctype == "review" and payload["status"] not in REVIEW_STATUSES:
+        raise ControlPayloadError("status", "must be 'approved' or 'changes_requested'")
+    if ctype in ("validation", "review") and not SHA.fullmatch(payload["sha"]):
+        raise ControlPayloadError("sha", "must be a lower-case hex git sha (7 to 64 characters)")
     return payload
 
 
@@ -99,6 +106,7 @@ def reduce(run_id: str, agent_name: str, attempt: int,
     pending: tuple[str, str, int] | None = None
     completion: tuple[str, int] | None = None
     validation: dict[str, Any] | None = None
+    review: dict[str, Any] | None = None
     answer: tuple[str, int] | None = None
     for seq, ctype, raw, thread_id in rows:
         p = orjson.loads(raw)
@@ -111,10 +119,13 @@ def reduce(run_id: str, agent_name: str, attempt: int,
         elif ctype == "validation":
             validation = {"status": p.get("status"), "done_criteria": p.get("done_criteria"),
                           "sha": p.get("sha"), "sequence": seq}
+        elif ctype == "review":  # a reviewer's verdict also completes its attempt (its work is the review)
+            review = {"status": p.get("status"), "note": p.get("note", ""), "sha": p.get("sha"), "sequence": seq}
+            completion = completion or (f"review: {review['status']}", seq)
     return ControlState(
         run_id=run_id, agent_name=agent_name, attempt=attempt,
         pending_question=pending[0] if pending else None,
         pending_thread_id=pending[1] if pending else None,
         question_event_seq=pending[2] if pending else None,
-        completion=completion, validation=validation, last_answer=answer,
+        completion=completion, validation=validation, review=review, last_answer=answer,
     )

@@ -177,6 +177,7 @@ class ControlState(_Json):
     question_event_seq: int | None = None
     completion: tuple[str, int] | None = None  # (summary, sequence)
     validation: dict[str, Any] | None = None  # {status, done_criteria, sha, sequence}
+    review: dict[str, Any] | None = None  # a reviewer's latest verdict: {status, note, sha, sequence}
     last_answer: tuple[str, int] | None = None  # (answer, sequence) of the latest guidance_answer
 
     def to_json(self) -> dict[str, Any]:

@@ -34,13 +34,14 @@ class SignalsMixin:
     def signal(self, run_id: str, ticket: str, agent_name: str, attempt: int, control_type: str, *,
                question: str | None = None, context: str | None = None, answer: str | None = None,
                summary: str | None = None, status: str | None = None, done_criteria: str | None = None,
-               sha: str | None = None, output_tail: str | None = None, actor_type: str = "agent",
+               sha: str | None = None, output_tail: str | None = None, note: str | None = None,
+               actor_type: str = "agent",
                actor_name: str | None = None, idempotency_key: str | None = None) -> Event:
         """Record a control signal in the (run, agent) control thread, opening it if needed."""
         payload = control.build(control_type, run_id, agent_name, attempt, question=question,
                                 context=context, answer=answer, summary=summary, status=status,
-                                done_criteria=done_criteria, sha=sha, output_tail=output_tail)
-        for name in ("question", "context", "answer", "summary", "output_tail"):
+                                done_criteria=done_criteria, sha=sha, output_tail=output_tail, note=note)
+        for name in ("question", "context", "answer", "summary", "output_tail", "note"):
             if payload.get(name):  # question and answer are checked non-blank by control.validate
                 rules.check_body(payload[name], self.max_body_bytes, what=name, required=False)
         actor = rules.check_actor(actor_type)

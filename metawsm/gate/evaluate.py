@@ -2,7 +2,8 @@
 
 Checks (policy close.required_checks): clean_tree, completion (every agent signalled for its current
 attempt), validation (the latest validation passed, for the HEAD sha or a given sha), forbidden_files
-(no changed path matches close.forbidden_file_patterns), and {name, run} commands.
+(no changed path matches close.forbidden_file_patterns), and {name, run} commands; plus `review` (every
+reviewer approved the judged sha, gate/review.py) for a ticket with reviewers, and `policy_change`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metawsm.errors import MetawsmError, NotFoundError
-from metawsm.gate import trust
+from metawsm.gate import review, trust
 from metawsm.gate.context import CHECKS_AGENT
 from metawsm.gate.patterns import forbidden_match
 from metawsm.plan.steps import WorkspaceStep, typed
@@ -199,6 +200,9 @@ def evaluate(eng: Engine, run: Run, ticket: str, *, sha: str | None = None) -> G
             results.append(_validation(eng, run.run_id, ticket, target, policy))
         elif check.name == "forbidden_files":
             results.append(_forbidden(ws, policy.close.forbidden_file_patterns))
+    verdict = review.review_check(eng, run.run_id, ticket, target, policy)
+    if verdict is not None:
+        results.append(verdict)
     try:
         changed = trust.judging_changes(primary.path, primary.base_branch, target)
     except MetawsmError:

@@ -77,8 +77,9 @@ class Operator:
     def tick(self) -> list[Decision]:
         """Per run, one operation under its lease: reconcile, health, rules, actions. A run whose lease another
         command keeps past the lock timeout is looked at again next tick (and the log says so)."""
+        from metawsm.engine.autoreview import reconcile_and_iterate as reconcile
         from metawsm.engine.locking import LeaseBusy, operation
-        from metawsm.engine.reconcile import RECONCILABLE, reconcile
+        from metawsm.engine.reconcile import RECONCILABLE
 
         self.eng.forget_sessions()  # one fresh Runtime query, shared by the runs below unless reconcile moved
         decisions: list[Decision] = []

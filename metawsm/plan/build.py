@@ -173,7 +173,8 @@ class _Planner:
         # phase 1: the agent's own templates, with agent.prompt / agent.run as written
         mode = spec.mode or profile.mode
         permissions = spec.permissions or profile.permissions
-        agent: dict[str, Any] = {"name": a, "profile": spec.profile, "env": Namespace("agent.env", spec.env),
+        agent: dict[str, Any] = {"name": a, "profile": spec.profile, "role": spec.role,
+                                 "env": Namespace("agent.env", spec.env),
                                  "timeout_seconds": spec.timeout_seconds, "mode": mode, "permissions": permissions}
         if spec.prompt is not None:
             agent["prompt"] = spec.prompt
@@ -211,6 +212,7 @@ class _Planner:
             env=dict(sorted({**profile_env, **env}.items())), requires=tuple(profile.requires), cli=profile.cli,
             mode=mode, permissions=permissions, writable_dirs=tuple(writable) if profile.cli else (),
             timeout_seconds=spec.timeout_seconds, mcp_config=mcp_config if profile.cli else None,
+            role="reviewer" if spec.role == "reviewer" or a in self.policy.close.reviewers else "worker",
         ), self.retries, spec.timeout_seconds))
         return f"agent:{t}:{a}"
 

@@ -139,6 +139,7 @@ class AgentStep:
     writable_dirs: tuple[str, ...] = ()
     timeout_seconds: int = 0
     mcp_config: str | None = None  # where an AI CLI's MCP config (pointing at `metawsm mcp`) is written
+    role: str = "worker"  # or "reviewer" (plan `role`, policy close.reviewers): the gate waits for its verdict
 
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> AgentStep:
@@ -151,14 +152,18 @@ class AgentStep:
                    _text(f, "prompt", ""), _env(f), _texts(f, "requires"),
                    str(cli) if cli else None, str(mode) if mode else None,
                    str(f.get("permissions") or "workspace"), _texts(f, "writable_dirs"), timeout,
-                   str(f["mcp_config"]) if f.get("mcp_config") else None)
+                   str(f["mcp_config"]) if f.get("mcp_config") else None,
+                   "reviewer" if f.get("role") == "reviewer" else "worker")
 
     def to_fields(self) -> dict[str, Any]:
-        return {"profile": self.profile, "prompt": self.prompt, "command": self.command, "env": dict(self.env),
-                "requires": list(self.requires), "cli": self.cli, "mode": self.mode,
-                "permissions": self.permissions, "writable_dirs": list(self.writable_dirs),
-                "mcp_config": self.mcp_config, "session": self.session, "cwd": self.cwd,
-                "timeout_seconds": self.timeout_seconds}
+        fields = {"profile": self.profile, "prompt": self.prompt, "command": self.command, "env": dict(self.env),
+                  "requires": list(self.requires), "cli": self.cli, "mode": self.mode,
+                  "permissions": self.permissions, "writable_dirs": list(self.writable_dirs),
+                  "mcp_config": self.mcp_config, "session": self.session, "cwd": self.cwd,
+                  "timeout_seconds": self.timeout_seconds}
+        if self.role == "reviewer":  # only a reviewer carries its role: the others' definition hashes stay
+            fields["role"] = self.role
+        return fields
 
 
 @dataclass(frozen=True)

@@ -114,8 +114,8 @@ class Worker:
             self.consecutive_errors = 0
 
     def _reconcile_all(self, eng: Any) -> str | None:
+        from metawsm.engine.autoreview import reconcile_and_iterate as reconcile
         from metawsm.engine.locking import LeaseBusy, operation
-        from metawsm.engine.reconcile import reconcile
         from metawsm.engine.snapshot import build_snapshots
         from metawsm.errors import MetawsmError
         from metawsm.state.machines import ACTIVE_RUN_STATES
