@@ -43,6 +43,7 @@ CSS = """
 
 class Dashboard(App[None]):
     TITLE = "metawsm tui"
+    ENABLE_COMMAND_PALETTE = False  # the footer has room for every key instead
     CSS = CSS
 
     def __init__(self, source: Source, *, interval: float = 2.0, preview_interval: float = 0.5) -> None:

@@ -4,6 +4,7 @@ thread (SQLite connections stay on the thread that opened them)."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 from typing import Any
@@ -28,6 +29,12 @@ class LocalSource:
         self.where = str(project.root)
         self.run_id, self.ticket = run_id, ticket
         self.actor = {"actor_type": "human", "actor_name": _me()}
+        # Ask the Runtime once now, before the dashboard starts: its tmux library reads sys.stdout.encoding when
+        # first imported, and Textual replaces sys.stdout with an object that has none.
+        from metawsm.errors import ExternalError
+
+        with contextlib.suppress(ExternalError):  # tmux missing or failing: the first refresh reports it
+            self.eng.runtime.sessions()
 
     # -- reading ------------------------------------------------------------------------------------------
     def board(self) -> Board:

@@ -26,6 +26,7 @@ class AgentRow:
     question: str | None = None  # the question this attempt waits on
     question_thread: str | None = None
     gate: str = "no gate"
+    usage: str = "-"  # tokens in/out and cost over all attempts, when the AI CLI reported them
 
     @property
     def ident(self) -> str:
@@ -65,7 +66,8 @@ def rows_of(snapshot: Mapping[str, Any]) -> list[AgentRow]:
             status=str(a["status"]), health=a.get("health"), health_reason=str(a.get("health_reason") or ""),
             attempt=int(a.get("attempt") or 0), activity_age=a.get("activity_age_seconds"),
             session=str(a.get("session") or ""), question=q["question"] if q else None,
-            question_thread=q["thread_id"] if q else None, gate=str(gates.get(a["ticket"], "no gate"))))
+            question_thread=q["thread_id"] if q else None, gate=str(gates.get(a["ticket"], "no gate")),
+            usage=usage_text(a.get("usage"))))
     return rows
 
 
@@ -87,6 +89,19 @@ def matching(rows: Iterable[AgentRow], text: str) -> list[AgentRow]:
     """The rows whose run, plan, ticket, agent, states or 'question' contain every word of ``text``."""
     words = text.casefold().split()
     return [r for r in rows if all(w in r.haystack() for w in words)]
+
+
+def _k(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 10_000 else str(n)
+
+
+def usage_text(usage: Mapping[str, Any] | None) -> str:
+    """``12.3k/456 $0.01``: tokens in (cache included) / out, and the cost when known; ``-`` without usage."""
+    if not usage:
+        return "-"
+    tokens_in = sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens"))
+    cost = usage.get("cost_usd")
+    return f"{_k(tokens_in)}/{_k(int(usage.get('output_tokens') or 0))}" + (f" ${cost:.2f}" if cost is not None else "")
 
 
 def age(seconds: float | None) -> str:

@@ -15,7 +15,7 @@ from metawsm.cli.tui.source import ThreadLine
 from metawsm.runtime.base import Screen
 
 COLUMNS = (("run", 30), ("ticket", 12), ("agent", 14), ("status", 8), ("health", 8), ("try", 3),
-           ("activity", 9), ("ticket state", 12))
+           ("activity", 9), ("ticket state", 12), ("usage", 16))
 THREAD_STYLE = {"question": "bold black on yellow", "answer": "bold green", "post": "", "signal": "cyan",
                 "state": "dim"}
 
@@ -28,7 +28,7 @@ def _word(value: str | None) -> Text:
 def cells(row: AgentRow) -> tuple[Any, ...]:
     agent = Text(row.agent + (" ?" if row.question else ""), style="bold yellow" if row.question else "")
     return (Text(row.run_id, overflow="ellipsis"), row.ticket, agent, _word(row.status), _word(row.health),
-            str(row.attempt), age(row.activity_age), _word(row.ticket_status))
+            str(row.attempt), age(row.activity_age), _word(row.ticket_status), row.usage)
 
 
 class AgentTable(DataTable[Any]):
