@@ -35,9 +35,9 @@ QUICK_ARGS = {
     "cli_start": ["--runs", "10"], "validate": ["--runs", "3"], "plan": ["--runs", "3"], "forum": ["--quick"],
     "apply": ["--quick"], "status": ["--agents", "48", "--recorded", "200", "--runs", "5"],
     "hooks": ["--files", "2000", "--runs", "7"], "operator_tick": ["--quick"], "server": ["--quick"],
-    "close": ["--tickets", "5"],
+    "close": ["--tickets", "5"], "tui": ["--quick"],
 }
-ORDER = ["cli_start", "validate", "plan", "forum", "apply", "status", "close", "hooks", "operator_tick", "server"]
+ORDER = ["cli_start", "validate", "plan", "forum", "apply", "status", "close", "hooks", "operator_tick", "server", "tui"]
 
 
 def get(data: dict[str, Any], path: str) -> Any:
@@ -185,6 +185,10 @@ ROWS = [
     Row("server", "GET /api/v1/forum/threads, 10,000 threads", "list_threads.median_ms", "ms", "≤ 20 ms",
         at_most(20)),
     Row("server", "daemon idle CPU", "idle_cpu.percent_of_one_core", "% of a core", "≤ 2 %", at_most(2)),
+    Row("tui", "`metawsm tui`, 200 agents, ~50 rows shown, one live preview: CPU", "cpu.percent_of_one_core",
+        "% of a core", "≤ 10 %", at_most(10), "with its tmux clients", "cpu.with_tmux_clients_percent"),
+    Row("tui", "… frame time p95 (new data → painted frame)", "frames.frame_ms.p95", "ms", "≤ 50 ms", at_most(50),
+        "UI thread CPU p95", "frames.frame_cpu_ms.p95"),
     Row("server", "RSS after 20,000 events streamed", "rss.rss_mb_after_20000", "MB", "no growth",
         lambda v, d: None, "RSS after 10,000", "rss.rss_mb_after_10000"),
 ]

@@ -13,6 +13,7 @@ def snapshot(run_id: str, agents: list[tuple[str, str]], **extra: Any) -> dict[s
             "gates": [{"ticket": "B-1", "state": "passed"}],
             "agents": [{"ticket": t, "name": n, "key": f"{t}/{n}", "status": "running", "health": "healthy",
                         "health_reason": "active", "attempt": 2, "activity_age_seconds": 3.0,
+                        "last_activity_at": "2026-01-02T03:04:05.000Z",
                         "session": f"s-{t}-{n}", "usage": extra.get("usage") if n == "impl" else None}
                        for t, n in agents],
             "questions": [{"ticket": "A-1", "agent": "impl", "thread_id": "fctrl-x", "question": "Which DB?"}]}

@@ -8,10 +8,10 @@ import subprocess
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
 
 from metawsm.cli.tui.app import Dashboard
 from metawsm.cli.tui.modals import ConfirmScreen, HelpScreen, PromptScreen
+from metawsm.cli.tui.table import AgentTable
 
 if TYPE_CHECKING:
     from metawsm.cli.tui.model import AgentRow
@@ -25,7 +25,7 @@ class TuiApp(Dashboard):
         Binding("question_mark", "help", "help"), Binding("q", "quit", "quit"),
     ]
 
-    async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    async def on_agent_table_selected(self, event: AgentTable.Selected) -> None:
         await self.action_attach()
 
     def _row(self) -> AgentRow | None:

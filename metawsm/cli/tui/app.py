@@ -18,11 +18,12 @@ from typing import Any, TypeVar
 
 from textual.app import App, ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
-from metawsm.cli.tui.model import AgentRow, Board, matching
+from metawsm.cli.tui.model import AgentRow, Board, age, matching
 from metawsm.cli.tui.source import Source
-from metawsm.cli.tui.widgets import AgentTable, Preview, ansi_text, thread_text
+from metawsm.cli.tui.table import AgentTable, header
+from metawsm.cli.tui.widgets import Preview, ansi_text, thread_text
 from metawsm.errors import MetawsmError
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ TABS = ("screen", "diff", "thread", "checks", "transcript")
 CSS = """
 #top { height: 2fr; min-height: 8; }
 #agents { height: 1fr; }
+#columns { height: 1; background: $boost; }
 #detail { height: auto; max-height: 4; color: $text-muted; }
 #filter { display: none; }
 #filter.shown { display: block; }
@@ -57,12 +59,14 @@ class Dashboard(App[None]):
         self._data = ThreadPoolExecutor(1, thread_name_prefix="metawsm-tui-data")
         self._busy: set[str] = set()
         self._loaded: dict[str, str | None] = {}  # tab -> the row ident it shows
+        self._detail_text = ""
 
     # -- layout -------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="top"):
             yield Input(placeholder="filter: words that must all match", id="filter")
+            yield Static(header(), id="columns")
             yield AgentTable(id="agents")
             yield Static(id="detail")
         with TabbedContent(id="right"):
@@ -138,12 +142,17 @@ class Dashboard(App[None]):
         detail = self.detail
         if row is None:
             detail.update("no agents" + (" match the filter" if self.filter_text and self.board.rows else ""))
+            self._detail_text = ""
             return
         lines = [f"{row.key} · run {row.run_id} ({row.plan}, {row.run_status}) · session {row.session}",
-                 f"{row.status} · health {row.health or '-'}: {row.health_reason} · gate {row.gate}"]
+                 f"{row.status} · health {row.health or '-'}: {row.health_reason} · last output {age(row.activity_age)}"
+                 f" · gate {row.gate} · usage {row.usage}"]
         if row.question:
             lines.append(f"? asks: {row.question}  (a answers)")
-        detail.update("\n".join(lines))
+        text = "\n".join(lines)
+        if text != self._detail_text:  # unchanged text: no repaint, and a layout pass only for a new line count
+            detail.update(text, layout=text.count("\n") != self._detail_text.count("\n"))
+            self._detail_text = text
 
     async def refresh_preview(self, *, force: bool = False) -> None:
         if "preview" in self._busy or self.tabs.active != "tab-screen":
@@ -186,7 +195,7 @@ class Dashboard(App[None]):
             await self.load_tab(active)
 
     # -- events -------------------------------------------------------------------------------------------
-    async def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    async def on_agent_table_highlighted(self, event: AgentTable.Highlighted) -> None:
         self.show_detail()
         await self.refresh_tabs()
 

@@ -22,6 +22,7 @@ class AgentRow:
     health_reason: str
     attempt: int
     activity_age: float | None
+    last_activity: str | None  # ISO 8601 UTC
     session: str
     question: str | None = None  # the question this attempt waits on
     question_thread: str | None = None
@@ -65,6 +66,7 @@ def rows_of(snapshot: Mapping[str, Any]) -> list[AgentRow]:
             ticket_status=str(tickets.get(a["ticket"], "")), agent=str(a["name"]), key=str(a["key"]),
             status=str(a["status"]), health=a.get("health"), health_reason=str(a.get("health_reason") or ""),
             attempt=int(a.get("attempt") or 0), activity_age=a.get("activity_age_seconds"),
+            last_activity=a.get("last_activity_at"),
             session=str(a.get("session") or ""), question=q["question"] if q else None,
             question_thread=q["thread_id"] if q else None, gate=str(gates.get(a["ticket"], "no gate")),
             usage=usage_text(a.get("usage"))))
@@ -102,6 +104,20 @@ def usage_text(usage: Mapping[str, Any] | None) -> str:
     tokens_in = sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens"))
     cost = usage.get("cost_usd")
     return f"{_k(tokens_in)}/{_k(int(usage.get('output_tokens') or 0))}" + (f" ${cost:.2f}" if cost is not None else "")
+
+
+def clock(stamp: str | None) -> str:
+    """An ISO 8601 UTC time as local ``HH:MM:SS`` (``MM-DD HH:MM`` when not today): a table cell that changes
+    only when the agent shows something new (an age would rewrite every row on every refresh)."""
+    if not stamp:
+        return "-"
+    from datetime import datetime
+
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone()
+    except ValueError:
+        return "-"
+    return when.strftime("%H:%M:%S" if when.date() == datetime.now().astimezone().date() else "%m-%d %H:%M")
 
 
 def age(seconds: float | None) -> str:
