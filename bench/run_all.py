@@ -37,7 +37,8 @@ QUICK_ARGS = {
     "hooks": ["--files", "2000", "--runs", "7"], "operator_tick": ["--quick"], "server": ["--quick"],
     "close": ["--tickets", "5"], "tui": ["--quick"],
 }
-ORDER = ["cli_start", "validate", "plan", "forum", "apply", "status", "close", "hooks", "operator_tick", "server", "tui"]
+ORDER = ["cli_start", "validate", "plan", "forum", "apply", "status", "close", "hooks", "operator_tick", "server",
+         "tui"]
 
 
 def get(data: dict[str, Any], path: str) -> Any:
