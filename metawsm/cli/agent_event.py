@@ -10,17 +10,20 @@ from metawsm.cli.common import add_command
 
 HELP = "record an AI CLI's hook event in the agent's control thread (for CLI hooks)"
 DESCRIPTION = """\
-Called by the hooks metawsm configures for the agents it starts — Claude Code's SessionStart, Stop and
-Notification hooks (their JSON on stdin) and Codex's notify program (its JSON as the last argument) — to
-post `session started`, `turn finished` or `waiting for input` in the agent's control thread. The run,
-ticket, agent and attempt come from the METAWSM_* variables of the session.
+Called by the hooks metawsm configures for the agents it starts — Claude Code's SessionStart,
+UserPromptSubmit, Stop, Notification and PostToolUse hooks (their JSON on stdin) and Codex's notify program
+(its JSON as the last argument) — to post `session started`, `turn started`, `turn finished`, `waiting for
+input` or (after a tool call, while the agent was waiting) `working again` in the agent's control thread;
+health reads them. The run, ticket, agent and attempt come from the METAWSM_* variables of the
+session.
 
 exit codes: 0 recorded, 2 not inside an agent session or an unknown event"""
 
 
 def add_parser(subparsers: Any) -> None:
     p = add_command(subparsers, "agent-event", help=HELP, description=DESCRIPTION)
-    p.add_argument("kind", choices=("session-start", "stop", "notification", "codex"), help="the hook")
+    p.add_argument("kind", choices=("session-start", "prompt", "stop", "notification", "tool-used", "codex"),
+                   help="the hook")
     p.add_argument("payload", nargs="?", default=None, help="the event's JSON (Codex passes it here)")
     p.set_defaults(run=run)
 

@@ -148,7 +148,12 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
         parts.append(Text(f"usage: {snap.usage.short()} ({snap.usage.requests} model requests)"
                           + (f" — {tickets_text}" if len(snap.ticket_usage) > 1 else ""), style="dim"))
     for q in snap.questions:
-        parts.append(Text(f"? {q.ticket}/{q.agent} asks: {q.question}\n  answer: {q.answer_with}", style="yellow"))
+        if q.kind == "input":  # the CLI itself waits for its user: answered in its session
+            parts.append(Text(f"? {q.ticket}/{q.agent} waits for its user: {q.question}\n  attach: {q.answer_with}",
+                              style="yellow"))
+        else:
+            parts.append(Text(f"? {q.ticket}/{q.agent} asks: {q.question}\n  answer: {q.answer_with}",
+                              style="yellow"))
     for e in snap.escalations:
         parts.append(Text.assemble(f"! escalated ({e.reason}, {e.priority}, waiting {e.waiting_minutes:g} min): "
                                    f"{e.thread_id} {e.ticket}: {e.title} ", styled(e.state), style="magenta"))

@@ -16,6 +16,10 @@ commit only when the cheap signals say an agent looks idle or stalled:
 - no activity for `idle_seconds` → idle, for `activity_stalled_seconds` → stalled; no progress for
   `progress_stalled_seconds` → stalled even with activity. An agent waiting for an answer to its
   question is at worst idle: it waits for a person, not the other way round.
+- the AI CLIs' own hooks (engine/hookstate.py) come before the pane: their events count as activity; an
+  agent inside a turn (session started, turn started) stays healthy while its pane is quiet (progress
+  still applies); an agent whose CLI waits for its user (waiting for input, or a turn finished without
+  completion) is idle, waiting for a person — never stalled, never restarted — even while its TUI redraws.
 
 Only agents in running / idle / stalled are evaluated; pending, stopping, stopped, completed, failed
 and dead agents are left alone, and so is an agent that already signalled completion for its attempt
@@ -34,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from metawsm.engine.hookstate import HookEvent, run_hook_events
 from metawsm.errors import MetawsmError, StateError
 from metawsm.plan.steps import WorkspaceStep, spec_of
 from metawsm.state.machines import can_transition
@@ -140,7 +145,8 @@ class _Evaluator:
             return False
         return self.now - max(agent.last_activity_at or 0.0, pane.activity) >= self.h.idle_seconds
 
-    def agent(self, agent: Agent, signals: AgentSignals | None, workspace: str | None) -> AgentHealth:
+    def agent(self, agent: Agent, signals: AgentSignals | None, workspace: str | None,
+              hook: HookEvent | None = None) -> AgentHealth:
         if agent.status not in EVALUATED or agent.attempt < 1:
             return self._static(agent, "")
         state = signals.state(agent.attempt) if signals else None
@@ -156,7 +162,8 @@ class _Evaluator:
             code = "unknown status" if pane.exit_status is None else f"status {pane.exit_status}"
             return self._write(agent, "dead", f"agent command exited ({code}) without signalling completion",
                                updates, exit_status=pane.exit_status)
-        activity = max(agent.last_activity_at or 0.0, pane.activity)
+        hook = hook if hook is not None and hook.attempt == agent.attempt else None
+        activity = max(agent.last_activity_at or 0.0, pane.activity, hook.at if hook else 0.0)
         if self.now - activity >= self.h.idle_seconds:
             pane_hash = self._pane_hash(agent.session)
             if pane_hash is not None and pane_hash != agent.last_pane_hash:
@@ -183,6 +190,11 @@ class _Evaluator:
             health, reason = "healthy", f"active {a_age:.0f}s ago, progress {p_age:.0f}s ago"
         if waiting and health != "healthy":
             health, reason = "idle", "waiting for an answer to its question"
+        elif hook is not None and hook.waiting:  # the CLI asks its user: a person answers, nobody restarts it
+            health, reason = "idle", hook.question()
+        elif hook is not None and hook.working and health != "healthy" and p_age < self.h.progress_stalled_seconds:
+            health, reason = "healthy", (f"in a turn ({hook.label} {max(self.now - hook.at, 0):.0f}s ago, said its "
+                                         f"hook); pane quiet {a_age:.0f}s, progress {p_age:.0f}s ago")
         return self._write(agent, health, reason, updates, activity=activity, progress=progress,
                            a_age=a_age, p_age=p_age)
 
@@ -256,7 +268,8 @@ class _Evaluator:
 
 def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
                  signals: Mapping[str, AgentSignals] | None = None, workspaces: Mapping[str, str] | None = None,
-                 panes: Mapping[str, SessionState] | None = None, now: float | None = None) -> list[AgentHealth]:
+                 panes: Mapping[str, SessionState] | None = None, now: float | None = None,
+                 hooks: Mapping[str, HookEvent] | None = None) -> list[AgentHealth]:
     """Evaluate (and record) the health of one run's agents. Panes come from `eng.sessions()` (cached: call
     `eng.forget_sessions()` before a round over several runs, so the Runtime is asked once and freshly)."""
     agents = eng.store.list_agents(run_id) if agents is None else agents
@@ -276,8 +289,10 @@ def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
                 ev.captured = eng.runtime.capture_many(idle, CAPTURE_LINES)
             except MetawsmError:
                 ev.captured = {}
-        return [ev.agent(a, signals.get(eng.agent_key(a.ticket, a.name)), workspaces.get(a.ticket))
-                for a in agents]
+        if hooks is None:
+            hooks = run_hook_events(eng, run_id)
+        return [ev.agent(a, signals.get(key := eng.agent_key(a.ticket, a.name)), workspaces.get(a.ticket),
+                         hooks.get(key)) for a in agents]
 
 
 def recorded_health(eng: Engine, agents: list[Agent], reason: str | None = None) -> list[AgentHealth]:

@@ -22,6 +22,7 @@ from metawsm.engine.health import (
     run_signals,
     workspace_paths,
 )
+from metawsm.engine.hookstate import HookEvent, run_hook_events
 from metawsm.engine.usageview import AttemptUsageView, UsageView, run_usage, total
 from metawsm.plan.steps import AgentStep, typed
 from metawsm.state.db import iso
@@ -94,6 +95,7 @@ class QuestionView(_Json):
     thread_id: str
     question: str
     answer_with: str
+    kind: str = "ask"  # ask: `metawsm ask` / ask_human, answered in the forum; input: the CLI waits for its user
 
 
 @dataclass(frozen=True)
@@ -169,21 +171,30 @@ class RunSnapshot:
         }
 
 
-def pending_questions(eng: Engine, agents: list[Any],
-                      signals: Mapping[str, Any] | None = None) -> list[QuestionView]:
+def pending_questions(eng: Engine, agents: list[Any], signals: Mapping[str, Any] | None = None,
+                      hooks: Mapping[str, HookEvent] | None = None) -> list[QuestionView]:
     """Questions the live attempts of `agents` wait on, each with the command that answers it
-    (`signals`: the run's reduced control signals, read once when not given)."""
+    (`signals`: the run's reduced control signals, read once when not given; `hooks`: the CLIs' last hook
+    events — a CLI waiting for its user is a question answered by attaching to its session)."""
     live = [a for a in agents if a.attempt >= 1 and a.status not in ("stopped", "pending")]
     if signals is None:
         signals = run_signals(eng, live[0].run_id) if live else {}
     questions = []
     for agent in live:
-        sig = signals.get(eng.agent_key(agent.ticket, agent.name))
+        key = eng.agent_key(agent.ticket, agent.name)
+        sig = signals.get(key)
         state = sig.state(agent.attempt) if sig else None
         if state is not None and state.pending_question:
             thread = state.pending_thread_id or ""
             questions.append(QuestionView(agent.ticket, agent.name, agent.attempt, thread, state.pending_question,
                                           f"metawsm forum answer {thread} --body '...'"))
+            continue
+        hook = (hooks or {}).get(key)
+        done = state is not None and state.completion is not None
+        if hook is not None and hook.waiting and hook.attempt == agent.attempt and not done \
+                and agent.status in ("running", "idle", "stalled"):
+            questions.append(QuestionView(agent.ticket, agent.name, agent.attempt, hook.thread_id, hook.question(),
+                                          f"metawsm attach {key}", kind="input"))
     return questions
 
 
@@ -242,15 +253,17 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
     # stopped (most finished runs) needs no forum query.
     live = any(a.attempt >= 1 and a.status not in ("stopped", "pending") for a in agents)
     signals = run_signals(eng, run.run_id) if live else {}
+    hooks = run_hook_events(eng, run.run_id) if live else {}
     if evaluate_health:
-        healths = evaluate_run(eng, run.run_id, agents=agents, signals=signals, workspaces=workspace_paths(steps))
+        healths = evaluate_run(eng, run.run_id, agents=agents, signals=signals, workspaces=workspace_paths(steps),
+                               hooks=hooks)
     else:
         healths = recorded_health(eng, agents, "health not evaluated")
     tickets = sorted({s.ticket for s in steps if s.ticket} | {a.ticket for a in agents})
     counts: dict[str, int] = {}
     for s in steps:
         counts[s.status] = counts.get(s.status, 0) + 1
-    questions = pending_questions(eng, agents, signals)
+    questions = pending_questions(eng, agents, signals, hooks)
     gates = []
     by_id = {s.step_id: s for s in steps}
     for ticket in tickets:

@@ -14,6 +14,8 @@ MCP_ENV = ("METAWSM_HOME", "METAWSM_RUN", "METAWSM_TICKET", "METAWSM_AGENT", "ME
            "METAWSM_SERVER", "METAWSM_TOKEN", "TMUX_TMPDIR")
 
 
+# agents/events.py waiting_flag(), in the hook's shell (the session's METAWSM_* variables)
+WAITING_FLAG = "$METAWSM_HOME/.metawsm/state/hooks/$METAWSM_RUN.$METAWSM_TICKET.$METAWSM_AGENT.waiting"
 NOTIFY = 'nohup "$0" -m metawsm agent-event codex "$1" >/dev/null 2>&1 &'
 
 
@@ -31,10 +33,12 @@ def claude_settings() -> dict[str, object]:
     """Claude Code --settings: hooks reporting the session's status to the forum (metawsm agent-event)."""
     def hook(kind: str) -> list[dict[str, object]]:
         command = shlex.join([*mcp_command()[:-1], "agent-event", kind])
+        if kind == "tool-used":  # after every tool call: starts metawsm only while the agent was waiting
+            command = f'[ ! -e "{WAITING_FLAG}" ] || {command}'
         return [{"hooks": [{"type": "command", "command": command, "timeout": 30}]}]
 
-    return {"hooks": {"SessionStart": hook("session-start"), "Stop": hook("stop"),
-                      "Notification": hook("notification")}}
+    return {"hooks": {"SessionStart": hook("session-start"), "UserPromptSubmit": hook("prompt"), "Stop": hook("stop"),
+                      "Notification": hook("notification"), "PostToolUse": hook("tool-used")}}
 
 
 def codex_mcp_args() -> list[str]:

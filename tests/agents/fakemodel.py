@@ -242,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
                 blocks.append({"type": "tool_use", "id": f"toolu_{turn_no:04d}", "name": "Bash",
                                "input": {"command": turn.bash, "description": "scripted step"}})
                 stop = "tool_use"
-            elif turn.tool is not None and WAIT_MCP in names and not any(
+            elif turn.tool is not None and WAIT_MCP in names and turn.tool not in names and not any(
                     n and n.endswith(f"__{turn.tool}") for n in names):
                 # Claude Code connects MCP servers in the background: wait for them, as a model would
                 blocks.append({"type": "tool_use", "id": f"toolu_w{time.monotonic_ns()}", "name": WAIT_MCP,
