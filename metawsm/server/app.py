@@ -22,6 +22,7 @@ from metawsm.server import (
     api_debug,
     api_forum,
     api_runs,
+    api_screens,
     auth,
     browser,
     contract,
@@ -30,6 +31,8 @@ from metawsm.server import (
     limits,
     stream,
 )
+from metawsm.server.screen_models import document_stream
+from metawsm.server.screens import ScreenHub
 from metawsm.server.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
     off — a test-only setting for the benchmark that measures their cost."""
     forum = Forum.for_project(project, policy)
     hub = stream.Hub(forum, poll=poll, queue_size=stream_queue)
+    screens = ScreenHub(_capture(project, policy))
     work = Worker(project, policy, forum, policy.server.reconcile_interval, operator=operator)
 
     @contextlib.asynccontextmanager
@@ -59,6 +63,7 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
             yield
         finally:
             await stream.close_all(app)
+            await screens.stop()
             await hub.stop()
             if worker:
                 await work.stop()
@@ -69,11 +74,12 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
                   description="The metawsm daemon: runs, the forum and its live stream. See docs/api.md.")
     st = app.state
     st.project, st.policy, st.forum, st.token = project, policy, forum, token
-    st.hub, st.worker, st.streams = hub, work, set()
+    st.hub, st.worker, st.streams, st.screens = hub, work, set(), screens
     st.heartbeat = heartbeat if heartbeat is not None else policy.server.heartbeat_seconds
     st.started_monotonic, st.started_at = time.monotonic(), stamp()
 
     contract.fix_openapi(app)
+    document_stream(app)
     st.login_throttle = auth.Throttle()
     errors.install(app)
     app.add_middleware(auth.AuthMiddleware, token=token, state_db=project.state_dir / "state.db")
@@ -82,6 +88,7 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
     app.add_middleware(limits.LimitMiddleware, max_body=limits.body_limit(policy.forum.max_body_bytes))
     app.include_router(health_router())
     app.include_router(api_runs.router)
+    app.include_router(api_screens.router)
     app.include_router(api_forum.router)
     app.include_router(api_debug.router)
     app.include_router(stream.router)
@@ -108,6 +115,25 @@ def create_app(project: Any, policy: Any, *, token: str | None = None, worker: b
 
         goui.install(app, go_ui)
     return app
+
+
+def _capture(project: Any, policy: Any) -> Any:
+    """The screen hub's capture: the repository's Runtime (opened on first use), None for a session not running."""
+    runtime: list[Any] = []
+
+    def capture(session: str) -> Any:
+        from metawsm.errors import ExternalError
+
+        if not runtime:
+            from metawsm.engine.context import Engine
+
+            runtime.append(Engine.open(project, policy).runtime)
+        try:
+            return runtime[0].screen(session)
+        except ExternalError:
+            return None
+
+    return capture
 
 
 def forum_facts(forum: Forum) -> dict[str, Any]:
@@ -168,7 +194,7 @@ def health_router() -> Any:
             "uptime_seconds": round(time.monotonic() - st.started_monotonic, 3),
             "version": __version__, "worker": {**work.snapshot(), "outbox": outbox},
             "reconcile_errors": list(work.reconcile_errors),
-            "forum": {**facts, "head_sequence": st.hub.head}, "stream": st.hub.stats(),
+            "forum": {**facts, "head_sequence": st.hub.head}, "stream": {**st.hub.stats(), **st.screens.stats()},
             # the Go server's fields, so its web client's banner logic works unchanged: the "bus" is
             # the worker, the "outbox" the forum index lag (see /api/v1/forum/debug)
             "forum_bus": {"healthy": not degraded, **({"error": _why(work, facts)} if degraded else {})},

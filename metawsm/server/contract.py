@@ -32,6 +32,7 @@ OptionalName = Annotated[str, Field(max_length=MAX_NAME, pattern=OPTIONAL_NAME_P
                                     json_schema_extra=_NO_CONTROL)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=TEXT_PATTERN)]
 FreeText = Annotated[str, Field(max_length=MAX_TEXT, pattern="^[^\\x00]*$")]
+MessageText = Annotated[str, Field(min_length=1, max_length=15_000, pattern=TEXT_PATTERN)]  # <= 60,000 bytes
 ThreadId = Annotated[str, Field(pattern=THREAD_ID_PATTERN, max_length=200)]
 ActorType = Literal["agent", "operator", "human", "system"]
 ViewerType = Literal["human", "agent", "operator"]

@@ -334,3 +334,4 @@ class ErrorOut(BaseModel):
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entry documenting error statuses with the error shape."""
     return {s: {"model": ErrorOut} for s in statuses}
+

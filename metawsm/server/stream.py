@@ -38,6 +38,7 @@ class Subscriber:
     queue: asyncio.Queue[list[dict[str, Any]]]
     gone: asyncio.Event = field(default_factory=asyncio.Event)  # set: the connection must end
     dropped: bool = False  # ended for being too slow
+    screens: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (run, ticket, agent) -> session
 
     def wants(self, e: dict[str, Any]) -> bool:
         env = e["envelope"]
@@ -171,7 +172,8 @@ def _int(value: str | None, default: int, name: str, minimum: int) -> int:
 @router.websocket("/api/v1/forum/stream")
 async def stream(ws: WebSocket) -> None:
     """Frames: forum.events {events, next_cursor, sent_at}, heartbeat {next_cursor, sent_at},
-    pong (answering {"type":"ping"}), error {message}."""
+    pong (answering {"type":"ping"}), agent.screen {run_id, ticket, agent, screen, sent_at} (while the client
+    subscribed with {"type":"screen.subscribe", run_id, ticket, agent}; see screens.py), error {message}."""
     app = ws.app
     hub: Hub = app.state.hub
     q = ws.query_params
@@ -189,7 +191,7 @@ async def stream(ws: WebSocket) -> None:
     sub = hub.subscribe(ticket, run_id)
     app.state.streams.add(ws)
     sender = asyncio.create_task(_send_loop(ws, hub, sub, cursor, limit, app.state.heartbeat))
-    reader = asyncio.create_task(_read_loop(ws, sub))
+    reader = asyncio.create_task(_read_loop(ws, sub, app))
     gone = asyncio.create_task(sub.gone.wait())
     try:
         done, _ = await asyncio.wait({sender, reader, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -199,6 +201,8 @@ async def stream(ws: WebSocket) -> None:
                 log.warning("stream ended with an error: %r", failure)
     finally:
         hub.unsubscribe(sub)
+        for session in sub.screens.values():
+            app.state.screens.unsubscribe(session, sub.queue)
         app.state.streams.discard(ws)
         for task in (sender, reader, gone):
             task.cancel()
@@ -231,6 +235,9 @@ async def _send_loop(ws: WebSocket, hub: Hub, sub: Subscriber, cursor: int, limi
         if batch and batch[0].get("type") == "pong":
             await ws.send_text(_frame("pong", cursor))
             continue
+        if batch and batch[0].get("type") in ("agent.screen", "error"):
+            await ws.send_text(orjson.dumps({**batch[0], "sent_at": stamp()}).decode())
+            continue
         fresh = [e for e in batch if e["sequence"] > cursor]
         for i in range(0, len(fresh), limit):
             chunk = fresh[i:i + limit]
@@ -238,7 +245,7 @@ async def _send_loop(ws: WebSocket, hub: Hub, sub: Subscriber, cursor: int, limi
             await ws.send_text(_frame("forum.events", cursor, chunk))
 
 
-async def _read_loop(ws: WebSocket, sub: Subscriber) -> None:
+async def _read_loop(ws: WebSocket, sub: Subscriber, app: Any) -> None:
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
@@ -250,9 +257,15 @@ async def _read_loop(ws: WebSocket, sub: Subscriber) -> None:
             data = orjson.loads(text or "null")
         except orjson.JSONDecodeError:
             continue
-        if isinstance(data, dict) and data.get("type") == "ping":
+        if not isinstance(data, dict):
+            continue
+        if data.get("type") == "ping":
             with contextlib.suppress(asyncio.QueueFull):
                 sub.queue.put_nowait([{"type": "pong"}])
+        elif data.get("type") in ("screen.subscribe", "screen.unsubscribe"):
+            from metawsm.server.api_screens import screen_request
+
+            await screen_request(app, sub, data)
 
 
 async def close_all(app: Any) -> None:

@@ -117,15 +117,32 @@ def runs_page(request: Request, ticket: str | None = None) -> Response:
                      live={"cursor": _head(eng), "poll": 10})
 
 
-def _step_groups(snap: Any) -> list[tuple[str, list[Any]]]:
-    """Steps by ticket in plan order, plan-wide steps (no ticket) last."""
+def _step_groups(snap: Any) -> list[tuple[str, list[list[list[Any]]]]]:
+    """Steps by ticket in plan order (plan-wide steps last), each ticket's steps as stages of its chain: a
+    ticket's agents run side by side, so their session and agent steps form one stage with a lane per agent."""
     groups: dict[str, list[Any]] = {}
     for step in snap.steps:
         groups.setdefault(step.ticket or "", []).append(step)
-    ordered = [(t, groups[t]) for t in snap.tickets if t in groups]
+    ordered = [(t, _stages(groups[t])) for t in snap.tickets if t in groups]
     if "" in groups:
-        ordered.append(("", groups[""]))
+        ordered.append(("", _stages(groups[""])))
     return ordered
+
+
+def _stages(steps: list[Any]) -> list[list[list[Any]]]:
+    stages: list[list[list[Any]]] = []
+    lanes: dict[str, list[Any]] | None = None
+    for step in steps:
+        if step.kind in ("session", "agent") and step.agent:
+            if lanes is None:
+                lanes = {}
+                stages.append([])  # filled below, in the order the agents first appear
+            lanes.setdefault(step.agent, []).append(step)
+            stages[-1] = list(lanes.values())
+        else:
+            lanes = None
+            stages.append([[step]])
+    return stages
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
@@ -140,7 +157,7 @@ def run_page(request: Request, run_id: str) -> Response:
             return _error(request, exc, 404)
         threads = eng.forum.list_threads(run_id=run_id, limit=200)
         return _page(request, "run.html", title=f"Run {run_id}", snap=snap, groups=_step_groups(snap),
-                     controls=_controls(snap.status),
+                     controls=_controls(snap.status), can_message=request.app.state.token is not None,
                      threads=threads, live={"run_id": run_id, "cursor": _head(eng), "poll": 5})
 
 

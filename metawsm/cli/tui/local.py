@@ -112,18 +112,11 @@ class LocalSource:
         return f"answered {t.thread_id}"
 
     def message(self, row: AgentRow, text: str) -> str:
-        from metawsm.errors import NotFoundError
-        from metawsm.forum.ids import control_thread_id
+        from metawsm.engine.screens import find_agent, send_message
 
-        self.eng.runtime.paste(row.session, check_text(text, "message"))
-        tid = control_thread_id(row.run_id, row.key)
-        body = f"message typed into {row.key}'s session (attempt {row.attempt}):\n{text}"
-        try:
-            self.eng.forum.post(tid, body, **self.actor)
-        except NotFoundError:  # the agent has not signalled yet: its control thread starts with this message
-            self.eng.forum.open_thread(row.ticket, f"control: {row.key}", body, run_id=row.run_id,
-                                       agent_name=row.key, thread_id=tid, **self.actor)
-        return f"sent to {row.key} and posted in {tid}"
+        agent = find_agent(self.eng, row.run_id, row.ticket, row.agent)
+        sent = send_message(self.eng, agent, check_text(text, "message"), **self.actor)
+        return f"sent to {sent.agent} and posted in {sent.thread_id}"
 
     def restart(self, row: AgentRow) -> str:
         from metawsm.engine.lifecycle import restart_agents

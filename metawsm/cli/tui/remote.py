@@ -1,6 +1,6 @@
 """`metawsm tui --server URL`: the same board from a `metawsm serve` daemon over HTTP (runs, forum threads,
 answers, restarts, the gate, and agents' screens where the daemon serves them). What the API does not offer
-(diffs, transcripts, typing into a session, per-agent stop, iterate, close, attach — they need the repository
+(diffs, transcripts, per-agent stop, iterate, close, attach — they need the repository
 and its tmux server) is refused with the local command to use instead."""
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ class RemoteSource:
         return f"answered {t.thread_id}"
 
     def message(self, row: AgentRow, text: str) -> str:
-        raise self._refuse("typing into an agent's session", f"metawsm tui (m), or `metawsm attach {row.key}`")
+        path = f"/runs/{_q(row.run_id)}/agents/{_q(row.ticket)}/{_q(row.agent)}/message"
+        sent = self._runs("POST", path, {"text": check_text(text, "message"), **self.actor})["message"]
+        return f"sent to {sent['agent']} and posted in {sent['thread_id']}"
 
     def restart(self, row: AgentRow) -> str:
         data = self._runs("POST", f"/runs/{_q(row.run_id)}/restart", {"agent": row.key})

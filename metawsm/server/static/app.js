@@ -131,6 +131,7 @@
           old.replaceWith(document.adoptNode(fresh));
         }
         markSeen();
+        agentNotes();
       } catch (e) {
         /* the next event or poll retries */
       } finally {
@@ -176,6 +177,90 @@
       (!live.thread_id || e.envelope.thread_id === live.thread_id));
   }
 
+  // -- live agent screens (run page) ---------------------------------------------------------
+  // A screen is watched (screen.subscribe on the stream) only while it is on screen and the tab is visible;
+  // frames carry the screen as server-escaped HTML.
+  let socket = null;
+  const cards = Array.from(document.querySelectorAll(".screen-card[data-screen-agent]"));
+  const shown = new Set();
+  const watching = new Set();
+  function screenMsg(type, card) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify({ type: type, run_id: live.run_id, ticket: card.dataset.screenTicket,
+      agent: card.dataset.screenAgent }));
+    return true;
+  }
+  function syncScreens() {
+    const visible = document.visibilityState === "visible";
+    for (const card of cards) {
+      const want = visible && shown.has(card);
+      if (want && !watching.has(card)) { if (screenMsg("screen.subscribe", card)) watching.add(card); }
+      else if (!want && watching.has(card)) { screenMsg("screen.unsubscribe", card); watching.delete(card); }
+    }
+  }
+  if (cards.length && "IntersectionObserver" in window) {
+    const seen = new IntersectionObserver((entries) => {
+      for (const e of entries) { if (e.isIntersecting) shown.add(e.target); else shown.delete(e.target); }
+      syncScreens();
+    });
+    cards.forEach((c) => seen.observe(c));
+    document.addEventListener("visibilitychange", syncScreens);
+  }
+  function showScreen(frame) {
+    const card = cards.find((c) => c.dataset.screenTicket === frame.ticket && c.dataset.screenAgent === frame.agent);
+    const pre = card && card.querySelector("pre.screen");
+    if (!pre || !frame.screen) return;
+    if (frame.screen.alive) { pre.innerHTML = frame.screen.html; pre.dataset.state = "live"; }
+    else { pre.textContent = "(its session is not running)"; pre.dataset.state = "gone"; }
+  }
+
+  // -- browser notifications (opt-in, remembered in this browser) -----------------------------
+  const toggle = document.getElementById("notify-toggle");
+  const notifyKey = "metawsm-notify";
+  function notifying() {
+    return toggle && toggle.checked && "Notification" in window && Notification.permission === "granted";
+  }
+  function notify(title, body) {
+    if (!notifying()) return;
+    try { new Notification(title, { body: body, tag: title }); } catch (e) { /* not allowed here */ }
+  }
+  if (toggle) {
+    toggle.checked = localStorage.getItem(notifyKey) === "1";
+    toggle.addEventListener("change", async () => {
+      if (toggle.checked && "Notification" in window && Notification.permission === "default") {
+        await Notification.requestPermission();
+      }
+      if (toggle.checked && !("Notification" in window && Notification.permission === "granted")) {
+        toggle.checked = false;
+        say("This browser does not allow notifications from this page.", "error");
+      }
+      localStorage.setItem(notifyKey, toggle.checked ? "1" : "0");
+    });
+  }
+  function signalNotes(events) {
+    for (const e of events) {
+      if (!e || !e.envelope || e.envelope.event_type !== "forum.control.signal") continue;
+      let p = e.payload_json;
+      try { if (typeof p === "string") p = JSON.parse(p); } catch (err) { continue; }
+      if (!p || !e.envelope.agent_name || String(e.envelope.agent_name).endsWith("/checks")) continue;
+      if (p.control_type === "guidance_request") notify(e.envelope.agent_name + " asks", String(p.question || ""));
+      if (p.control_type === "completion") notify(e.envelope.agent_name + " finished", String(p.summary || ""));
+    }
+  }
+  const agentStates = new Map();
+  function agentNotes() {  // failures show in the agents table (no forum event says so)
+    for (const row of document.querySelectorAll("#agents tr[data-agent]")) {
+      const badge = row.querySelector("td[data-label=Status] .badge");
+      const state = badge ? badge.textContent.trim() : "";
+      const before = agentStates.get(row.dataset.agent);
+      agentStates.set(row.dataset.agent, state);
+      if (before !== undefined && before !== state && (state === "failed" || state === "dead")) {
+        notify(row.dataset.agent + " " + state, "run " + (live.run_id || ""));
+      }
+    }
+  }
+  agentNotes();
+
   function connect() {
     const params = new URLSearchParams();
     if (live.ticket) params.set("ticket", live.ticket);
@@ -189,14 +274,20 @@
       setTimeout(connect, delay);
       return;
     }
-    ws.onopen = () => { delay = 500; setStatus("live", true); };
+    socket = ws;
+    ws.onopen = () => { delay = 500; setStatus("live", true); watching.clear(); syncScreens(); };
     ws.onmessage = (msg) => {
       let frame;
       try { frame = JSON.parse(msg.data); } catch (e) { return; }
+      if (frame.type === "agent.screen") { showScreen(frame); return; }
       if (typeof frame.next_cursor === "number" && frame.next_cursor > cursor) cursor = frame.next_cursor;
-      if (frame.type === "forum.events" && Array.isArray(frame.events) && relevant(frame.events)) soon();
+      if (frame.type === "forum.events" && Array.isArray(frame.events)) {
+        signalNotes(frame.events);
+        if (relevant(frame.events)) soon();
+      }
     };
     ws.onclose = () => {
+      watching.clear();
       setStatus("reconnecting", false);
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 10000);
