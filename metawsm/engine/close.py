@@ -70,6 +70,7 @@ def close_ticket(eng: Engine, run: Run, ticket: str, *, dry_run: bool = False, f
                            hint=f"`metawsm reopen {ticket}` makes it open again")
     if dry_run:
         return _dry_run(eng, run, ticket, ws, repos, result, state)
+    merged_tips: dict[str, str] = {}
     with closegit.repo_locks(eng.project.state_dir / "locks", [r.repo_root for _, r in repos]):
         done = _recover(eng, ticket, result, [name for name, _ in repos])
         state = eng.store.get_ticket(ticket)
@@ -78,10 +79,10 @@ def close_ticket(eng: Engine, run: Run, ticket: str, *, dry_run: bool = False, f
                 result.actions.append(f"already merged ({(state.merged_sha or '')[:12]})")
             result.merged_sha = state.merged_sha
         else:
-            _merge(eng, run, ticket, ws, repos, result)
+            merged_tips = _merge(eng, run, ticket, ws, repos, result)
     from metawsm.engine.tickets import close_run_if_done, drop_from_graph
 
-    _tidy(eng, run, ticket, ws, result)
+    _tidy(eng, run, ticket, ws, result, merged_tips)
     _announce(eng, run, ticket, result)
     if not from_step:  # (a close:T step runs inside reconcile, which must keep its own graph)
         close_run_if_done(eng, drop_from_graph(eng, eng.store.get_run(run.run_id), ticket))
@@ -160,7 +161,8 @@ def _recover(eng: Engine, ticket: str, result: CloseResult, all_repos: list[str]
 
 
 def _merge(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, repos: list[tuple[str, RepoWorktree]],
-           result: CloseResult) -> None:
+           result: CloseResult) -> dict[str, str]:
+    """Merge into every repository not merged yet; {repo: the ticket commit now contained in its base}."""
     from metawsm.engine.tickets import walk
 
     _gate(eng, run, ticket)
@@ -172,17 +174,19 @@ def _merge(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, repos: list[tu
                                                                                          time.gmtime())
     prepared = []
     for index, (repo_name, r) in enumerate(repos):
-        result.commits += [f"{repo_name}: {c}" for c in git.unmerged_commits(r.repo_root, ws.branch,
-                                                                               r.base_branch)]
+        heads = closegit.tips(r.repo_root, ws.branch, r.base_branch)  # both tips in one git process
+        commits = closegit.ahead(r.repo_root, heads, ws.branch, r.base_branch)
+        result.commits += [f"{repo_name}: {c}" for c in commits]
         if repo_name in already:
             continue
-        sha = closegit.rev(r.repo_root, f"refs/heads/{ws.branch}") or "?"
+        sha = heads.get(ws.branch, "?")
         line = (f"- {stamp} closed by metawsm: merged {ws.branch} into {r.base_branch} ({strategy}, "
                 f"{sha[:12]}) — run {run.run_id} — {title}")
         message = (f"{ticket}: closed by metawsm (changelog)" if strategy == "ff-only"
                    else f"Merge {ws.branch} ({ticket}: {title})")
         prepared.append(closegit.prepare(repo_name, r.repo_root, ws.branch, r.base_branch, strategy,
-                                         message, (ticket, line) if index == 0 else None))
+                                         message, (ticket, line) if index == 0 else None, heads=heads,
+                                         commits=commits))
     at = now()
     eng.store.record_close_intents(run.run_id, ticket, [CloseIntent(
         ticket, p.repo, run.run_id, p.repo_root, p.checkout, p.strategy, p.branch, p.base_branch, p.ticket_sha,
@@ -204,11 +208,14 @@ def _merge(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, repos: list[tu
     primary = next((i for i in intents if i.repo == repos[0][0]), intents[0])
     eng.store.mark_ticket_merged(run.run_id, ticket, strategy, primary.base_branch, primary.merge_sha)
     result.merged_sha = primary.merge_sha
+    return {p.repo: p.ticket_sha for p in prepared}  # each a parent (or the tip) of the commit its base moved to
 
 
-def _tidy(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, result: CloseResult) -> None:
+def _tidy(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, result: CloseResult,
+          merged_tips: dict[str, str]) -> None:
     """After the merge: stop the ticket's agents and sessions, remove its worktrees and branch. A failure here
-    is a warning — the merge happened and stays recorded."""
+    is a warning — the merge happened and stays recorded. `merged_tips`: {repo: ticket commit} this close merged
+    (a branch still there is deleted without asking git again whether its base contains it)."""
     from metawsm.engine.kinds.agent import move
 
     for agent in eng.store.list_agents(run.run_id):
@@ -220,22 +227,23 @@ def _tidy(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, result: CloseRe
                 result.actions.append(f"ended session {agent.session}")
         except MetawsmError as exc:
             result.warnings.append(f"could not kill session {agent.session}: {exc.message}")
-    for _name, repo in sorted(ws.repos.items()):
-        tip = closegit.rev(repo.repo_root, f"refs/heads/{ws.branch}")
+    for name, repo in sorted(ws.repos.items()):
+        tip = closegit.tips(repo.repo_root, ws.branch).get(ws.branch)
         # squash leaves no ancestry to check; otherwise the branch is deleted only when the base contains it
-        force = result.strategy == "squash" or (tip is not None and closegit.is_ancestor(
-            repo.repo_root, tip, f"refs/heads/{repo.base_branch}"))
+        base_ref = f"refs/heads/{repo.base_branch}"
+        force = result.strategy == "squash" or (tip is not None and (
+            tip == merged_tips.get(name) or closegit.is_ancestor(repo.repo_root, tip, base_ref)))
         try:
-            if git.remove_worktree(repo.repo_root, repo.path):
+            if closegit.remove_worktree(repo.repo_root, repo.path):
                 result.actions.append(f"removed worktree {repo.path}")
         except MetawsmError as exc:
             result.warnings.append(f"could not remove worktree {repo.path}: {exc.message}")
             continue
-        if not eng.policy.close.delete_branch:
+        if not eng.policy.close.delete_branch or tip is None:  # (no branch: nothing to delete)
             continue
         try:
-            if git.delete_branch(repo.repo_root, ws.branch, force=force):
-                result.actions.append(f"deleted branch {ws.branch}")
+            git.git(repo.repo_root, "branch", "-D" if force else "-d", ws.branch)
+            result.actions.append(f"deleted branch {ws.branch}")
         except MetawsmError as exc:
             result.warnings.append(f"could not delete branch {ws.branch} (the merge happened): {exc.message}")
 

@@ -48,6 +48,19 @@ class Prepared:
     merge_sha: str
 
 
+def tips(root: str, *branches: str) -> dict[str, str]:
+    """{branch: commit} of those local ``branches`` that exist, read in ONE `git for-each-ref` (a pattern also
+    matches refs below it, and globs: only exact names are kept)."""
+    want = {f"refs/heads/{b}": b for b in branches}
+    out = git.git(root, "for-each-ref", "--format=%(objecttype) %(objectname) %(refname)", *want).stdout
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        kind, sha, ref = [*line.split(" ", 2), "", ""][:3]
+        if kind == "commit" and ref in want:
+            found[want[ref]] = sha
+    return found
+
+
 def rev(root: str, ref: str) -> str | None:
     result = git.git(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False)
     return result.stdout.strip() or None if result.code == 0 else None
@@ -98,11 +111,22 @@ def with_changelog(root: str, tree: str, ticket: str, line: str) -> str:
         return git.git(root, "write-tree", env=env).stdout.strip()
 
 
+def ahead(root: str, heads: dict[str, str], branch: str, base: str) -> list[str]:
+    """Commits of ``branch`` not in ``base`` (newest first) at the tips ``heads`` read (none when either is
+    missing: `prepare` names that)."""
+    if branch not in heads or base not in heads:
+        return []
+    return git.git(root, "rev-list", heads[branch], f"^{heads[base]}", "--").stdout.split()
+
+
 def prepare(repo: str, root: str, branch: str, base: str, strategy: str, message: str,
-            changelog: tuple[str, str] | None) -> Prepared:
+            changelog: tuple[str, str] | None, *, heads: dict[str, str] | None = None,
+            commits: list[str] | None = None) -> Prepared:
     """Check one repository and build its close commit. Raises CloseError naming the problem; the base branch,
-    the checkout and the ticket branch are untouched either way. `changelog`: (ticket, line) for the primary repo."""
-    ticket_sha, base_sha = rev(root, f"refs/heads/{branch}"), rev(root, f"refs/heads/{base}")
+    the checkout and the ticket branch are untouched either way. `changelog`: (ticket, line) for the primary repo.
+    `heads` (`tips` of branch and base) and `commits` (`ahead` at those tips), when the caller read them."""
+    heads = tips(root, branch, base) if heads is None else heads
+    ticket_sha, base_sha = heads.get(branch), heads.get(base)
     if ticket_sha is None:
         raise CloseError(f"repo {repo}: branch {branch} does not exist in {root}")
     if base_sha is None:
@@ -111,7 +135,8 @@ def prepare(repo: str, root: str, branch: str, base: str, strategy: str, message
     if where is not None and not clean:
         raise CloseError(f"{base} is checked out in {where} with uncommitted changes; close merges there",
                          hint="commit or stash them, then close again")
-    if is_ancestor(root, ticket_sha, base_sha):  # nothing left to merge: only the changelog moves the base
+    contained_already = not commits if commits is not None else is_ancestor(root, ticket_sha, base_sha)
+    if contained_already:  # nothing left to merge: only the changelog moves the base
         tree, parents = git.git(root, "rev-parse", f"{base_sha}^{{tree}}").stdout.strip(), [base_sha]
     elif strategy == "ff-only":
         if not is_ancestor(root, base_sha, ticket_sha):
@@ -173,7 +198,16 @@ def advance(p: Prepared) -> None:
         git.git(p.repo_root, "update-ref", "-m", f"metawsm close: {p.branch}", f"refs/heads/{p.base_branch}",
                 p.merge_sha, p.base_sha)
         return
-    git.git(p.checkout, "merge", "--ff-only", "-q", p.merge_sha)
+    # (no automatic `git maintenance run --auto` after this one fast-forward: the user's next commit runs it)
+    git.git(p.checkout, "-c", "maintenance.auto=false", "merge", "--ff-only", "-q", p.merge_sha)
+
+
+def remove_worktree(root: str, path: str) -> bool:
+    """`git worktree remove` (git refuses a dirty worktree); False when there was none. One git process in the
+    usual case; a missing or unusual worktree goes through `git.remove_worktree`'s bookkeeping."""
+    if Path(path).is_dir() and git.git(root, "worktree", "remove", path, check=False).code == 0:
+        return True
+    return git.remove_worktree(root, path)
 
 
 @contextmanager

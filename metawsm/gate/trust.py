@@ -62,11 +62,12 @@ def remember_policy(data: bytes, policy: Policy) -> None:
 
 def judging_changes(repo_path: str, base_branch: str, sha: str) -> list[str]:
     """Policy, plan and ticket files (YAML) the branch changes since it left `base_branch`."""
-    base = git.merge_base(repo_path, sha, base_branch)
-    if base is None:
+    # BASE...SHA: from their merge base to SHA, in one git process; no common history: nothing it changes
+    result = git.git(repo_path, "diff", "--name-only", "-z", "--no-renames", f"{base_branch}...{sha}", "--",
+                     POLICY_FILE, *JUDGING_DIRS, check=False)
+    if result.code != 0:
         return []
-    out = git.git(repo_path, "diff", "--name-only", "-z", "--no-renames", base, sha, "--",
-                  POLICY_FILE, *JUDGING_DIRS).stdout
+    out = result.stdout
     return sorted(p for p in out.split("\0") if p and (p == POLICY_FILE or p.endswith((".yaml", ".yml"))))
 
 

@@ -217,10 +217,14 @@ def tree_hash(path: str | os.PathLike[str]) -> str:
 def changed_files(path: str | os.PathLike[str], base_ref: str) -> list[str]:
     """Files that differ from the merge-base of HEAD and ``base_ref``: committed on the branch, uncommitted,
     and untracked (not ignored)."""
-    base = merge_base(path, "HEAD", base_ref)
-    if base is None:
-        raise ExternalError(f"no common history between HEAD and {base_ref} in {path}")
-    names = set(_z(git(path, "diff", "--name-only", "-z", "--no-renames", base).stdout))
+    quick = git(path, "diff", "--name-only", "-z", "--no-renames", "--merge-base", base_ref, check=False)
+    if quick.code == 0:  # one process: the working tree against merge-base(HEAD, base_ref)
+        names = set(_z(quick.stdout))
+    else:  # no (or more than one) merge base: say which, or diff against the one git picks
+        base = merge_base(path, "HEAD", base_ref)
+        if base is None:
+            raise ExternalError(f"no common history between HEAD and {base_ref} in {path}")
+        names = set(_z(git(path, "diff", "--name-only", "-z", "--no-renames", base).stdout))
     names.update(_z(git(path, "ls-files", "--others", "--exclude-standard", "-z").stdout))
     return sorted(names)
 
