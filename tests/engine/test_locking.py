@@ -87,37 +87,80 @@ def test_two_concurrent_applies_make_one_run_and_start_each_agent_once(project: 
     assert [a.attempt for a in eng.store.list_agents(run.run_id)] == [1, 1]  # each agent started once
 
 
-def test_apply_racing_the_operator_loses_no_update(project: Path) -> None:
-    plan = write_plan(project, "one", SLEEPER)
-    operator = metawsm(project, "operator", "--interval", "0.1", "-v")
+# The operator's LLM adviser, as a script: it says when the operator is inside its tick (under the run's lease, which
+# the operator holds from reconcile to the last decision) and stays there until the test creates `go` (bounded).
+PAUSING_LLM = """\
+import json, pathlib, sys, time
+here = pathlib.Path(__file__).parent
+sys.stdin.read()
+(here / "in-tick").write_text("")
+deadline = time.monotonic() + 120
+while not (here / "go").exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(json.dumps({"intent": "wait", "reason": "the test held this tick", "answer": None, "confidence": 0.9}))
+"""
+ASKERS = ("tickets: [DEMO-1, DEMO-2]\nagents:\n"
+          "  - {name: w, profile: shell, run: 'metawsm ask \"which way?\" --timeout 600; sleep 300'}\n")
+
+
+def agent_rows(project: Path, run_id: str) -> dict[str, tuple[str, str]]:
+    rows = engine(project).store.list_steps(run_id)
+    return {r.step_id: (r.definition_hash, json.loads(r.fields_json)["command"]) for r in rows if r.kind == "agent"}
+
+
+def test_apply_racing_the_operator_waits_for_its_tick_and_loses_no_update(project: Path, tmp_path: Path) -> None:
+    """An apply that arrives while the operator is in the middle of its tick (its LLM adviser is thinking about an
+    agent's question) waits for the tick to end — it gives up after --lock-timeout naming the operator, having
+    changed nothing — then syncs the edited plan; the operator's tick neither undoes nor repeats apply's update.
+    Without the run's lease the first apply goes ahead inside the operator's tick and this test fails."""
+    llm = tmp_path / "llm"
+    llm.mkdir()
+    (llm / "llm.py").write_text(PAUSING_LLM, encoding="utf-8")
+    command = json.dumps(f"{sys.executable} {llm / 'llm.py'}")
+    policy = project / ".metawsm" / "policy.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8") + "operator:\n  llm:\n    mode: assist\n"
+                      f"    command: {command}\n    timeout_seconds: 300\n", encoding="utf-8")
+    plan = write_plan(project, "one", ASKERS)
+    code, out, err = finish(metawsm(project, "apply", "plans/one.yaml", "--json"))
+    assert code == 0, out + err
+    run_id = json.loads(out)["runs"][0]["run_id"]
+    before = agent_rows(project, run_id)
+    operator = metawsm(project, "operator", "--interval", "0.2", "-v")
     try:
-        for n in range(4):  # each apply changes the agents' command while the operator ticks
-            plan.write_text(f"name: one\n{SLEEPER.replace('sleep 300', f'sleep {300 + n}')}", encoding="utf-8")
-            commit_all(project, f"edit {n}")
-            code, out, err = finish(metawsm(project, "apply", "plans/one.yaml", "--json", "--lock-timeout", "60"))
-            assert code == 0, out + err
-            data = json.loads(out)["runs"][0]
-            assert data["status"] == "running", data
-            eng = engine(project)
-            run = eng.store.get_run(data["run_id"])
-            graph = json.loads(run.graph_json)
-            wanted = {s["id"]: s["definition_hash"] for s in graph["steps"]}
-            rows = {s.step_id: s for s in eng.store.list_steps(run.run_id)}
-            assert {sid: rows[sid].definition_hash for sid in wanted} == wanted  # apply's sync was not undone
-            assert all(f"sleep {300 + n}" in json.loads(rows[f"agent:{t}:w"].fields_json)["command"]
-                       for t in ("DEMO-1", "DEMO-2"))
-            run_id, attempt = run.run_id, n + 1
-            wait_for(lambda: all(a.attempt == attempt and a.status == "running"  # noqa: B023
-                                 for a in engine(project).store.list_agents(run_id)),  # noqa: B023
-                     what=f"attempt {attempt} of every agent")
+        wait_for(lambda: (llm / "in-tick").exists(), 120, "the operator to consult its adviser about a question")
+        lease = engine(project).store.lease_holder(run_id)
+        assert lease is not None and (lease.holder_pid, lease.command) == (operator.pid, "metawsm operator")
+        plan.write_text(f"name: one\n{ASKERS.replace('sleep 300', 'sleep 301')}", encoding="utf-8")
+        commit_all(project, "edit the agents")
+
+        code, out, err = finish(metawsm(project, "apply", "plans/one.yaml", "--json", "--lock-timeout", "1"))
+        assert code == 1 and json.loads(out)["error"]["code"] == "lease_busy", out + err
+        assert f"locked by pid {operator.pid}" in json.loads(out)["error"]["message"]
+        assert agent_rows(project, run_id) == before  # the refused apply changed nothing
+        assert [a.attempt for a in engine(project).store.list_agents(run_id)] == [1, 1]
+
+        waiting = metawsm(project, "apply", "plans/one.yaml", "--json", "--lock-timeout", "120")
+        wait_for(lambda: (engine(project).store.lease_holder("plan:one") or lease).holder_pid == waiting.pid,
+                 60, "the second apply to hold the plan's lease and wait for the run's")
+        assert waiting.poll() is None and agent_rows(project, run_id) == before
+        (llm / "go").write_text("", encoding="utf-8")  # the operator's tick ends; the apply goes on
+        code, out, err = finish(waiting)
+        assert code == 0, out + err
+        after = agent_rows(project, run_id)
+        graph = {s["id"]: s["definition_hash"] for s in json.loads(engine(project).store.get_run(run_id).graph_json)
+                 ["steps"] if s["kind"] == "agent"}
+        assert {sid: h for sid, (h, _) in after.items()} == graph != {sid: h for sid, (h, _) in before.items()}
+        assert all("sleep 301" in command for _, command in after.values())
+        wait_for(lambda: all(a.attempt == 2 and a.status == "running"
+                             for a in engine(project).store.list_agents(run_id)), 60, "attempt 2 of every agent")
+        assert agent_rows(project, run_id) == after  # later operator ticks did not undo apply's sync
     finally:
+        (llm / "go").write_text("", encoding="utf-8")
         operator.send_signal(signal.SIGINT)
         code, out, err = finish(operator, 60)
     assert code in (0, 130), out + err
     assert "illegal" not in err.lower() and "traceback" not in err.lower(), err
-    eng = engine(project)
-    (run,) = eng.store.list_runs()
-    assert [a.attempt for a in eng.store.list_agents(run.run_id)] == [4, 4]  # one restart per change, no more
+    assert [a.attempt for a in engine(project).store.list_agents(run_id)] == [2, 2]  # one restart per change
 
 
 def test_a_waiting_command_gives_up_after_lock_timeout_naming_the_holder(project: Path, cli, holders) -> None:  # type: ignore[no-untyped-def]
