@@ -8,6 +8,12 @@ main. Each `metawsm close` is a new process, as a user types it: it re-evaluates
 the merge commit with the changelog line from git objects, records its intent, moves main, then removes the
 ticket's session, worktree and branch and records the close in the forum. Target: median close <= 3x the
 bare merge. `metawsm --version` (interpreter start) is measured beside it, as the floor of any command.
+
+Beside the bare merge (the target's peer, unchanged) a second peer does by hand, in git, what close does to git:
+`git status` in the ticket's worktree (the gate's clean-tree check), `git merge --no-ff`, `git worktree remove`,
+`git branch -d` — each peer worktree is added before the loop, untimed. Every figure comes with its CPU time
+(user + system of the command and the processes it waited for, from getrusage), which moves far less than wall
+time on a machine shared with other work. bench/NOTES.md says what the floors include.
 The tmux server this script starts runs on a private socket and is killed in `finally`.
 """
 
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -59,10 +66,19 @@ def make_repo(root: Path, tickets: int) -> list[str]:
     return ids
 
 
-def timed(argv: list[str]) -> float:
+def timed(*argvs: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of running ``argvs`` one after the other."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    return time.perf_counter() - t0
+    for argv in argvs:
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def median_of(samples: list[tuple[float, float]], index: int) -> float:
+    return median_ms([s[index] for s in samples])
 
 
 def main() -> int:
@@ -84,10 +100,20 @@ def main() -> int:
             if sorted(t for t, st in states.items() if st == "ready") != ids:
                 raise SystemExit(f"bench: not every ticket is ready: {states}")
             subprocess.run(["git", "clone", "-q", str(root), str(peer)], check=True, env=ENV)
-            closes, merges, floors = [], [], []
+            hand = Path(tmp) / "hand"  # the hand-close peer: a clone with one worktree per ticket branch
+            subprocess.run(["git", "clone", "-q", str(root), str(hand)], check=True, env=ENV)
+            for tid in ids:
+                git(hand, "worktree", "add", "-q", "-b", f"metawsm/{tid}", str(hand / ".wt" / tid),
+                    f"origin/metawsm/{tid}")
+            closes, merges, hands, floors = [], [], [], []
             for tid in ids:
                 merges.append(timed(["git", "-C", str(peer), *GIT_ID, "merge", "--no-ff", "-q", "-m",
                                      f"Merge metawsm/{tid}", f"origin/metawsm/{tid}"]))
+                hands.append(timed(["git", "-C", str(hand / ".wt" / tid), "status", "--porcelain"],
+                                   ["git", "-C", str(hand), *GIT_ID, "merge", "--no-ff", "-q", "-m",
+                                    f"Merge metawsm/{tid}", f"metawsm/{tid}"],
+                                   ["git", "-C", str(hand), "worktree", "remove", str(hand / ".wt" / tid)],
+                                   ["git", "-C", str(hand), "branch", "-q", "-d", f"metawsm/{tid}"]))
                 closes.append(timed([*metawsm_exe(), "-C", str(root), "close", "--ticket", tid]))
                 floors.append(timed([*metawsm_exe(), "--version"]))
             merged = git(root, "log", "--merges", "--format=%s", "main").count("Merge metawsm/C-")
@@ -96,19 +122,31 @@ def main() -> int:
             subprocess.run(["tmux", "-L", SOCKET, "kill-server"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if merged != len(ids) or left != 1:
         raise SystemExit(f"bench: {merged} merges on main, {left} worktrees left")
-    close_ms, merge_ms, floor_ms = median_ms(closes), median_ms(merges), median_ms(floors)
+    close_ms, merge_ms, floor_ms = median_of(closes, 0), median_of(merges, 0), median_of(floors, 0)
+    close_cpu, merge_cpu, floor_cpu = median_of(closes, 1), median_of(merges, 1), median_of(floors, 1)
+    hand_ms, hand_cpu = median_of(hands, 0), median_of(hands, 1)
     emit("close", {
         "command": "metawsm close --ticket T (a new process per ticket)",
         "tickets": len(ids),
         "close_median_ms": close_ms,
-        "close_all_ms": [round(t * 1000, 1) for t in closes],
+        "close_cpu_median_ms": close_cpu,
+        "close_all_ms": [round(t * 1000, 1) for t, _ in closes],
         "peer": "git merge --no-ff (same branches, a clone, interleaved)",
         "git_merge_median_ms": merge_ms,
+        "git_merge_cpu_median_ms": merge_cpu,
         "ratio": round(close_ms / merge_ms, 2) if merge_ms else None,
+        "cpu_ratio": round(close_cpu / merge_cpu, 2) if merge_cpu else None,
         "target_ratio": 3,
         "within_target": bool(merge_ms) and close_ms <= 3 * merge_ms,
+        "hand_close": "git status (worktree) + git merge --no-ff + git worktree remove + git branch -d",
+        "hand_close_median_ms": hand_ms,
+        "hand_close_cpu_median_ms": hand_cpu,
+        "ratio_to_hand_close": round(close_ms / hand_ms, 2) if hand_ms else None,
+        "cpu_ratio_to_hand_close": round(close_cpu / hand_cpu, 2) if hand_cpu else None,
         "metawsm_version_median_ms": floor_ms,
+        "metawsm_version_cpu_median_ms": floor_cpu,
         "close_minus_interpreter_start_ms": round(close_ms - floor_ms, 2),
+        "close_cpu_minus_interpreter_start_ms": round(close_cpu - floor_cpu, 2),
         "setup_apply_s": round(apply_s, 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
     })
