@@ -1,6 +1,7 @@
 """The web UI: server-rendered HTML pages (Jinja2, autoescaped) over the same core reads as the API.
 
-Pages: `/` runs, `/runs/{run_id}` one run (`/runs/{run_id}/diff/{ticket}` a ticket's diff),
+Pages: `/` runs, `/runs/{run_id}` one run (`/runs/{run_id}/diff/{ticket}` a ticket's diff,
+`/runs/{run_id}/agents/{ticket}/{agent}/transcript?attempt=N` an agent attempt's transcript),
 `/forum` the board, `/forum/threads/{id}` one thread,
 `/login`. They only read (snapshots and forum queries); every change goes from the browser to the
 JSON API (`static/app.js`), and the WebSocket stream tells the page when to re-read its live parts.
@@ -12,12 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from metawsm.errors import MetawsmError, NotFoundError
 from metawsm.forum.models import PRIORITIES, STATES, TRANSITIONS, VIEWER_TYPES, Thread
+from metawsm.server.agentviews import TRANSCRIPT_SHOWN, agent_extras, read_transcript
 from metawsm.server.api_runs import engine as _engine
 from metawsm.state.machines import ACTIVE_RUN_STATES, can_transition
 
@@ -156,9 +158,29 @@ def run_page(request: Request, run_id: str) -> Response:
         except NotFoundError as exc:
             return _error(request, exc, 404)
         threads = eng.forum.list_threads(run_id=run_id, limit=200)
+        notes, transcripts = agent_extras(eng.project.logs_dir, snap)
         return _page(request, "run.html", title=f"Run {run_id}", snap=snap, groups=_step_groups(snap),
                      controls=_controls(snap.status), can_message=request.app.state.token is not None,
+                     notes=notes, transcripts=transcripts,
                      threads=threads, live={"run_id": run_id, "cursor": _head(eng), "poll": 5})
+
+
+@router.get("/runs/{run_id}/agents/{ticket}/{agent}/transcript", response_class=HTMLResponse)
+def transcript_page(request: Request, run_id: str, ticket: str, agent: str,
+                    attempt: int | None = Query(None, ge=1, le=1_000_000)) -> Response:
+    """One attempt's transcript (the latest by default), control sequences removed, every character escaped."""
+    with _engine(request) as eng:
+        try:
+            eng.store.get_run(run_id)
+        except NotFoundError as exc:
+            return _error(request, exc, 404)
+        found = read_transcript(eng.project.logs_dir, run_id, ticket, agent, attempt)
+        if found is None:
+            what = f"attempt {attempt} of " if attempt else ""
+            return _error(request, NotFoundError(f"no transcript of {what}{ticket}/{agent} in run {run_id}",
+                                                 hint=f"metawsm logs {ticket}/{agent} lists what there is"), 404)
+        return _page(request, "transcript.html", title=f"Transcript {ticket}/{agent}", run_id=run_id,
+                     ticket=ticket, agent=agent, t=found, shown=TRANSCRIPT_SHOWN)
 
 
 PATCH_SHOWN = 2_000_000  # characters of patch a diff page renders; past that it points at `metawsm diff`
