@@ -58,6 +58,7 @@ def snapshot(cli: Any, root: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("name", ["claude", "codex"])
 def test_token_usage_and_cost_reach_status(name: str, project: Path, cli, agent_cli,  # type: ignore[no-untyped-def]  # noqa: F811
                                            monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> None:
+    """Headless: print mode's cost arrives for Claude Code; the daemon's API and UI show the same numbers."""
     agent_cli(name)
     with FakeModel([bash(COMMIT), bash(SIGNAL), say("All done.")]) as model:
         model.tokens = dict(TOKENS)
@@ -136,3 +137,23 @@ def test_each_attempt_has_its_own_usage_and_a_resumed_history_is_not_counted_aga
     agent = status_agents(cli, project)["DEMO-1/impl"]
     assert agent["usage"]["input_tokens"] == want[0]["input_tokens"] + want[1]["input_tokens"]
     assert agent["usage"]["requests"] == 4
+
+
+@pytest.mark.parametrize("name", ["claude", "codex"])
+def test_an_interactive_agent_reports_its_tokens_without_a_cost(  # type: ignore[no-untyped-def]
+        name: str, project: Path, cli, agent_cli, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> None:  # noqa: F811
+    agent_cli(name)
+    with FakeModel([bash(COMMIT), bash(SIGNAL), say("All done.")]) as model:
+        model.tokens = dict(TOKENS)
+        use_model(name, model, monkeypatch, isolated_env)
+        plan = agent_plan(project, f"ui{name}", name, mode="interactive")
+        assert cli("apply", str(plan), "--wait", "--timeout", "90", cwd=project).code == 0, model.summary()
+        model.wait_turn(2)
+        want = expected(name, TOKENS, len(model.main_requests()))
+
+        def arrived() -> dict[str, Any] | None:
+            usage = status_agents(cli, project)["DEMO-1/impl"]["usage"]
+            return usage if usage and picked(usage) == want else None
+
+        usage = wait_for(arrived, timeout=60, what=f"usage {want}")
+    assert usage["cost_usd"] is None  # an interactive session reports no cost, and none is made up
