@@ -35,10 +35,10 @@ QUICK_ARGS = {
     "cli_start": ["--runs", "10"], "validate": ["--runs", "3"], "plan": ["--runs", "3"], "forum": ["--quick"],
     "apply": ["--quick"], "status": ["--agents", "48", "--recorded", "200", "--runs", "5"],
     "hooks": ["--files", "2000", "--runs", "7"], "operator_tick": ["--quick"], "server": ["--quick"],
-    "close": ["--tickets", "5"], "tui": ["--quick"],
+    "close": ["--tickets", "5"], "tui": ["--quick"], "screens": ["--quick"],
 }
 ORDER = ["cli_start", "validate", "plan", "forum", "apply", "status", "close", "hooks", "operator_tick", "server",
-         "tui"]
+         "tui", "screens"]
 
 
 def get(data: dict[str, Any], path: str) -> Any:
@@ -192,6 +192,9 @@ ROWS = [
         "UI thread CPU p95", "frames.frame_cpu_ms.p95"),
     Row("server", "RSS after 20,000 events streamed", "rss.rss_mb_after_20000", "MB", "no growth",
         lambda v, d: None, "RSS after 10,000", "rss.rss_mb_after_10000"),
+    Row("screens", "daemon CPU, 10 Chromium pages watching one live screen", "daemon_cpu_watching.percent_of_one_core",
+        "% of a core", "≤ 15 %", at_most(15), "the same daemon, no client",
+        "daemon_cpu_no_clients.percent_of_one_core"),
 ]
 
 

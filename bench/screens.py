@@ -7,7 +7,8 @@ ten times a second (a shell loop printing the time). N (10) clients watch that a
 by default real headless Chromium pages (/usr/bin/chromium through Playwright; each page also re-reads its
 regions every 5 s, as the UI does), with --ws bare WebSocket clients that subscribe to the screen. Measured over
 30 s (--quick 10 s) once every client shows the live screen: the daemon's CPU (user + system, /proc) as a
-percentage of one core (target <= 15 %), the same daemon's CPU with no client for the same time, the screen
+percentage of one core, its
+tmux capture clients included (target <= 15 %), the same daemon's CPU with no client for the same time, the screen
 captures made and frames sent (health's stream figures), and the screen updates each client saw."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under -P
 
 from _common import PY, emit, precompile
-from server import cpu_seconds, free_port
+from server import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 TICKER = "while true; do date +%s.%N; sleep 0.1; done"
@@ -68,6 +69,12 @@ def serve(root: Path) -> tuple[subprocess.Popen[bytes], str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("serve did not start") from None
             time.sleep(0.1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process and of its waited-for children (the tmux clients that capture screens)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_percent(pid: int, seconds: float) -> float:
