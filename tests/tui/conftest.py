@@ -37,7 +37,8 @@ async def until(pilot: Pilot[None], predicate: Callable[[], object], what: str, 
         if predicate():
             return
         await pilot.pause(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    shown = "\n".join(n.message for n in pilot.app._notifications)
+    raise AssertionError(f"timed out waiting for {what}; notifications:\n{shown}")
 
 
 def text_of(app: TuiApp, selector: str) -> str:

@@ -32,6 +32,11 @@ def test_navigation_filter_preview_and_message(project: Path, cli, tmux_socket: 
         await until(pilot, lambda: "got: hello tui" in text_of(app, "#preview"), "the message echoed in the pane")
         await pilot.press("up")
         await until(pilot, lambda: "got: hello" not in text_of(app, "#preview"), "DEMO-1's screen again")
+        app.tabs.active = "tab-transcript"
+        await until(pilot, lambda: "got: hello" not in text_of(app, "#text-transcript")
+                    and "ready" in text_of(app, "#text-transcript"), "DEMO-1's transcript")
+        assert "attempt 1" in text_of(app, "#text-transcript")
+        app.tabs.active = "tab-screen"
         await pilot.press("slash", *"DEMO-2", "enter")
         await until(pilot, lambda: [r.ticket for r in app.visible_rows()] == ["DEMO-2"], "the filter")
         assert app.query_one("#agents").row_count == 1 and "filter: DEMO-2" in app.title
@@ -121,3 +126,22 @@ def _dialog(app) -> str:  # type: ignore[no-untyped-def]
         content = widget.render()
         parts.append(content.plain if isinstance(content, Text) else str(content))
     return "\n".join(parts)
+
+
+def test_iterate_restarts_the_ticket_with_the_feedback(project: Path, cli, tmux_socket: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    set_health(project, tmux_socket)
+    start(cli, project, agents_plan(project, "i", {"w": 'echo "feedback=[$METAWSM_FEEDBACK]"; sleep 300'}))
+    app = app_for(project)
+
+    async def script(pilot):  # type: ignore[no-untyped-def]
+        await until(pilot, lambda: "feedback=[]" in text_of(app, "#preview"), "attempt 1 on screen")
+        await pilot.press("i")
+        await until(pilot, lambda: len(app.screen_stack) == 2, "the feedback prompt")
+        await pilot.press("escape")  # cancelled: nothing happens
+        await until(pilot, lambda: len(app.screen_stack) == 1, "the prompt closed")
+        assert app.board.rows[0].attempt == 1
+        await pilot.press("i", *"tighten the tests", "enter")
+        await until(pilot, lambda: "feedback=[tighten the tests" in text_of(app, "#preview"), "round 2")
+        await until(pilot, lambda: app.board.rows[0].attempt == 2, "attempt 2 in the table")
+
+    drive(app, script)

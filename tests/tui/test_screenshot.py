@@ -31,6 +31,8 @@ def test_screenshot(project: Path, cli, tmux_socket: str) -> None:  # type: igno
         await until(pilot, lambda: sum(1 for r in app.board.rows if r.question) == 2, "both questions")
         await pilot.press("down")
         await until(pilot, lambda: "42 passed" in text_of(app, "#preview"), "impl's screen")
+        shown = app.preview.render()
+        assert any("green" in str(span.style) for span in shown.spans)  # the pane's colours are kept
         app.sub_title = "~/src/shop"  # not the test's temporary folder
         await pilot.pause()
         svg.append(app.export_screenshot(title="metawsm tui"))
