@@ -132,15 +132,18 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
         parts.append(Text("  (notes cut: `metawsm status -v` shows them whole)", style="dim"))
     if snap.agents:
         agents = Table(title="agents", title_justify="left", expand=False, show_edge=False)
-        for column in ("agent", "status", "health", "attempt", "activity", "progress"):
+        placed = any(a.backend != "local" for a in snap.agents)  # where each runs, once not all are local
+        for column in ("agent", "status", "health", "attempt", "activity", "progress", *(["where"] * placed)):
             agents.add_column(column, no_wrap=True)
         agents.add_column("why", overflow="fold", min_width=12)
         with_usage = any(a.usage for a in snap.agents)
         if with_usage:
             agents.add_column("usage", overflow="fold")
         for a in snap.agents:
+            where = [Text(a.where or a.backend)] if placed else []
             row = [Text(a.key), styled(a.status), styled(a.health), str(a.attempt), _age(a.activity_age_seconds),
-                   _age(a.progress_age_seconds), Text(a.health_reason + (f"; review: {a.review}" if a.review else ""))]
+                   _age(a.progress_age_seconds), *where,
+                   Text(a.health_reason + (f"; review: {a.review}" if a.review else ""))]
             agents.add_row(*row, *([Text(a.usage.short() if a.usage else "-")] if with_usage else []))
         parts.append(agents)
     if snap.usage:

@@ -53,8 +53,40 @@ def _parse(kind: str, src: Source) -> tuple[_Loaded, list[Diagnostic]]:
         diags = schemas.diagnostics(kind, data, src.display, text)
         if diags:
             return loaded, diags
+    if kind == "policy" and isinstance(data, dict):
+        _alias_runtime(data)
     loaded.data = schemas.apply_defaults(kind, data, copy_input=False)
     return loaded, []
+
+
+# (older key, newer key) under the policy: the newer `runtime:` block wins when both are set; either way both
+# end up holding the value in effect, so code reading the older `tmux` keys sees the same thing.
+_RUNTIME_ALIASES = ((("tmux", "socket_name"), ("runtime", "local", "socket_name")),
+                    (("tmux", "session_pattern"), ("runtime", "session_pattern")))
+
+
+def _alias_runtime(data: dict[str, Any]) -> None:
+    """Resolve the `tmux.*` / `runtime.*` spellings of the same settings in a validated, raw policy."""
+
+    def get(path: tuple[str, ...]) -> Any:
+        node: Any = data
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return None
+            node = node[key]
+        return node
+
+    def put(path: tuple[str, ...], value: Any) -> None:
+        node = data
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+
+    for old, new in _RUNTIME_ALIASES:
+        value = get(new) if get(new) is not None else get(old)
+        if value is not None:
+            put(old, value)
+            put(new, value)
 
 
 def default_policy() -> Policy:

@@ -41,6 +41,36 @@ class TmuxPolicy:
 
 
 @dataclass(frozen=True)
+class LocalRuntimePolicy:
+    socket_name: str = "metawsm-{repo}"
+
+
+@dataclass(frozen=True)
+class DockerRuntimePolicy:
+    image: str = "metawsm-base:latest"
+    per: str = "ticket"  # "ticket" | "agent"
+    host: str = ""
+    cli: str = "docker"
+    cpus: float = 0
+    memory: str = ""
+    pids: int = 0
+    network: str = "bridge"
+    env: tuple[str, ...] = ()
+    user: str = ""
+    mount_metawsm: bool = True
+
+
+@dataclass(frozen=True)
+class RuntimePolicy:
+    """Where agents run (`runtime:`): the default backend and each backend's settings."""
+
+    backend: str = "local"
+    session_pattern: str = "{plan}-{ticket}-{agent}"
+    local: LocalRuntimePolicy = field(default_factory=LocalRuntimePolicy)
+    docker: DockerRuntimePolicy = field(default_factory=DockerRuntimePolicy)
+
+
+@dataclass(frozen=True)
 class BackoffPolicy:
     initial_seconds: float
     multiplier: float
@@ -174,6 +204,7 @@ class Policy:
     agent_profiles: dict[str, AgentProfile]
     server: ServerPolicy
     review: ReviewPolicy = ReviewPolicy()
+    runtime: RuntimePolicy = field(default_factory=RuntimePolicy)
     source: str = ""
 
     def check_names(self) -> tuple[str, ...]:
@@ -207,6 +238,7 @@ class AgentSpec:
     permissions: str | None = None
     needs: tuple[str, ...] = ()  # agents of the same ticket that complete before this one starts
     role: str = "worker"  # or "reviewer": gives a verdict (`metawsm signal review`) the gate waits for
+    runtime: str | None = None  # a runtime backend name; None: the policy's runtime.backend
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,11 @@ POLICY = """\
 #     copy: []                       # e.g. [.env] copied into each new worktree
 #     symlink: []                    # e.g. [node_modules]
 #     commands: []                   # e.g. ["pip install -e ."]
-# tmux:
-#   socket_name: "metawsm-{repo}"    # tmux -L metawsm-<repo id>: one server per repository, never your default one
+# runtime:                           # where agents run (docs/backends.md)
+#   backend: local                   # local: tmux on this machine; docker: tmux in a container per ticket
 #   session_pattern: "{plan}-{ticket}-{agent}"
+#   local:
+#     socket_name: "metawsm-{repo}"  # tmux -L metawsm-<repo id>: one server per repository, never your default one
 # execution:
 #   max_parallel: 4
 #   step_retries: 1

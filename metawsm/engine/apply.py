@@ -26,7 +26,7 @@ from metawsm.errors import MetawsmError, StateError
 from metawsm.plan import StepChange, StepGraph, render_plan
 from metawsm.plan.diff import diff
 from metawsm.plan.graph import Step
-from metawsm.plan.steps import AgentStep, CheckStep, ShellStep, WorkspaceStep
+from metawsm.plan.steps import AgentStep, CheckStep, SessionStep, ShellStep, WorkspaceStep
 from metawsm.runtime import git, proc
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ def preflight(eng: Engine, graph: StepGraph) -> list[str]:
     if proc.which("git") is None:
         return ["git is not installed (or not on PATH)"]
     if any(s.kind in SESSION_KINDS or (isinstance(s.spec, ShellStep) and s.spec.tmux) for s in graph.steps):
+        eng.runtime.use(s.spec.backend or "local" for s in graph.steps if isinstance(s.spec, SessionStep | AgentStep))
         problems += eng.runtime.problems()
     for step in graph.steps:
         spec = step.spec

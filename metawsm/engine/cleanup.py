@@ -75,6 +75,7 @@ def cleanup_run(eng: Engine, run: Run, *, keep_workspaces: bool = False, force: 
     for name in _sessions(eng, run):
         if eng.runtime.kill(name):
             result.actions.append(f"ended session {name}")
+    result.actions += [f"removed {item}" for item in eng.runtime.release(run.run_id)]
     if not keep_workspaces:
         from metawsm.engine.tickets import settled
 

@@ -7,14 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metawsm.config.models import Policy
 from metawsm.config.project import Project
 from metawsm.forum import Forum
 from metawsm.forum.ids import agent_key
 from metawsm.gate.context import CHECKS_AGENT as GATE_CHECKS_AGENT
-from metawsm.runtime.base import Runtime, RuntimeConfig, SessionState
+from metawsm.runtime.base import RuntimeConfig, SessionState
 from metawsm.state import StateStore
+
+if TYPE_CHECKING:
+    from metawsm.runtime.router import RoutedRuntime
 
 CHECKS_AGENT = GATE_CHECKS_AGENT  # the pseudo-agent whose control thread records a ticket's check results
 
@@ -50,19 +54,29 @@ class Engine:
         return Forum.for_project(self.project, self.policy)
 
     @cached_property
-    def runtime(self) -> Runtime:
-        """Where this repository's agent sessions live (the `local` backend: tmux on this machine)."""
-        from metawsm.runtime.registry import open_runtime
+    def runtime(self) -> RoutedRuntime:
+        """Where this repository's agent sessions live: each on the backend its steps name (local: tmux on this
+        machine), served together; the backends recorded in state.db are served from the start."""
+        from metawsm.runtime.router import RoutedRuntime
         from metawsm.runtime.scope import repo_id
 
-        return open_runtime(RuntimeConfig("local", self.policy.tmux.socket_name, repo_id(self.project.root),
-                                          str(self.project.root)))
+        scope, home = repo_id(self.project.root), str(self.project.root)
+        runtime = self.policy.runtime
+
+        def configure(name: str) -> RuntimeConfig:
+            return RuntimeConfig(name, self.policy.tmux.socket_name, scope, home, getattr(runtime, name, None))
+
+        return RoutedRuntime(configure, self.store.session_backends() if self.has_state() else ())
 
     def sessions(self, *, refresh: bool = False) -> dict[str, SessionState]:
         """Every session of this repository, from one batched query to the Runtime (cached until refreshed)."""
         if self._snapshot is None or refresh:
             self._snapshot = self.runtime.sessions()
         return self._snapshot
+
+    def cached_sessions(self) -> dict[str, SessionState]:
+        """The sessions the last :meth:`sessions` call saw (empty when none was made: no Runtime query)."""
+        return self._snapshot or {}
 
     def forget_sessions(self) -> None:
         self._snapshot = None

@@ -79,6 +79,8 @@ class AgentView(_Json):
     usage: UsageView | None = None  # tokens and cost over all attempts, as the AI CLI reported them
     usage_attempts: list[AttemptUsageView] = field(default_factory=list)
     review: str | None = None  # a reviewer's verdict for its current attempt ("approved at <sha>", …)
+    backend: str = "local"  # the runtime backend the agent runs on (policy runtime.backend or the plan agent's)
+    where: str = ""  # where its session runs now (tmux socket, container, host); empty when it has none
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
@@ -198,8 +200,25 @@ def pending_questions(eng: Engine, agents: list[Any], signals: Mapping[str, Any]
     return questions
 
 
-def attach_command(eng: Engine, session: str) -> list[str]:
-    return eng.runtime.attach_command(session)
+def attach_command(eng: Engine, session: str, backend: str | None = None) -> list[str]:
+    """The argv attaching a terminal to ``session`` (on ``backend`` when known: no Runtime query then)."""
+    if backend is None:
+        return eng.runtime.attach_command(session)
+    return eng.runtime.backend_runtime(backend).attach_command(session)
+
+
+def session_backends(steps: list[Any]) -> dict[tuple[str | None, str | None], str]:
+    """(ticket, agent) → the runtime backend its recorded session step names ("local" when none)."""
+    from metawsm.plan.steps import SessionStep, StepDecodeError, typed
+
+    found: dict[tuple[str | None, str | None], str] = {}
+    for step in steps:
+        if step.kind == "session":
+            try:
+                found[(step.ticket, step.agent)] = typed(step, SessionStep).backend or "local"
+            except StepDecodeError:  # the session step's own failure says why; where stays unknown
+                continue
+    return found
 
 
 def _escalation_views(items: list[Escalation]) -> list[EscalationView]:
@@ -220,7 +239,8 @@ def _review(signals: Mapping[str, Any], key: str, attempt: int) -> str:
 
 
 def _agent_view(eng: Engine, agent: Any, h: AgentHealth, attempts: list[AttemptUsageView],
-                review: str | None = None) -> AgentView:
+                review: str | None = None, backend: str = "local") -> AgentView:
+    state = eng.cached_sessions().get(agent.session) if agent.session else None
     return AgentView(
         ticket=agent.ticket, name=agent.name, key=eng.agent_key(agent.ticket, agent.name), profile=agent.profile,
         status=h.status, health=h.health, health_reason=h.reason, unhealthy=is_unhealthy(h.status, h.health),
@@ -228,8 +248,9 @@ def _agent_view(eng: Engine, agent: Any, h: AgentHealth, attempts: list[AttemptU
         last_activity_at=iso(h.last_activity_at), last_progress_at=iso(h.last_progress_at),
         activity_age_seconds=None if h.activity_age is None else round(h.activity_age, 1),
         progress_age_seconds=None if h.progress_age is None else round(h.progress_age, 1),
-        attach=shlex.join(attach_command(eng, agent.session)),
+        attach=shlex.join(attach_command(eng, agent.session, backend)),
         usage=total(attempts), usage_attempts=attempts, review=review,
+        backend=state.backend if state is not None else backend, where=state.where if state is not None else "",
     )
 
 
@@ -260,6 +281,7 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
     else:
         healths = recorded_health(eng, agents, "health not evaluated")
     tickets = sorted({s.ticket for s in steps if s.ticket} | {a.ticket for a in agents})
+    backends = session_backends(steps)
     counts: dict[str, int] = {}
     for s in steps:
         counts[s.status] = counts.get(s.status, 0) + 1
@@ -293,7 +315,8 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
         finished_at=iso(run.finished_at), last_error=run.last_error, tickets=tickets, step_counts=counts,
         steps=[StepView(s.step_id, s.kind, s.ticket, s.agent, s.status, tries(s, agents), s.last_error,
                         iso(s.started_at), iso(s.finished_at)) for s in steps],
-        agents=[_agent_view(eng, a, h, usage.get((a.ticket, a.name), []), reviews.get((a.ticket, a.name)))
+        agents=[_agent_view(eng, a, h, usage.get((a.ticket, a.name), []), reviews.get((a.ticket, a.name)),
+                            backends.get((a.ticket, a.name), "local"))
                 for a, h in zip(agents, healths, strict=True)],
         questions=questions, escalations=_escalation_views(mine), gates=gates, ticket_states=ticket_views,
         usage=total(ticket_usage.values()), ticket_usage=ticket_usage,

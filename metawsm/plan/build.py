@@ -165,9 +165,10 @@ class _Planner:
         profile = self.policy.agent_profiles[spec.profile]
         session = session_name(self.policy.tmux.session_pattern, self.plan.name, t, a, self.run_id)
         cwd = str(ws.path)
+        backend, mounts = self.placement(spec, ws)
         self.drafts.append(Draft(f"session:{t}:{a}", t, a, [f"workspace:{t}"], SessionStep(
             session, cwd, {"METAWSM_AGENT": a, "METAWSM_HOME": str(self.root), "METAWSM_PLAN": self.plan.name,
-                           "METAWSM_TICKET": t},
+                           "METAWSM_TICKET": t}, backend, mounts,
         ), self.retries, 0))
 
         # phase 1: the agent's own templates, with agent.prompt / agent.run as written
@@ -213,8 +214,18 @@ class _Planner:
             mode=mode, permissions=permissions, writable_dirs=tuple(writable) if profile.cli else (),
             timeout_seconds=spec.timeout_seconds, mcp_config=mcp_config if profile.cli else None,
             role="reviewer" if spec.role == "reviewer" or a in self.policy.close.reviewers else "worker",
+            backend=backend, mounts=mounts,
         ), self.retries, spec.timeout_seconds))
         return f"agent:{t}:{a}"
+
+    def placement(self, spec: AgentSpec, ws: WorkspacePaths) -> tuple[str, tuple[str, ...]]:
+        """Where the agent runs: ("", ()) on local (its steps record nothing, so their hashes stay as they
+        were); else the backend and the paths it must show at the same place (repository, worktrees, repos)."""
+        backend = spec.runtime or self.policy.runtime.backend
+        if backend == "local":
+            return "", ()
+        paths = {str(self.root), str(ws.path), *map(str, ws.repos.values()), *map(str, ws.repo_roots.values())}
+        return backend, tuple(sorted(paths))
 
     def shell_step(self, i: int, spec: StepSpec, ctx: dict[str, Any], ticket: str | None,
                    ws: WorkspacePaths | None) -> None:

@@ -59,6 +59,11 @@ def _env(fields: Mapping[str, Any], key: str = "env") -> Mapping[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def _placement(backend: str, mounts: tuple[str, ...]) -> dict[str, Any]:
+    """A session's backend and mounts, recorded only off local (local steps keep their fields and hashes)."""
+    return {"backend": backend, "mounts": list(mounts)} if backend and backend != "local" else {}
+
+
 @dataclass(frozen=True)
 class RepoWorktree:
     path: str
@@ -114,13 +119,15 @@ class SessionStep:
     name: str
     cwd: str
     env: Mapping[str, str] = field(default_factory=dict)
+    backend: str = ""  # the runtime backend; "" for local (a local step records neither field)
+    mounts: tuple[str, ...] = ()  # paths a backend with its own filesystem shows at the same place
 
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> SessionStep:
-        return cls(_text(f, "name"), _text(f, "cwd"), _env(f))
+        return cls(_text(f, "name"), _text(f, "cwd"), _env(f), _text(f, "backend", ""), _texts(f, "mounts"))
 
     def to_fields(self) -> dict[str, Any]:
-        return {"name": self.name, "cwd": self.cwd, "env": dict(self.env)}
+        return {"name": self.name, "cwd": self.cwd, "env": dict(self.env), **_placement(self.backend, self.mounts)}
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,8 @@ class AgentStep:
     timeout_seconds: int = 0
     mcp_config: str | None = None  # where an AI CLI's MCP config (pointing at `metawsm mcp`) is written
     role: str = "worker"  # or "reviewer" (plan `role`, policy close.reviewers): the gate waits for its verdict
+    backend: str = ""  # as SessionStep.backend
+    mounts: tuple[str, ...] = ()  # as SessionStep.mounts
 
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> AgentStep:
@@ -153,14 +162,15 @@ class AgentStep:
                    str(cli) if cli else None, str(mode) if mode else None,
                    str(f.get("permissions") or "workspace"), _texts(f, "writable_dirs"), timeout,
                    str(f["mcp_config"]) if f.get("mcp_config") else None,
-                   "reviewer" if f.get("role") == "reviewer" else "worker")
+                   "reviewer" if f.get("role") == "reviewer" else "worker", _text(f, "backend", ""),
+                   _texts(f, "mounts"))
 
     def to_fields(self) -> dict[str, Any]:
         fields = {"profile": self.profile, "prompt": self.prompt, "command": self.command, "env": dict(self.env),
                   "requires": list(self.requires), "cli": self.cli, "mode": self.mode,
                   "permissions": self.permissions, "writable_dirs": list(self.writable_dirs),
                   "mcp_config": self.mcp_config, "session": self.session, "cwd": self.cwd,
-                  "timeout_seconds": self.timeout_seconds}
+                  "timeout_seconds": self.timeout_seconds, **_placement(self.backend, self.mounts)}
         if self.role == "reviewer":  # only a reviewer carries its role: the others' definition hashes stay
             fields["role"] = self.role
         return fields

@@ -1,4 +1,4 @@
-"""The `Runtime` protocol: where agent sessions live (tmux today; containers and remote hosts later).
+"""The `Runtime` protocol: where agent sessions live (tmux on this machine, tmux in containers, …).
 
 A session is a named, long-lived place running one main command (an agent, or a step) in a working folder
 with an environment. The engine, the health evaluation, the operator, the CLI and the server talk to a
@@ -6,8 +6,8 @@ Runtime only, never to a backend directly; every backend is one module plus one 
 :mod:`metawsm.runtime.registry`.
 
 Sessions belong to one repository: each carries **labels** (``repo``, ``home``, ``run``, ``ticket``,
-``agent``, ``attempt``) recorded in the backend (tmux user options ``@metawsm_<key>``, later container or
-pod labels). A Runtime is opened for one repository (its *scope*): it lists only that repository's
+``agent``, ``attempt``) recorded in the backend (tmux user options ``@metawsm_<key>``, container labels
+``metawsm.<key>``). A Runtime is opened for one repository (its *scope*): it lists only that repository's
 sessions, and refuses to adopt, respawn or kill a session of the same name that belongs to another one.
 """
 
@@ -53,6 +53,8 @@ class SessionSpec:
     window_name: str = "agent"
     labels: Mapping[str, str] = field(default_factory=dict)
     log: str | None = None  # respawn: append what the session shows to this file, from its first byte
+    backend: str = "local"  # the registry name of the backend that holds it
+    mounts: tuple[str, ...] = ()  # paths a backend with its own filesystem must show at the same place
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,13 @@ class SessionState:
     activity: float  # epoch seconds of the last output (0 when unknown)
     command: str = ""  # what runs in it now, as the backend names it
     labels: Mapping[str, str] = field(default_factory=dict)
+    backend: str = "local"  # the registry name of the backend holding it
+    where: str = ""  # where it runs, for people: a tmux socket, a container, a host
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "pid": self.pid, "dead": self.dead, "exit_status": self.exit_status,
-                "activity": self.activity, "command": self.command, "labels": dict(self.labels)}
+                "activity": self.activity, "command": self.command, "labels": dict(self.labels),
+                "backend": self.backend, "where": self.where}
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class RuntimeConfig:
     socket_name: str = "metawsm-{repo}"  # local backend: tmux -L name; '{repo}' becomes the scope id
     scope: str = ""  # short id of the repository (runtime.scope.repo_id)
     home: str = ""  # the repository's root, recorded in each session and named when refusing one
+    settings: object = None  # the backend's own typed settings (e.g. runtime.docker.DockerSettings)
 
 
 class ForeignSession(ExternalError):
@@ -183,4 +189,10 @@ class Runtime(Protocol):
 
     def record_output(self, name: str, path: str | PathLike[str]) -> None:
         """Append everything the session's main command prints from now on to ``path`` (a transcript)."""
+        ...
+
+    def release(self, run: str) -> list[str]:
+        """Remove what the backend made for ``run`` besides its sessions (containers, remote worktrees) once
+        none of that run's sessions is left in it; returns what it removed. Refuses (ExternalError) rather
+        than lose work that exists only there."""
         ...

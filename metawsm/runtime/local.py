@@ -18,9 +18,9 @@ from metawsm.runtime.tmux import Tmux
 from metawsm.runtime.tmux_panes import PaneInfo
 
 
-def _state(pane: PaneInfo) -> SessionState:
+def _state(pane: PaneInfo, where: str = "") -> SessionState:
     return SessionState(pane.session, pane.pane_pid, pane.pane_dead, pane.exit_status, pane.activity,
-                        pane.current_command, pane.labels)
+                        pane.current_command, pane.labels, "local", where)
 
 
 class TmuxRuntime:
@@ -84,7 +84,8 @@ class TmuxRuntime:
         return name in self.sessions()
 
     def sessions(self) -> dict[str, SessionState]:
-        return {name: _state(pane) for name, pane in self.tmux.snapshot().items() if self._mine(pane)}
+        where = self.describe()
+        return {name: _state(pane, where) for name, pane in self.tmux.snapshot().items() if self._mine(pane)}
 
     def capture(self, name: str, lines: int = 200) -> str:
         return self.tmux.capture_pane(name, lines)
@@ -118,3 +119,6 @@ class TmuxRuntime:
     def record_output(self, name: str, path: str | os.PathLike[str]) -> None:
         self._check(SessionSpec(name, ""), self.tmux.snapshot())
         self.tmux.pipe_output(name, path)
+
+    def release(self, run: str) -> list[str]:
+        return []  # sessions are all this backend makes; worktrees are the engine's

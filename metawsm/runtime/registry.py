@@ -21,10 +21,13 @@ BACKENDS: dict[str, Callable[[RuntimeConfig], Runtime]] = {
 }
 
 
+def check_backend(name: str) -> str:
+    """``name`` when it names a backend, else a UsageError listing the known ones."""
+    if name not in BACKENDS:
+        raise UsageError(f"unknown runtime backend {name!r}", hint="known backends: " + ", ".join(sorted(BACKENDS)))
+    return name
+
+
 def open_runtime(config: RuntimeConfig) -> Runtime:
     """The Runtime named by ``config.backend``."""
-    factory = BACKENDS.get(config.backend)
-    if factory is None:
-        raise UsageError(f"unknown runtime backend {config.backend!r}",
-                         hint="known backends: " + ", ".join(sorted(BACKENDS)))
-    return factory(config)
+    return BACKENDS[check_backend(config.backend)](config)

@@ -56,6 +56,13 @@ class StepsMixin:
             )
             return _get(conn, run_id, step_id)
 
+    def session_backends(self) -> list[str]:
+        """The runtime backends other than local that recorded sessions name (steps record a backend only
+        when it is not local), so commands serve those sessions wherever they live."""
+        rows = self.db.read("SELECT DISTINCT json_extract(fields_json, '$.backend') FROM steps"
+                            " WHERE kind IN ('session', 'agent') AND instr(fields_json, '\"backend\"') > 0")
+        return sorted(str(row[0]) for row in rows if row[0])
+
     def get_step(self, run_id: str, step_id: str) -> Step:
         rows = self.db.read("SELECT * FROM steps WHERE run_id = ? AND step_id = ?", (run_id, step_id))
         if not rows:

@@ -111,7 +111,8 @@ class AgentKind:
         try:
             prepare_cli(ref, env)
             spec = SessionSpec(step.session, step.cwd, env, command, labels=labels_for(ref, attempt),
-                               log=transcript(eng, ref, attempt))
+                               log=transcript(eng, ref, attempt), backend=step.backend or "local",
+                               mounts=step.mounts)
             eng.runtime.create(replace(spec, command=None, log=None))  # adopts this repository's session
             pid = eng.runtime.respawn(spec)
             if note_file is not None:
@@ -145,7 +146,8 @@ class AgentKind:
                 command = f"printf '%s\\n' {shlex.quote('metawsm: ' + exc.message)}; exit 1"
             step = ref.typed(AgentStep)
             spec = SessionSpec(step.session, step.cwd, env, command, labels=labels_for(ref, attempt),
-                               log=transcript(eng, ref, attempt))
+                               log=transcript(eng, ref, attempt), backend=step.backend or "local",
+                               mounts=step.mounts)
             launches.append((ref, attempt, spec, note_file))
         try:
             current = eng.sessions(refresh=True)

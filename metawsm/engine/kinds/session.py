@@ -30,7 +30,7 @@ def labels_for(ref: StepRef, attempt: int | None = None) -> dict[str, str]:
 def spec_for(ref: StepRef) -> SessionSpec:
     step = ref.typed(SessionStep)
     return SessionSpec(step.name, step.cwd, session_env(ref, step.env), PLACEHOLDER,
-                       labels=labels_for(ref))
+                       labels=labels_for(ref), backend=step.backend or "local", mounts=step.mounts)
 
 
 class SessionKind(Immediate):
