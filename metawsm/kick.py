@@ -15,8 +15,10 @@ def kick_reconcile(run_id: str) -> None:
     """Only inside that run's session (METAWSM_HOME set, METAWSM_RUN is the run). A failure to start is ignored:
     the signal is recorded, and the next reconcile (any command, the daemon) moves the run on."""
     home = os.environ.get("METAWSM_HOME")
-    if not home or os.environ.get("METAWSM_RUN") != run_id or os.environ.get("METAWSM_SERVER"):
-        return  # through a daemon (METAWSM_SERVER), the daemon reconciles on the signal itself
+    if (not home or os.environ.get("METAWSM_RUN") != run_id or os.environ.get("METAWSM_SERVER")
+            or os.environ.get("METAWSM_KICK") == "0"):
+        return  # through a daemon (METAWSM_SERVER), the daemon reconciles on the signal itself; METAWSM_KICK=0: a
+        # container's agent leaves the run to the reconcile outside (runtime/docker_run.py)
     with contextlib.suppress(OSError):
         subprocess.Popen([sys.executable, "-m", "metawsm", "-C", home, "reconcile", "--run", run_id, "--quiet"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -48,6 +48,7 @@ COMMANDS = (
     "operator",
     "serve",
     "doctor",
+    "image",
     "logs",
     "agent-event",
     # the Go metawsm's verbs (docs/commands.md, "Go metawsm command lines")

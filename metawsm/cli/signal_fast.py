@@ -332,7 +332,7 @@ def _torn_cut(fd: int, size: int) -> int:
 
 def kick_reconcile(home: str, run_id: str) -> None:
     """As metawsm.kick.kick_reconcile, with posix_spawn (no subprocess import)."""
-    if os.environ.get("METAWSM_RUN") != run_id:
+    if os.environ.get("METAWSM_RUN") != run_id or os.environ.get("METAWSM_KICK") == "0":
         return
     null = os.devnull
     try:

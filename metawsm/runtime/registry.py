@@ -1,5 +1,5 @@
-"""Runtime backends by name. `local` (the default) runs sessions in tmux on this machine; a new backend
-(docker, ssh, swarm, kubernetes) is one module and one line here."""
+"""Runtime backends by name. `local` (the default) runs sessions in tmux on this machine, `docker` in tmux inside
+containers; a new backend (ssh, swarm, kubernetes) is one module and one line here."""
 
 from __future__ import annotations
 
@@ -15,9 +15,16 @@ def _local(config: RuntimeConfig) -> Runtime:
     return TmuxRuntime(config)
 
 
+def _docker(config: RuntimeConfig) -> Runtime:
+    from metawsm.runtime.docker import DockerRuntime
+
+    return DockerRuntime(config)
+
+
 BACKENDS: dict[str, Callable[[RuntimeConfig], Runtime]] = {
     "local": _local,
     "tmux": _local,
+    "docker": _docker,
 }
 
 

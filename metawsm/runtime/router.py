@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from metawsm.runtime.base import Runtime, RuntimeConfig, SessionInfo, SessionSpec, SessionState
+from metawsm.runtime.base import Runtime, RuntimeConfig, Screen, SessionInfo, SessionSpec, SessionState
 from metawsm.runtime.registry import check_backend, open_runtime
 
 
@@ -117,8 +117,14 @@ class RoutedRuntime:
             result.update(self.backend_runtime(backend).capture_many(group, lines))
         return result
 
+    def screen(self, name: str, *, ansi: bool = True) -> Screen:
+        return self._for_name(name).screen(name, ansi=ansi)
+
     def send(self, name: str, text: str, *, enter: bool = True) -> None:
         self._for_name(name).send(name, text, enter=enter)
+
+    def paste(self, name: str, text: str, *, enter: bool = True) -> None:
+        self._for_name(name).paste(name, text, enter=enter)
 
     def kill(self, name: str) -> bool:
         return self._for_name(name).kill(name)

@@ -83,6 +83,14 @@ class Tmux:
                 + "\n".join("  " + line for line in result.stderr[-10:]))
         return code, list(result.stdout), list(result.stderr)
 
+    def session_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """The environment a session gets for ``env`` (tmux_args.agent_env: passed variables, PATH)."""
+        return agent_env(env)
+
+    def window_command(self, command: str | None, env: Mapping[str, str]) -> list[str]:
+        """The argv of a window running ``command`` (tmux_args.command_args)."""
+        return _command_args(command, self.tmux_bin, env)
+
     def _query(self, *args: str) -> list[str] | None:
         """Run a read-only command; None when no server is running on the socket."""
         code, out, err = self._cmd(*args, check=False)
@@ -96,10 +104,10 @@ class Tmux:
         """One chained invocation: the session, remain-on-exit, and its labels (so a session is never seen
         without the labels that say whose it is)."""
         check_session_name(spec.name)
-        env = agent_env(spec.env)
+        env = self.session_env(spec.env)
         return [
             "new-session", "-d", "-s", _arg(spec.name), "-n", _arg(spec.window_name), "-c", _arg(spec.cwd),
-            *_env_args(env, spec.command), "-P", "-F", fmt, *_command_args(spec.command, self.tmux_bin, env),
+            *_env_args(env, spec.command), "-P", "-F", fmt, *self.window_command(spec.command, env),
             ";", "set-option", "-w", "-t", _arg(f"={spec.name}:^"), "remain-on-exit", "on",
             *label_args(spec.name, check_labels(spec.labels)),
         ]
@@ -194,13 +202,13 @@ class Tmux:
         opened in the same invocation, before tmux reads anything the new command prints."""
         check_session_name(name)
         target = _arg(f"={name}:^")
-        full = agent_env(env)
+        full = self.session_env(env)
         return [
             *label_args(name, check_labels(labels))[1:], *([";"] if labels else []),
             "set-option", "-w", "-t", target, "remain-on-exit", "on", ";",
             "set-option", "-p", "-u", "-t", target, _EXIT_OPTION, ";",
             "respawn-pane", "-k", "-t", target, "-c", _arg(os.fspath(cwd)), *_env_args(full, command),
-            *_command_args(command, self.tmux_bin, full), ";",
+            *self.window_command(command, full), ";",
             *(["pipe-pane", "-t", target, _arg(f"exec cat >> {shlex.quote(log)}"), ";"] if log else []),
             "display-message", "-p", "-t", target, "#{pane_pid}",
         ]
@@ -235,6 +243,12 @@ class Tmux:
         if args:
             self._cmd(*args)
 
+    def load_buffer(self, buffer: str, text: str) -> None:
+        """Put ``text`` in paste buffer ``buffer`` (read from stdin: no command-line limit)."""
+        from metawsm.runtime import proc
+
+        proc.run([self.tmux_bin, "-L", self.socket_name, "load-buffer", "-b", buffer, "-"], input=text, timeout=15)
+
     def pipe_output(self, name: str, path: str | os.PathLike[str]) -> None:
         """Append what the session's first window prints from now on to ``path`` (keeps an existing pipe)."""
         self._cmd("pipe-pane", "-o", "-t", _arg(f"={name}:^"), f"cat >> {shlex.quote(os.fspath(path))}")
@@ -252,11 +266,11 @@ class Tmux:
         _, out, _ = self._cmd("new-window", "-d", "-t", _arg(f"={session}:"), "-n", _arg(name),
                               "-P", "-F", "#{window_id}", "/bin/sh", "-c", "exec sleep 86400")
         window_id = out[0].strip()
-        full = agent_env(env)
+        full = self.session_env(env)
         _, out, _ = self._cmd(
             "set-option", "-w", "-t", window_id, "remain-on-exit", "on", ";",
             "respawn-pane", "-k", "-t", window_id, "-c", _arg(os.fspath(cwd)), *_env_args(full, command),
-            *_command_args(command, self.tmux_bin, full), ";", "display-message", "-p", "-t", window_id, "#{pane_pid}",
+            *self.window_command(command, full), ";", "display-message", "-p", "-t", window_id, "#{pane_pid}",
         )
         return WindowInfo(session, name, window_id, _int(out[-1]) if out else None)
 

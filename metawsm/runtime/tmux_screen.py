@@ -10,7 +10,6 @@ import itertools
 import os
 
 from metawsm.errors import ExternalError, UsageError
-from metawsm.runtime import proc
 from metawsm.runtime.base import Screen
 from metawsm.runtime.tmux import Tmux
 from metawsm.runtime.tmux_args import arg, check_session_name
@@ -47,7 +46,7 @@ def paste(tmux: Tmux, name: str, text: str, *, enter: bool = True) -> None:
     target = arg(f"={name}:^")
     if text:
         buffer = f"metawsm-paste-{os.getpid()}-{next(_buffers)}"
-        proc.run([tmux.tmux_bin, "-L", tmux.socket_name, "load-buffer", "-b", buffer, "-"], input=text, timeout=15)
+        tmux.load_buffer(buffer, text)
         args = ["paste-buffer", "-p", "-d", "-b", buffer, "-t", target]
         if enter:
             args += [";", "send-keys", "-t", target, "Enter"]

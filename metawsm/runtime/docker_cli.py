@@ -1,0 +1,93 @@
+"""The docker command-line client as metawsm uses it: one daemon (``docker -H``), containers found by their
+``metawsm.*`` labels, and tmux run inside a container through ``docker exec``."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from metawsm.errors import ExternalError
+from metawsm.runtime import envpass, proc
+from metawsm.runtime.tmux import Tmux
+from metawsm.runtime.tmux_args import command_args
+
+LABEL = "metawsm."  # a container label `metawsm.repo` is the session label `repo`
+TIMEOUT = 120.0  # seconds for one docker command (a `docker run` on a loaded machine takes a few)
+SOCKET = "metawsm"  # the tmux socket name inside every container
+_FIELDS = ("repo", "home", "run", "ticket", "agent")
+_FORMAT = "\t".join(["{{.Names}}", "{{.State}}", *(f'{{{{.Label "{LABEL}{k}"}}}}' for k in _FIELDS)])
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    running: bool
+    labels: Mapping[str, str]
+
+
+class DockerCli:
+    """``docker [-H host] …`` with a timeout, its failures as ExternalError naming the command."""
+
+    def __init__(self, cli: str = "docker", host: str = "") -> None:
+        self.cli, self.host = cli, host
+        self.base = [cli, *(["-H", host] if host else [])]
+
+    def describe(self) -> str:
+        return f"docker -H {self.host}" if self.host else "docker"
+
+    def run(self, *args: str, check: bool = True, timeout: float = TIMEOUT,
+            env: Mapping[str, str] | None = None) -> proc.Completed:
+        return proc.run([*self.base, *args], check=check, timeout=timeout, env=env)
+
+    def containers(self, repo: str, **labels: str) -> dict[str, Container]:
+        """This repository's containers (running or not) carrying ``labels``, by name, from ONE query."""
+        filters = [f"--filter=label={LABEL}{k}={v}" for k, v in {"repo": repo, **labels}.items()]
+        out = self.run("ps", "-a", "--no-trunc", *filters, "--format", _FORMAT).stdout
+        found = {}
+        for line in out.splitlines():
+            parts = line.split("\t")
+            if len(parts) != 2 + len(_FIELDS):
+                continue
+            name, state = parts[0], parts[1]
+            found[name] = Container(name, state == "running",
+                                    {k: v for k, v in zip(_FIELDS, parts[2:], strict=True) if v})
+        return found
+
+    def remove(self, names: Sequence[str]) -> None:
+        """Remove containers (killing what runs in them); a container already gone is no error."""
+        if names:
+            result = self.run("rm", "-f", *names, check=False)
+            if result.code != 0 and "No such container" not in result.stderr:
+                raise ExternalError(f"cannot remove containers {', '.join(names)}: {proc.tail(result.stderr)}")
+
+
+class ContainerTmux(Tmux):
+    """The tmux server inside one container (``docker exec C tmux -L metawsm …``).
+
+    Sessions get only the variables metawsm sets (METAWSM_*, the agent's own); credentials and PATH come from
+    the container's environment, fixed when it was created, so no secret is ever on a command line."""
+
+    def __init__(self, docker: DockerCli, container: str) -> None:
+        super().__init__(SOCKET)
+        self.tmux_bin = "tmux"
+        self.docker, self.container = docker, container
+
+    def _cmd(self, *args: str, check: bool = True) -> tuple[int, list[str], list[str]]:
+        result = self.docker.run("exec", self.container, "tmux", "-L", self.socket_name, *args, check=False)
+        out, err = result.stdout.splitlines(), result.stderr.splitlines()
+        if check and result.code != 0:
+            raise ExternalError(
+                f"tmux in container {self.container} failed with exit code {result.code}: "
+                f"tmux {shlex.join(args)}\n" + "\n".join("  " + line for line in err[-10:]))
+        return result.code, out, err
+
+    def load_buffer(self, buffer: str, text: str) -> None:
+        proc.run([*self.docker.base, "exec", "-i", self.container, "tmux", "-L", self.socket_name, "load-buffer",
+                  "-b", buffer, "-"], input=text, timeout=15)
+
+    def session_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        return {k: v for k, v in env.items() if k != "PATH" and not k.startswith(envpass.PASS_PREFIXES)}
+
+    def window_command(self, command: str | None, env: Mapping[str, str]) -> list[str]:
+        return command_args(command, self.tmux_bin, None)

@@ -1,0 +1,116 @@
+"""The `docker run` command line of an agent container: labels, user, limits, network, mounts, environment.
+
+Mounts: the paths the session's spec names (repository, worktrees) read-write at their own absolute paths;
+with ``mount_metawsm``, the Python environment running metawsm (and its interpreter's prefix, and the source
+of an editable install) read-only at their own paths, its bin first on PATH. Environment: PATH, HOME, TERM,
+METAWSM_KICK=0 (an agent's signal does not start a reconcile inside the container: the daemon, the
+operator or `apply --wait` outside move the run on), the git identity of the repository, and the names in
+``env`` — passed as ``-e NAME`` so docker reads each value from metawsm's own environment.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from metawsm.errors import ExternalError
+from metawsm.runtime import proc
+from metawsm.runtime.base import SessionSpec
+
+STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_SYSTEM_PREFIXES = ("/", "/usr")  # never mounted over the image's own
+_IDENTITY = (("GIT_AUTHOR_NAME", "user.name"), ("GIT_AUTHOR_EMAIL", "user.email"),
+             ("GIT_COMMITTER_NAME", "user.name"), ("GIT_COMMITTER_EMAIL", "user.email"))
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """`runtime.docker` of the policy (config.models.DockerRuntimePolicy has the same fields)."""
+
+    image: str = "metawsm-base:latest"
+    per: str = "ticket"
+    host: str = ""
+    cli: str = "docker"
+    cpus: float = 0
+    memory: str = ""
+    pids: int = 0
+    network: str = "bridge"
+    env: tuple[str, ...] = ()
+    user: str = ""
+    mount_metawsm: bool = True
+
+
+def metawsm_paths() -> list[str]:
+    """What the running metawsm needs, read-only: its environment, the interpreter's prefix (unless it is the
+    system's own), and the source folder of an editable install."""
+    import metawsm
+
+    paths = [sys.prefix]
+    if sys.base_prefix != sys.prefix and sys.base_prefix not in _SYSTEM_PREFIXES:
+        paths.append(sys.base_prefix)
+    source = str(Path(metawsm.__file__).resolve().parent.parent)
+    if not any(source == p or source.startswith(p.rstrip("/") + "/") for p in paths):
+        paths.append(source)
+    return paths
+
+
+def _bind(path: str, *, readonly: bool = False) -> list[str]:
+    if "," in path or "=" in path or not Path(path).is_absolute():
+        raise ExternalError(f"cannot mount {path!r} into a container: an absolute path without ',' or '=' is needed")
+    return ["--mount", f"type=bind,source={path},target={path}" + (",readonly" if readonly else "")]
+
+
+def _within(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def identity(home: str) -> dict[str, str]:
+    """The git identity commits inside the container get: GIT_AUTHOR_*/GIT_COMMITTER_* as set here, else the
+    repository's user.name / user.email."""
+    found: dict[str, str] = {}
+    config: dict[str, str] = {}
+    for variable, key in _IDENTITY:
+        if os.environ.get(variable):
+            found[variable] = os.environ[variable]
+            continue
+        if key not in config and home:
+            got = proc.run(["git", "-C", home, "config", "--get", key], check=False, timeout=30)
+            config[key] = got.stdout.strip() if got.ok else ""
+        if config.get(key):
+            found[variable] = config[key]
+    return found
+
+
+def run_args(settings: DockerSettings, name: str, labels: dict[str, str], spec: SessionSpec,
+             home: str = "") -> list[str]:
+    """The arguments of `docker run` (after the client and its -H) starting container ``name`` for ``spec``."""
+    argv = ["run", "-d", "--init", "--name", name]
+    for key, value in sorted(labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    argv += ["--user", settings.user or f"{os.getuid()}:{os.getgid()}", "--network", settings.network]
+    if settings.cpus:
+        argv += ["--cpus", f"{settings.cpus:g}"]
+    if settings.memory:
+        argv += ["--memory", settings.memory]
+    if settings.pids:
+        argv += ["--pids-limit", str(settings.pids)]
+    writable = sorted(set(spec.mounts or (spec.cwd, *([home] if home else []))))
+    for path in writable:
+        argv += _bind(path)
+    path = STANDARD_PATH
+    if settings.mount_metawsm:
+        for extra in metawsm_paths():
+            if not _within(extra, writable):
+                argv += _bind(extra, readonly=True)
+        path = f"{Path(sys.prefix) / 'bin'}:{STANDARD_PATH}"
+    # LANG: tmux in the C locale prints a tab in a format as "_" (the pane listing is tab-separated)
+    env = {"PATH": path, "HOME": "/tmp", "TERM": "xterm-256color", "LANG": "C.UTF-8", "METAWSM_KICK": "0",
+           **identity(home)}
+    for key, value in env.items():
+        argv += ["-e", f"{key}={value}"]
+    for secret in settings.env:
+        if secret in os.environ:
+            argv += ["-e", secret]  # by name: docker reads the value from its own environment
+    return [*argv, "-w", spec.cwd, settings.image, "sleep", "infinity"]
