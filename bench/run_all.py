@@ -190,6 +190,13 @@ ROWS = [
         "% of a core", "≤ 10 %", at_most(10), "with its tmux clients", "cpu.with_tmux_clients_percent"),
     Row("tui", "… frame time p95 (new data → painted frame)", "frames.frame_ms.p95", "ms", "≤ 50 ms", at_most(50),
         "UI thread CPU p95", "frames.frame_cpu_ms.p95"),
+    Row("backends", "apply → agents running, what docker adds over local (20 agents; --quick 4)", "docker_added_s", "s",
+        "≤ 1.5x the raw floor", at_most(1.5, "docker_added_vs_floor"),
+        "`docker run` + `docker exec tmux new-session`, 8 at once", "floor.parallel_8_s", "docker_added_vs_floor"),
+    Row("backends", "… apply → agents running on local", "local.apply_to_running_s", "s", "(reported)",
+        lambda v, d: None, "on docker", "docker.apply_to_running_s"),
+    Row("backends", "memory per agent on docker (container cgroup)", "docker.memory_per_agent_mib", "MiB",
+        "(reported)", lambda v, d: None, "local: tmux server + panes RSS per agent", "local.memory_per_agent_mib"),
     Row("server", "RSS after 20,000 events streamed", "rss.rss_mb_after_20000", "MB", "no growth",
         lambda v, d: None, "RSS after 10,000", "rss.rss_mb_after_10000"),
     Row("screens", "daemon CPU, 10 Chromium pages watching one live screen", "daemon_cpu_watching.percent_of_one_core",
@@ -237,8 +244,9 @@ def table(results: dict[str, dict[str, Any] | None]) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for row in ROWS:
         data = results.get(row.bench)
-        if data is None:
-            lines.append(f"| {row.bench} | {row.figure} | not measured | {row.target} | | | |")
+        if data is None or data.get("skipped"):
+            why = f"skipped: {data['skipped']}" if data else "not measured"
+            lines.append(f"| {row.bench} | {row.figure} | {why} | {row.target} | | | |")
             continue
         value = get(data, row.value)
         peer = get(data, row.peer_value) if row.peer_value else None
@@ -285,9 +293,11 @@ def bench_names(only: list[str] | None) -> list[str]:
 
 
 def missing_figures(results: dict[str, dict[str, Any] | None]) -> list[str]:
-    """`bench: figure` of every table row whose bench ran but whose figure is absent."""
+    """`bench: figure` of every table row whose bench ran but whose figure is absent (a bench that reported
+    {"skipped": reason} — it needs something this machine lacks — has none missing)."""
     return [f"{row.bench}: {row.value}" for row in ROWS
-            if results.get(row.bench) is not None and get(results[row.bench] or {}, row.value) is None]
+            if results.get(row.bench) is not None and not (results[row.bench] or {}).get("skipped")
+            and get(results[row.bench] or {}, row.value) is None]
 
 
 def main() -> int:
@@ -335,8 +345,9 @@ def main() -> int:
         results[name] = data
         if error:
             errors[name] = error
+        skipped = f" — skipped: {data['skipped']}" if data and data.get("skipped") else ""
         notes.append(f"- `{name}`: {elapsed:.0f} s, load average before {before}, after {load()}"
-                     + (f" — **{error}**" if error else ""))
+                     + (f" — **{error}**" if error else "") + skipped)
         sys.stderr.write(f"{name}: {elapsed:.0f}s {error}\n")
     missing = missing_figures({n: results.get(n) for n in names})
     if missing:
