@@ -23,6 +23,10 @@ tickets/<ID>.changelog.md. A crash at any instant is finished or rolled back by 
 ticket's sessions, worktree and branch are removed (a failure there is a warning). One close at a time
 per repository. --dry-run shows what would happen and changes nothing at all.
 
+With policy close.mode push, close pushes the ticket branches instead (`metawsm push`: the gate, then git
+push to close.remote); with close.mode pr it also opens their pull requests with gh (`metawsm pr`,
+idempotent). Nothing is merged locally then, and the ticket stays `ready`.
+
 exit codes: 0 every selected ticket closed (or nothing was ready), 1 a ticket could not be closed
 (conflict, dirty base checkout, abandoned ticket, no such ticket or run), 3 a gate refused (and nothing
 else failed)"""
@@ -41,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from metawsm.errors import EXIT_ERROR, MetawsmError
 
     eng, runs = engine_and_runs(args) if args.ticket is None else engine_and_runs(args, active_only=False)
+    mode = eng.policy.close.mode
+    if mode != "merge":  # policy close.mode push|pr: close ends a ticket by pushing it (or opening its PR)
+        eng.close()
+        return _publish(args, mode)
     try:
         todo, waiting = select(eng, runs, args.ticket)
         if args.ticket is not None and len(todo) == 1:  # one ticket: its error is the command's error
@@ -78,3 +86,15 @@ def run(args: argparse.Namespace) -> int:
     if failures:
         return EXIT_ERROR if any(f["exit_code"] != 3 for f in failures) else 3
     return 0
+
+
+def _publish(args: argparse.Namespace, mode: str) -> int:
+    """close.mode push|pr: the same as `metawsm push` / `metawsm pr` on the selected tickets."""
+    args.remote, args.draft = None, False
+    if mode == "push" or args.dry_run:  # a pr dry run: the gate and what would be pushed
+        from metawsm.cli.push import run as push_run
+
+        return push_run(args)
+    from metawsm.cli.pr import run as pr_run
+
+    return pr_run(args)

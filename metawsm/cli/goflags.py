@@ -57,7 +57,7 @@ def add_aliases(parser: argparse.ArgumentParser) -> None:
 
 
 # cli/retired.py: verbs whose arguments are not parsed (they only say what replaces them)
-RETIRED = ("bootstrap", "docs", "auth", "review", "pr")
+RETIRED = ("bootstrap", "docs", "auth", "review")
 
 
 def rewrite(argv: list[str]) -> list[str]:

@@ -114,7 +114,9 @@ def follow(args: argparse.Namespace, eng: Any, run_ids: Sequence[str], *, timeou
             statuses = {}
             for rid in run_ids:
                 result = reconcile(eng, rid, max_parallel=max_parallel)
-                statuses[rid] = result.status
+                # busy: another process holds the run (its pass, or a review round it is starting); the status
+                # read meanwhile may be one that process is about to leave, so it never ends the wait
+                statuses[rid] = "busy" if result.busy else result.status
                 seen[rid] = _transitions(out, eng, rid, seen[rid], live_view)
                 for q in questions(eng, rid):
                     key = f"{q['thread_id']}:{q['question']}"

@@ -62,13 +62,14 @@ COMMANDS = (
     "auth",
     "review",
     "iterate",
+    "push",
     "pr",
     "tui",
 )
 # Verbs whose module is not named after them.
 MODULES = {"agent-event": "agent_event",
            "policy-init": "policy_init", "import-go": "import_go", "bootstrap": "retired", "docs": "retired",
-           "auth": "retired", "review": "retired", "pr": "retired"}
+           "auth": "retired", "review": "retired"}
 
 DESCRIPTION = """\
 Run coding agents across tickets and git worktrees, declaratively.

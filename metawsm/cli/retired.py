@@ -1,5 +1,5 @@
-"""Go metawsm verbs that only made sense with its external tools (docmgr, gh), and those this metawsm
-does not have yet (pr): each answers with what replaces it here, exit 2 — never
+"""Go metawsm verbs that only made sense with its external tools (docmgr, gh), and any this metawsm does not
+have yet (NOT_YET, empty since `pr` exists): each answers with what replaces it here, exit 2 — never
 argparse's "invalid choice"."""
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ REPLACED = {
              "tickets are YAML files in tickets/ (`metawsm validate`), questions and answers live in the forum "
              "(`metawsm forum list`), and each closed ticket gets tickets/ID.changelog.md"),
     "auth": ("`auth check` (the gh login and git push readiness of the Go metawsm's commit/pr automation)",
-             "this metawsm opens no pull requests through gh; `metawsm gate --ticket ID` checks what closing "
-             "a ticket needs, and `metawsm close` merges locally"),
+             "`metawsm pr` opens pull requests through gh (it refuses clearly when gh is missing); `metawsm "
+             "gate --ticket ID` checks what closing a ticket needs"),
     "review": ("`review sync` (GitHub pull-request review comments fed back to agents)",
                "answer agents in the forum (`metawsm forum answer THREAD_ID`), or restart an agent with new "
                "instructions (`metawsm restart --agent NAME`)"),
 }
-NOT_YET = {
-    "pr": ("pull requests (`pr`)", "push the ticket branch yourself after `metawsm gate --ticket ID` passes, or "
-                                    "merge locally with `metawsm close`"),
-}
+NOT_YET: dict[str, tuple[str, str]] = {}
 
 
 def add_named_parser(subparsers: Any, name: str) -> None:

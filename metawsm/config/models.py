@@ -160,6 +160,8 @@ class ClosePolicy:
     delete_branch: bool
     manual_validation: ManualValidation = ManualValidation()
     reviewers: tuple[str, ...] = ()  # plan agents that review, as if they had `role: reviewer`
+    mode: str = "merge"  # what `close` does: merge | push | pr
+    remote: str = "origin"  # where push, pr and close.mode push|pr send ticket branches
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metawsm.engine.kinds.agent_inputs import agent_round, feedback_dir
+from metawsm.engine.locking import try_operation
 from metawsm.engine.reconcile import ReconcileResult, StepEvent, reconcile
 from metawsm.errors import MetawsmError
 
@@ -30,14 +31,19 @@ log = logging.getLogger(__name__)
 
 
 def reconcile_and_iterate(eng: Engine, run_id: str, *, max_parallel: int | None = None) -> ReconcileResult:
-    """One reconcile pass, then `auto_iterate` (its rounds reported as `iterate` events of `gate:T`)."""
-    result = reconcile(eng, run_id, max_parallel=max_parallel)
-    if result.busy:
-        return result
-    for it in auto_iterate(eng, run_id):
-        result.events.append(StepEvent(f"gate:{it.ticket}", "iterate", f"review round {it.round} started with "
-                                       "the reviewer's note as feedback (review.auto_iterate)"))
-        result.status = it.status or result.status
+    """One reconcile pass, then `auto_iterate` (its rounds reported as `iterate` events of `gate:T`), both under
+    the run's lease: another process's pass never sees the refused gate of a round this one is starting (and
+    stops waiting on a run that is about to run again)."""
+    with try_operation(eng, run_id, "reconcile") as held:
+        if not held:
+            return ReconcileResult(run_id, eng.store.get_run(run_id).status, busy=True)
+        result = reconcile(eng, run_id, max_parallel=max_parallel)
+        started = auto_iterate(eng, run_id)
+        for it in started:
+            result.events.append(StepEvent(f"gate:{it.ticket}", "iterate", f"review round {it.round} started "
+                                           "with the reviewer's note as feedback (review.auto_iterate)"))
+        if started:
+            result.status = eng.store.get_run(run_id).status
     return result
 
 

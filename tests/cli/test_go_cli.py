@@ -116,7 +116,6 @@ def test_go_forum_command_lines(proj: Path, cli: Any) -> None:
     (["docs", "--refresh"], "tickets/"),
     (["auth", "check"], "metawsm gate"),
     (["review", "sync", "--run-id", "r"], "forum answer"),
-    (["pr", "--run-id", "r", "--title", "t"], "metawsm close"),
 ])
 def test_retired_go_verbs_say_what_replaces_them(proj: Path, cli: Any, argv: list[str], names: str) -> None:
     r = cli(*argv, cwd=proj)

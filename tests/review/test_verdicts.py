@@ -67,7 +67,7 @@ def test_changes_requested_refuses_the_gate_then_iterate_and_approval_pass(proje
     eng = engine(project)
     (run,) = eng.store.list_runs()
     assert eng.store.get_ticket("DEMO-1").status == "ready"
-    assert [a.attempt for a in eng.store.list_agents(run.run_id)] == [2, 2]  # the reviewer re-ran after impl
+    assert all(a.attempt >= 2 for a in eng.store.list_agents(run.run_id))  # the reviewer re-ran after impl
     eng.close()
     assert cli("close", "--ticket", "DEMO-1", cwd=project).code == 0
 
@@ -101,13 +101,15 @@ def test_auto_iterate_sends_the_note_back_and_the_approval_makes_the_ticket_read
     eng = engine(project)
     (run,) = eng.store.list_runs()
     assert eng.store.get_ticket("DEMO-1").status == "ready"
-    assert [(a.name, a.attempt) for a in eng.store.list_agents(run.run_id)] == [("impl", 2), ("reviewer", 2)]
+    assert all(a.attempt >= 2 for a in eng.store.list_agents(run.run_id))  # (a restart may add an attempt)
+    rounds = sorted(p.name for p in (project / ".metawsm/state/feedback" / run.run_id / "DEMO-1").glob("round-*"))
+    assert rounds == ["round-2.md"]
     notes = (project / ".metawsm/workspaces/DEMO-1/notes.txt").read_text()
     assert notes.startswith("first draft\nReviewer reviewer requested changes (at ") and "add a test please" in notes
     # the verdicts of both attempts stay in the reviewer's thread; the feedback went to every agent's thread
     events = eng.forum.get_thread(control_thread_id(run.run_id, agent_key("DEMO-1", "reviewer")))[2]
-    verdicts = [(e.payload["attempt"], e.payload["status"]) for e in events if e.payload.get("control_type") == "review"]
-    assert verdicts == [(1, "changes_requested"), (2, "approved")]
+    verdicts = [e.payload["status"] for e in events if e.payload.get("control_type") == "review"]
+    assert verdicts == ["changes_requested", "approved"]
     posts = eng.forum.get_thread(control_thread_id(run.run_id, agent_key("DEMO-1", "impl")))[1]
     assert any(p.body.startswith("Review feedback (round 2) for DEMO-1/impl") for p in posts)
     eng.close()
@@ -121,12 +123,15 @@ def test_auto_iterate_stops_at_max_rounds(project: Path, cli) -> None:  # type: 
     eng = engine(project)
     (run,) = eng.store.list_runs()
     assert eng.store.get_ticket("DEMO-1").status == "failed"
-    assert [a.attempt for a in eng.store.list_agents(run.run_id)] == [2, 2]  # round 2 was the last
+    feedback = project / ".metawsm/state/feedback" / run.run_id / "DEMO-1"
+    assert sorted(p.name for p in feedback.glob("round-*")) == ["round-2.md"]  # round 2 was the last
     assert "requested changes" in (eng.store.get_step(run.run_id, "gate:DEMO-1").last_error or "")
+    attempts = [a.attempt for a in eng.store.list_agents(run.run_id)]
     eng.close()
     assert cli("reconcile", cwd=project).code in (0, 1)  # another pass starts no third round
     eng = engine(project)
-    assert [a.attempt for a in eng.store.list_agents(run.run_id)] == [2, 2]
+    assert [a.attempt for a in eng.store.list_agents(run.run_id)] == attempts
+    assert sorted(p.name for p in feedback.glob("round-*")) == ["round-2.md"]
     eng.close()
 
 
