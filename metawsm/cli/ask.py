@@ -67,6 +67,7 @@ def _waiting(args: argparse.Namespace, thread_id: str, question: str) -> None:
     home = os.environ.get("METAWSM_HOME", "").strip()
     where = f"-C {shlex.quote(home)} " if home else ""
     remote = server_url(args)
+    ui: str | None
     if remote:
         where, ui = f"--server {shlex.quote(remote)} ", remote.rstrip("/")
     else:

@@ -78,6 +78,13 @@ def signed_in(browser: Any, base: str, errors: list[str], width: int = 1280) -> 
     return page
 
 
+def watched(base: str) -> int:
+    """How many sessions the daemon captures for watching clients now (health's stream figures)."""
+    req = urllib.request.Request(f"{base}/api/v1/health", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return int(json.loads(resp.read())["stream"]["screens_watched"])
+
+
 def screen(page: Any, agent: str) -> Any:
     return page.locator(f".screen-card[data-screen-agent='{agent}'] pre.screen")
 
@@ -86,11 +93,21 @@ def test_live_screen_escaped_send_box_and_notifications(live: Live, browser: Any
     errors: list[str] = []
     page = signed_in(browser, live.base, errors)
     try:
+        page.set_viewport_size({"width": 1280, "height": 300})  # the screens start below the fold
         page.goto(f"{live.base}/runs/{live.run_id}")
         page.evaluate("window.__sameDocument = true")
+        expect(page.locator("#live-status")).to_have_text("live")
+        assert watched(live.base) == 0  # a screen nobody sees is not captured
         tty = screen(page, "tty")
-        tty.scroll_into_view_if_needed()  # a screen is watched while it is on screen
+        tty.scroll_into_view_if_needed()  # a screen is watched while it is on screen ...
         expect(tty).to_contain_text(EVIL)  # the agent's output, as text
+        wait_for(lambda: watched(live.base) == 2, what="both agents' cards (side by side in the grid) watched")
+        page.evaluate("Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});"
+                      "document.dispatchEvent(new Event('visibilitychange'))")
+        wait_for(lambda: watched(live.base) == 0, what="no screen watched while the tab is hidden")  # ... and visible
+        page.evaluate("delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange'))")
+        wait_for(lambda: watched(live.base) == 2, what="the screens watched again")
+        page.set_viewport_size({"width": 1280, "height": 800})
         assert page.locator("pre.screen img").count() == 0 and page.evaluate("window.__pwned") is None
         expect(tty.locator("span", has_text="red")).to_have_attribute("style", "color:#cd3131")
 
