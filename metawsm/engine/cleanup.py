@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from metawsm.engine.agentmoves import move
 from metawsm.engine.apply import stop_step
-from metawsm.engine.kinds.agent import move
 from metawsm.engine.lifecycle import LIVE_AGENT, ActionResult, _sessions
 from metawsm.engine.locking import locked
 from metawsm.errors import MetawsmError

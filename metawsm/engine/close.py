@@ -216,7 +216,7 @@ def _tidy(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, result: CloseRe
     """After the merge: stop the ticket's agents and sessions, remove its worktrees and branch. A failure here
     is a warning — the merge happened and stays recorded. `merged_tips`: {repo: ticket commit} this close merged
     (a branch still there is deleted without asking git again whether its base contains it)."""
-    from metawsm.engine.kinds.agent import move
+    from metawsm.engine.agentmoves import move
 
     for agent in eng.store.list_agents(run.run_id):
         if agent.ticket != ticket:

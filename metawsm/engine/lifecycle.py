@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from metawsm.engine.agentmoves import move
 from metawsm.engine.apply import reset_step, stop_step
-from metawsm.engine.kinds.agent import move
 from metawsm.engine.kinds.agent_inputs import restart_note_path
 from metawsm.engine.locking import locked
 from metawsm.errors import MetawsmError, NotFoundError, UsageError

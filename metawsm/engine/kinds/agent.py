@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from metawsm.agents import failures, launch, usagerec
 from metawsm.agents.transcripts import transcript_path
+from metawsm.engine.agentmoves import move
 from metawsm.engine.kinds.agent_inputs import launch_inputs
 from metawsm.engine.kinds.base import Outcome, StepRef, session_env
 from metawsm.engine.kinds.session import labels_for
 from metawsm.errors import MetawsmError
 from metawsm.plan.steps import AgentStep
 from metawsm.runtime.base import SessionSpec
-from metawsm.state.machines import can_transition
 
 log = logging.getLogger(__name__)
 FATAL_CHECK_SECONDS = 3.0
@@ -90,15 +90,6 @@ def usage_ended(eng: Engine, ref: StepRef, attempt: int) -> None:
     if step.cli and attempt >= 1:
         env = launch.session_env(agent_env(eng, ref, attempt))
         usagerec.refresh(eng.store, env, ref.run_id, ref.ticket, ref.agent, attempt, ended_at=time.time())
-
-
-def move(eng: Engine, agent: Agent, *states: str, reason: str) -> None:
-    """Walk the agent through `states` where the machine allows it (skipping impossible hops)."""
-    current = agent.status
-    for state in states:
-        if current != state and can_transition("agent", current, state):
-            eng.store.transition_agent(agent.run_id, agent.ticket, agent.name, state, reason)
-            current = state
 
 
 class AgentKind:
