@@ -210,7 +210,8 @@ class _Planner:
         needs = [f"session:{t}:{a}", *(f"agent:{t}:{n}" for n in spec.needs)]  # agents it waits for
         self.drafts.append(Draft(f"agent:{t}:{a}", t, a, needs, AgentStep(
             session=session, cwd=cwd, command=command or "", profile=spec.profile, prompt=prompt,
-            env=dict(sorted({**profile_env, **env}.items())), requires=tuple(profile.requires), cli=profile.cli,
+            env={k: v or "" for k, v in sorted({**profile_env, **env}.items())},  # (None: an error, raised below)
+            requires=tuple(profile.requires), cli=profile.cli,
             mode=mode, permissions=permissions, writable_dirs=tuple(writable) if profile.cli else (),
             timeout_seconds=spec.timeout_seconds, mcp_config=mcp_config if profile.cli else None,
             role="reviewer" if spec.role == "reviewer" or a in self.policy.close.reviewers else "worker",
