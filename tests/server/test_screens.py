@@ -156,3 +156,21 @@ def test_openapi_documents_the_screen_routes_and_frames(daemon: Daemon) -> None:
     assert spec["x-websocket"]["/api/v1/forum/stream"] == {
         "client_messages": [{"$ref": "#/components/schemas/ScreenSubscribe"}],
         "frames": [{"$ref": "#/components/schemas/AgentScreenFrame"}]}
+
+
+def test_tui_over_the_daemon_reads_the_screen_and_sends_a_message(daemon: Daemon, monkeypatch: Any) -> None:
+    """`metawsm tui --server` (its data source, without the terminal UI): the same two routes."""
+    from metawsm.cli.tui.remote import RemoteSource
+
+    monkeypatch.setenv("METAWSM_TOKEN", TOKEN)
+    source = RemoteSource(daemon.base)
+    row = next(r for r in source.board().rows if r.agent == "tty")
+
+    def text() -> str:
+        shown = source.screen(row)
+        return shown.text if shown is not None else ""
+
+    wait_for(lambda: "done" in text(), what="the screen over the API")
+    assert source.message(row, "via the tui") == (f"sent to DEMO-1/tty and posted in "
+                                                   f"fctrl-{daemon.run_id}-demo-1-tty")
+    wait_for(lambda: "via the tui" in text(), what="the message typed into the session")
