@@ -15,6 +15,8 @@ from metawsm.errors import MetawsmError, NotFoundError
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
+    from metawsm.operator.rules import AgentView
+    from metawsm.state.models import Run
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +83,29 @@ def note(eng: Engine, *, run_id: str, ticket: str, agent_key: str, body: str) ->
             log.debug("control thread %s: %s", tid, exc)
         forum.post(tid, body, actor_type="operator", actor_name=ACTOR)
     return tid
+
+
+def escalation_text(eng: Engine, run: Run, view: AgentView, kind: str, reason: str) -> tuple[str, str]:
+    """The title and body of an escalation thread of `kind` (guidance, input, budget, llm)."""
+    key, rid = view.key, run.run_id
+    look = (f"Look: `metawsm status --run {rid}`, `metawsm attach {key} --run {rid}`.\n"
+            f"Restart by hand: `metawsm restart --run {rid} --agent {key}`.")
+    if kind == "guidance":
+        tid = eng.forum.control_thread_id(rid, key)
+        q = view.pending_question or ""
+        title = f"{key} waits for an answer: {q[:80]}"
+        body = (f"{key} (run {rid}, attempt {view.agent.attempt}) asked a question nobody answered in time:\n\n"
+                f"> {q}\n\n{reason}\n\nAnswer it with `metawsm forum answer {tid} --body \"...\"`.")
+    elif kind == "input":  # the agent's CLI asks its user in its session: answered by attaching
+        title = f"{key} waits for its user: {(view.input_wait.question() if view.input_wait else '')[:80]}"
+        body = (f"{key} (run {rid}, attempt {view.agent.attempt}) waits in its session for a person:\n\n{reason}"
+                f"\n\nAnswer it there: `metawsm attach {key} --run {rid}`.")
+    elif kind == "budget":
+        title = f"{key}: restart budget exhausted"
+        body = (f"The operator restarted {key} (run {rid}) {view.ledger.restart_attempts} time(s); it is "
+                f"unhealthy again and will not be restarted automatically.\n\n{reason}\n\n{look}")
+    else:
+        title = f"{key}: the operator's adviser asks for a human"
+        body = f"{reason}\n\nAgent {key} (run {rid}, attempt {view.agent.attempt}).\n\n{look}"
+    return title, body
+

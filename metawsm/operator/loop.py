@@ -16,10 +16,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from metawsm.engine.health import evaluate_run, run_signals, workspace_paths
+from metawsm.engine.hookstate import run_hook_events
 from metawsm.errors import MetawsmError
 from metawsm.operator import llm as llm_mod
 from metawsm.operator.budget import Ledger
-from metawsm.operator.escalate import ACTOR, escalate, note
+from metawsm.operator.escalate import ACTOR, escalate, escalation_text, note
 from metawsm.operator.rules import (
     ANSWER,
     ESCALATE,
@@ -31,6 +32,7 @@ from metawsm.operator.rules import (
     AgentView,
     Decision,
     decide_agent,
+    input_wait,
     restart_blocker,
     stale_candidate,
 )
@@ -126,7 +128,9 @@ class Operator:
         if not agents:
             return []
         signals = run_signals(eng, run_id)
-        healths = evaluate_run(eng, run_id, agents=agents, signals=signals, workspaces=workspace_paths(steps))
+        hooks = run_hook_events(eng, run_id)  # what the AI CLIs' own hooks last said (engine/hookstate.py)
+        healths = evaluate_run(eng, run_id, agents=agents, signals=signals, workspaces=workspace_paths(steps),
+                               hooks=hooks)
         fresh = {(a.ticket, a.name): a for a in store.list_agents(run_id)}
         now = eng.clock()
         views: list[AgentView] = []
@@ -144,7 +148,7 @@ class Operator:
             age = None
             if control and control.question_event_seq is not None and agent.status in LIVE:
                 age = self._question_age(control.question_event_seq, now)
-            views.append(AgentView(agent, h, led, control, completed, age))
+            views.append(AgentView(agent, h, led, control, completed, age, input_wait(hooks.get(key), agent)))
         stale = stale_candidate(run, views, eng.policy, now)
         if stale:
             return [self._stop(run, views, stale)]
@@ -303,7 +307,7 @@ class Operator:
         skipped = self._not_now(d)
         if skipped:
             return skipped
-        title, body = _escalation_text(self.eng, run, view, kind, d.reason)
+        title, body = escalation_text(self.eng, run, view, kind, d.reason)
         try:
             done = escalate(self.eng, run_id=run.run_id, ticket=a.ticket, agent_key=key, kind=kind, title=title,
                             body=body, dedupe=str(dedupe))
@@ -375,24 +379,3 @@ class Operator:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
-
-
-def _escalation_text(eng: Engine, run: Run, view: AgentView, kind: str, reason: str) -> tuple[str, str]:
-    key, rid = view.key, run.run_id
-    look = (f"Look: `metawsm status --run {rid}`, `metawsm attach {key} --run {rid}`.\n"
-            f"Restart by hand: `metawsm restart --run {rid} --agent {key}`.")
-    if kind == "guidance":
-        tid = eng.forum.control_thread_id(rid, key)
-        q = view.pending_question or ""
-        title = f"{key} waits for an answer: {q[:80]}"
-        body = (f"{key} (run {rid}, attempt {view.agent.attempt}) asked a question nobody answered in time:\n\n"
-                f"> {q}\n\n{reason}\n\nAnswer it with `metawsm forum answer {tid} --body \"...\"`.")
-    elif kind == "budget":
-        title = f"{key}: restart budget exhausted"
-        body = (f"The operator restarted {key} (run {rid}) {view.ledger.restart_attempts} time(s); it is "
-                f"unhealthy again and will not be restarted automatically.\n\n{reason}\n\n{look}")
-    else:
-        title = f"{key}: the operator's adviser asks for a human"
-        body = f"{reason}\n\nAgent {key} (run {rid}, attempt {view.agent.attempt}).\n\n{look}"
-    return title, body
-

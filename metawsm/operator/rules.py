@@ -1,7 +1,8 @@
 """The deterministic rules: what the operator would do for a run and each of its agents, first match wins.
 
 1. a question (guidance request) of a live agent waited past `forum.sla.escalation_minutes` → escalate
-   it to a human, once per question;
+   it to a human, once per question; the same for an agent whose CLI waits for its user (its hooks said
+   `waiting for input`, or an interactive turn ended without completion: engine/hookstate.py), once per wait;
 2. the run's last sign of life is older than `operator.stale_run_age_seconds` and every agent that has
    not completed is dead → stop the run (the loop verifies the evidence again before acting);
 3. an agent unhealthy for `operator.unhealthy_confirmations` consecutive ticks → restart it (a new
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from metawsm.config.models import Policy
     from metawsm.engine.health import AgentHealth
+    from metawsm.engine.hookstate import HookEvent
     from metawsm.forum.models import ControlState
     from metawsm.operator.budget import AgentLedger
     from metawsm.state.models import Agent, Run
@@ -73,6 +75,7 @@ class AgentView:
     control: ControlState | None  # the current attempt's control state
     completed: bool  # its agent step is done (completion signalled for its current attempt)
     question_age: float | None = None  # seconds since the pending question was asked
+    input_wait: HookEvent | None = None  # its CLI waits for its user (the current attempt's hook event)
 
     @property
     def key(self) -> str:
@@ -161,6 +164,24 @@ def unhealthy(view: AgentView, policy: Policy, now: float) -> Decision | None:
     return _decision(view, WAIT, f"{what}: {h.reason}; {blocker}")
 
 
+def input_wait(hook: HookEvent | None, agent: Agent) -> HookEvent | None:
+    """The agent's last hook event when it says its CLI waits for its user, for its current attempt."""
+    return hook if hook is not None and hook.waiting and hook.attempt == agent.attempt else None
+
+
+def input_due(view: AgentView, policy: Policy, now: float) -> Decision | None:
+    """Rule 1, for a CLI waiting for its user: past the forum SLA and not escalated yet (once per wait)."""
+    wait = view.input_wait
+    if wait is None or view.completed or view.agent.status not in LIVE:
+        return None
+    age, sla, key = max(now - wait.at, 0.0), policy.forum.sla.escalation_minutes * 60, f"{wait.attempt}:{wait.at:.3f}"
+    if age < sla or view.ledger.alerted("input", key):
+        return None
+    return _decision(view, ESCALATE, f"waiting for its user for {age / 60:.0f} min (SLA "
+                                     f"{policy.forum.sla.escalation_minutes} min): {wait.question()}",
+                     act=True, kind="input", dedupe=key)
+
+
 def decide_agent(view: AgentView, policy: Policy, now: float) -> Decision | None:
     """Rules 1 and 3 for one agent (rule 2 is decided per run by the loop, between them)."""
-    return guidance_due(view, policy) or unhealthy(view, policy, now)
+    return guidance_due(view, policy) or input_due(view, policy, now) or unhealthy(view, policy, now)
