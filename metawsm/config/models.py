@@ -61,6 +61,28 @@ class DockerRuntimePolicy:
 
 
 @dataclass(frozen=True)
+class SshHostPolicy:
+    """One host of the ssh backend (`runtime.ssh.hosts[]`)."""
+
+    name: str
+    address: str
+    port: int = 22
+    user: str = ""
+    key: str = ""
+    workdir: str = "/tmp/metawsm-agents"
+    slots: int = 4
+
+
+@dataclass(frozen=True)
+class SshRuntimePolicy:
+    hosts: tuple[SshHostPolicy, ...] = ()
+    known_hosts: str = ""
+    control_dir: str = ""
+    path: str = ""
+    env: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RuntimePolicy:
     """Where agents run (`runtime:`): the default backend and each backend's settings."""
 
@@ -68,6 +90,7 @@ class RuntimePolicy:
     session_pattern: str = "{plan}-{ticket}-{agent}"
     local: LocalRuntimePolicy = field(default_factory=LocalRuntimePolicy)
     docker: DockerRuntimePolicy = field(default_factory=DockerRuntimePolicy)
+    ssh: SshRuntimePolicy = field(default_factory=SshRuntimePolicy)
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,13 @@ class ForeignSession(ExternalError):
     code = "foreign_session"
 
 
+class NoCapacity(ExternalError):
+    """Every place this backend may put a new session is full (e.g. each ssh host's slots are taken): the
+    session step waits in the queue and tries again on the next reconcile."""
+
+    code = "no_capacity"
+
+
 class Runtime(Protocol):
     """Agent sessions of one repository on one backend."""
 

@@ -21,11 +21,21 @@ def _docker(config: RuntimeConfig) -> Runtime:
     return DockerRuntime(config)
 
 
+def _ssh(config: RuntimeConfig) -> Runtime:
+    from metawsm.runtime.ssh import SshRuntime
+
+    return SshRuntime(config)
+
+
 BACKENDS: dict[str, Callable[[RuntimeConfig], Runtime]] = {
     "local": _local,
     "tmux": _local,
     "docker": _docker,
+    "ssh": _ssh,
 }
+#: Backends whose sessions do not see this machine's files: their agents report through the daemon
+#: (METAWSM_SERVER and an agent token, see metawsm/state/tokens.py).
+REMOTE_BACKENDS = frozenset({"ssh"})
 
 
 def check_backend(name: str) -> str:

@@ -135,6 +135,13 @@ class RoutedRuntime:
     def record_output(self, name: str, path: str | os.PathLike[str]) -> None:
         self._for_name(name).record_output(name, path)
 
+    def collect(self, name: str, cwd: str) -> str | None:
+        """Bring the work of session ``name`` back into the local worktree ``cwd``, for a backend that works on a
+        copy of it (ssh: `git fetch` from the host); None for backends that work on the worktree itself."""
+        runtime = self._for_name(name)
+        collect = getattr(runtime, "collect", None)  # optional: only backends with their own copy have it
+        return collect(name, cwd) if collect is not None else None
+
     def release(self, run: str) -> list[str]:
         return [item for name in self._in_use for item in self.backend_runtime(name).release(run)]
 

@@ -46,8 +46,15 @@ def agent_env(eng: Engine, ref: StepRef, attempt: int) -> dict[str, str]:
 
 
 def daemon_url(eng: Engine, ref: StepRef) -> str | None:
-    """The daemon's URL when this agent reports through it (policy `server.agent_url`), else None."""
-    return eng.policy.server.agent_url or None
+    """The daemon's URL when this agent reports through it: policy `server.agent_url`, and for an agent on a
+    backend that does not see this machine's files (ssh) that URL or else `http://<server.addr>`; None otherwise."""
+    from metawsm.runtime.registry import REMOTE_BACKENDS
+
+    if eng.policy.server.agent_url:
+        return eng.policy.server.agent_url
+    if ref.typed(AgentStep).backend in REMOTE_BACKENDS:
+        return f"http://{eng.policy.server.addr}"
+    return None
 
 
 def prepare_cli(ref: StepRef, env: dict[str, str]) -> None:
@@ -190,6 +197,11 @@ class AgentKind:
             if state.completion is None:
                 return self._ended(eng, ref, agent, pane)
         summary, _seq = state.completion
+        try:  # a backend with its own copy of the worktree (ssh) brings the agent's commits back first
+            eng.runtime.collect(agent.session, ref.typed(AgentStep).cwd)
+        except MetawsmError as exc:
+            return Outcome.failed(f"agent {ref.agent} of {ref.ticket} completed, but its work could not be brought "
+                                  f"back: {exc.message}")
         usage_ended(eng, ref, agent.attempt)
         move(eng, agent, "stopping", "stopped", reason=f"completed attempt {agent.attempt}")
         return Outcome.done(f"completed: {summary}" if summary else "completed")

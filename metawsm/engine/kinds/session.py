@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from metawsm.engine.kinds.base import Immediate, Outcome, StepRef, session_env
 from metawsm.errors import MetawsmError
 from metawsm.plan.steps import SessionStep
-from metawsm.runtime.base import SessionSpec
+from metawsm.runtime.base import NoCapacity, SessionSpec
 
 if TYPE_CHECKING:
     from metawsm.engine.context import Engine
@@ -37,6 +37,8 @@ class SessionKind(Immediate):
     def start(self, eng: Engine, ref: StepRef) -> Outcome:
         try:
             info = eng.runtime.create(spec_for(ref))
+        except NoCapacity as exc:  # the queue: this step stays running and tries again on the next reconcile
+            return Outcome.running(note=f"queued: {exc.message}")
         except MetawsmError as exc:
             return Outcome.failed(f"session of {ref.step.step_id}: {exc.message}")
         eng.forget_sessions()

@@ -1,0 +1,306 @@
+"""The `ssh` Runtime: agent sessions are tmux sessions on remote hosts (policy `runtime.ssh.hosts`).
+
+For each ticket worktree a session needs, the host gets a copy to work in: a bare mirror of the repository under
+the host's workdir (``<workdir>/<repo id>/<mirror id>.git``) receives the ticket branch by ``git push`` over ssh,
+and a worktree of that mirror on the branch (``<workdir>/<repo id>/<mirror id>-<branch>``) is the session's
+working folder. The agent's commits come back by ``git fetch`` over ssh into the local worktree
+(:meth:`SshRuntime.collect`, when the agent signals completion), so checks, the gate and close work on the local
+worktree as always. Everything metawsm makes on a host lives under its workdir: the mirror, the worktrees (each
+with a ``.meta`` file naming its run, ticket and local worktree), the sessions' env files (mode 0600: the agent's
+token travels there through ssh's stdin, never on a command line) and the tmux socket.
+
+Placement: a ticket's sessions stay on the host that has its worktree; a new ticket goes to the host with the most
+free slots (`slots`: agent sessions at once). When every host is full, :class:`NoCapacity` is raised and the
+session step waits in the queue (it tries again on the next reconcile). Connections are shared: one ssh
+ControlMaster per host, its socket in a private folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from metawsm.errors import ExternalError, MetawsmError
+from metawsm.runtime import proc
+from metawsm.runtime.base import NoCapacity, RuntimeConfig, SessionInfo, SessionSpec, SessionState
+from metawsm.runtime.local import TmuxRuntime
+from metawsm.runtime.ssh_conn import HostSpec, SshHost, control_dir, short_id
+from metawsm.runtime.ssh_tmux import RemoteTmux
+
+
+class HostRuntime(TmuxRuntime):
+    """The local backend's session logic (labels, ownership, batching) on one host's remote tmux."""
+
+    def __init__(self, config: RuntimeConfig, host: SshHost, socket: str, path_prefix: str) -> None:
+        super().__init__(config)
+        self.host = host
+        self.tmux: RemoteTmux = RemoteTmux(host, socket, path_prefix=path_prefix)
+
+    def describe(self) -> str:
+        return f"ssh {self.host.name} tmux -S {self.tmux.socket}"
+
+
+def _git(cwd: str, *args: str, env: dict[str, str] | None = None) -> str:
+    return proc.run(["git", "-C", cwd, *args], env=env, timeout=120).stdout.strip()
+
+
+class SshRuntime:
+    """Agent sessions of one repository on the policy's ssh hosts."""
+
+    backend = "ssh"
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        settings: Any = config.settings
+        self.scope = config.scope or "default"
+        self.root = config.home
+        self.env_names: tuple[str, ...] = tuple(getattr(settings, "env", ()) or ())
+        control = control_dir(self._local_path(getattr(settings, "control_dir", "") or ""))
+        known = self._local_path(getattr(settings, "known_hosts", "") or "")
+        self.hosts: dict[str, HostRuntime] = {}
+        for h in getattr(settings, "hosts", ()) or ():
+            spec = HostSpec(h.name, h.address, h.user or "", self._local_path(h.key or ""), h.workdir, int(h.slots),
+                            int(h.port))
+            host = SshHost(spec, control=control, known_hosts=known)
+            self.hosts[h.name] = HostRuntime(config, host, f"{self.base(host)}/tmux.sock",
+                                             getattr(settings, "path", "") or "")
+        self._where: dict[str, str] = {}  # session name → host name
+
+    def _local_path(self, path: str) -> str:
+        """A policy path on this machine: absolute, or relative to the repository root."""
+        if not path or Path(path).is_absolute() or not self.root:
+            return path
+        return str(Path(self.root) / path)
+
+    # -- layout ------------------------------------------------------------------------------------------
+    def base(self, host: SshHost) -> str:
+        return f"{host.spec.workdir.rstrip('/')}/{self.scope}"
+
+    def _env_file(self, host: SshHost, name: str) -> str:
+        return f"{self.base(host)}/env/{name}.env"
+
+    def describe(self) -> str:
+        return "ssh " + ", ".join(f"{n} ({h.host.target})" for n, h in self.hosts.items())
+
+    def problems(self) -> list[str]:
+        found = []
+        if proc.which("ssh") is None:
+            found.append("ssh (openssh-client) is not installed; the ssh backend runs sessions through it")
+        if not self.hosts:
+            found.append("runtime.ssh.hosts is empty: name at least one host for the ssh backend")
+        return found
+
+    # -- where sessions are ------------------------------------------------------------------------------
+    def sessions(self) -> dict[str, SessionState]:
+        result: dict[str, SessionState] = {}
+        for name, rt in self.hosts.items():
+            for session, state in rt.sessions().items():
+                self._where[session] = name
+                result[session] = replace(state, backend="ssh", where=f"ssh {name}")
+        return result
+
+    def _host_of(self, name: str) -> HostRuntime | None:
+        if name not in self._where:
+            self.sessions()
+        host = self._where.get(name)
+        return self.hosts.get(host) if host else None
+
+    def _need(self, name: str) -> HostRuntime:
+        rt = self._host_of(name)
+        if rt is None:
+            raise ExternalError(f"no session {name!r} on the ssh hosts ({', '.join(self.hosts)})",
+                                hint="it ended meanwhile; `metawsm resume` creates it again")
+        return rt
+
+    def _place(self, spec: SessionSpec) -> HostRuntime:
+        """The ticket's host (a session or its worktree there), else the host with the most free slots."""
+        ticket = spec.labels.get("ticket", "")
+        counts: dict[str, int] = {}
+        for name, rt in self.hosts.items():
+            states = rt.sessions()
+            for session in states:
+                self._where[session] = name
+            if ticket and any(s.labels.get("ticket") == ticket for s in states.values()):
+                return rt
+            counts[name] = sum(1 for s in states.values() if not s.dead)
+        if ticket:
+            for rt in self.hosts.values():
+                if rt.host.run(f"test -e {shlex.quote(self._meta_path(rt.host, ticket))}", check=False).ok:
+                    return rt
+        free = sorted(((rt.host.spec.slots - counts[n], n) for n, rt in self.hosts.items()), reverse=True)
+        if not free or free[0][0] <= 0:
+            taken = ", ".join(f"{n}: {counts[n]} of {rt.host.spec.slots} slots" for n, rt in self.hosts.items())
+            raise NoCapacity(f"every ssh host is full ({taken})",
+                             hint="the session waits in the queue and starts when a slot frees up")
+        return self.hosts[free[0][1]]
+
+    # -- the remote copy of a ticket's worktree ----------------------------------------------------------
+    def _meta_path(self, host: SshHost, ticket: str) -> str:
+        return f"{self.base(host)}/meta/{ticket}.json"
+
+    def _prepare(self, rt: HostRuntime, spec: SessionSpec) -> str:
+        """The remote folder standing for ``spec.cwd`` (made on first use: mirror, branch pushed, worktree)."""
+        host = rt.host
+        local = _git(spec.cwd, "rev-parse", "--show-toplevel")
+        common = str(Path(local, _git(spec.cwd, "rev-parse", "--git-common-dir")).resolve())
+        branch = _git(spec.cwd, "rev-parse", "--abbrev-ref", "HEAD")
+        mirror = f"{self.base(host)}/{short_id(common)}.git"
+        worktree = f"{self.base(host)}/{short_id(common)}-{branch.replace('/', '-')}"
+        q = shlex.quote
+        made = host.run(f"test -d {q(worktree)} && echo adopt || {{ mkdir -p {q(self.base(host))} && "
+                        f"{{ test -d {q(mirror)} || git init -q --bare {q(mirror)}; }} && echo new; }}").stdout.strip()
+        if made != "adopt":
+            env = {**os.environ, "GIT_SSH_COMMAND": host.git_ssh_command()}
+            _git(local, "push", "-q", host.git_url(mirror), f"HEAD:refs/heads/{branch}", env=env)
+            host.run(f"git -C {q(mirror)} worktree add -q {q(worktree)} {q(branch)}")
+        ticket = spec.labels.get("ticket", "")
+        if ticket:
+            host.write_file(self._meta_path(host, ticket), json.dumps({
+                "run": spec.labels.get("run", ""), "ticket": ticket, "branch": branch, "local": local,
+                "mirror": mirror, "worktree": worktree}) + "\n")
+        rel = os.path.relpath(spec.cwd, local)
+        return worktree if rel == "." else f"{worktree}/{rel}"
+
+    def _remote_spec(self, rt: HostRuntime, spec: SessionSpec, cwd: str) -> SessionSpec:
+        """``spec`` as the host runs it: its folder there, its variables from a 0600 env file written through
+        stdin (the token never on a command line), no local transcript path (the host has none)."""
+        command = spec.command
+        if command is not None:
+            env = {k: v for k, v in spec.env.items() if k != "METAWSM_HOME"}  # the host has no such folder
+            env.update({k: os.environ[k] for k in self.env_names if k in os.environ})
+            path = self._env_file(rt.host, spec.name)
+            rt.host.write_file(path, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())))
+            command = f". {shlex.quote(path)}\n{command}"
+        return replace(spec, cwd=cwd, env={}, command=command, log=None)
+
+    # -- sessions ----------------------------------------------------------------------------------------
+    def create(self, spec: SessionSpec) -> SessionInfo:
+        rt = self._host_of(spec.name) or self._place(spec)
+        remote = self._remote_spec(rt, spec, self._prepare(rt, spec))
+        info = rt.create(remote)
+        self._where[spec.name] = rt.host.name
+        return info
+
+    def create_many(self, specs: Sequence[SessionSpec]) -> list[SessionInfo]:
+        return [self.create(spec) for spec in specs]
+
+    def respawn(self, spec: SessionSpec) -> int | None:
+        rt = self._need(spec.name)
+        return rt.respawn(self._remote_spec(rt, spec, self._prepare(rt, spec)))
+
+    def respawn_many(self, specs: Sequence[SessionSpec]) -> dict[str, int | None]:
+        pids: dict[str, int | None] = {}
+        for spec in specs:
+            try:
+                pids[spec.name] = self.respawn(spec)
+            except MetawsmError:
+                continue  # left out: the caller's own respawn reports it
+        return pids
+
+    def exists(self, name: str) -> bool:
+        return name in self.sessions()
+
+    def capture(self, name: str, lines: int = 200) -> str:
+        return self._need(name).capture(name, lines)
+
+    def capture_many(self, names: Sequence[str], lines: int = 200) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for name in names:
+            rt = self._host_of(name)
+            if rt is not None:
+                result.update(rt.capture_many([name], lines))
+        return result
+
+    def send(self, name: str, text: str, *, enter: bool = True) -> None:
+        self._need(name).send(name, text, enter=enter)
+
+    def kill(self, name: str) -> bool:
+        rt = self._host_of(name)
+        if rt is None or not rt.kill(name):
+            return False
+        rt.host.run(f"rm -f {shlex.quote(self._env_file(rt.host, name))}", check=False)
+        self._where.pop(name, None)
+        return True
+
+    def attach_command(self, name: str) -> list[str]:
+        rt = self._need(name)
+        return rt.host.argv(rt.tmux.remote("attach-session", "-t", f"={name}"), tty=True)
+
+    def record_output(self, name: str, path: str | os.PathLike[str]) -> None:
+        rt = self._need(name)
+        remote = f"{self.base(rt.host)}/logs/{Path(path).name}"
+        rt.host.run(f"mkdir -p {shlex.quote(str(Path(remote).parent))}")
+        rt.record_output(name, remote)
+
+    # -- bringing work back, and cleaning up -------------------------------------------------------------
+    def collect(self, name: str, cwd: str) -> str:
+        """Fetch the session's branch from its host into the local worktree at ``cwd`` (fast-forward only)."""
+        rt = self._need(name)
+        host = rt.host
+        local = _git(cwd, "rev-parse", "--show-toplevel")
+        common = str(Path(local, _git(cwd, "rev-parse", "--git-common-dir")).resolve())
+        branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
+        mirror = f"{self.base(host)}/{short_id(common)}.git"
+        env = {**os.environ, "GIT_SSH_COMMAND": host.git_ssh_command()}
+        _git(local, "fetch", "-q", host.git_url(mirror), f"refs/heads/{branch}", env=env)
+        try:
+            _git(local, "merge", "-q", "--ff-only", "FETCH_HEAD")
+        except ExternalError as exc:
+            raise ExternalError(f"cannot bring {branch} back from ssh host {host.name}: the local worktree "
+                                f"{local} has diverged or has uncommitted changes",
+                                hint="commit or discard the local changes, then `metawsm restart`") from exc
+        return f"fetched {branch} from {host.name} ({_git(local, 'rev-parse', '--short', 'HEAD')})"
+
+    def release(self, run: str) -> list[str]:
+        """Remove the worktrees (and env files, and the mirror and tmux server once unused) this repository made
+        for ``run`` on every host, once none of the run's sessions is left there. Refuses a worktree with
+        uncommitted changes or commits its local worktree lacks."""
+        removed: list[str] = []
+        for rt in self.hosts.values():
+            removed += self._release_host(rt, run)
+        return removed
+
+    def _release_host(self, rt: HostRuntime, run: str) -> list[str]:
+        host, q = rt.host, shlex.quote
+        listing = host.run(f"cat {q(self.base(host))}/meta/*.json 2>/dev/null || true").stdout
+        metas = [json.loads(line) for line in listing.splitlines() if line.strip().startswith("{")]
+        states = rt.sessions()
+        removed = []
+        for meta in metas:
+            if meta.get("run") != run or any(s.labels.get("ticket") == meta["ticket"] for s in states.values()):
+                continue
+            self._check_saved(host, meta)
+            host.run(f"git -C {q(meta['mirror'])} worktree remove --force {q(meta['worktree'])} && "
+                     f"git -C {q(meta['mirror'])} branch -q -D {q(meta['branch'])} && "
+                     f"rm -f {q(self._meta_path(host, meta['ticket']))}")
+            removed.append(f"{host.name}:{meta['worktree']}")
+        if not states and not host.run(f"ls {q(self.base(host))}/meta/*.json >/dev/null 2>&1", check=False).ok:
+            rt.tmux.kill_server()
+            host.run(f"rm -rf {q(self.base(host))}")
+            removed.append(f"{host.name}:{self.base(host)}")
+            host.close()  # nothing of this repository is left there: end the shared connection too
+        return removed
+
+    def _check_saved(self, host: SshHost, meta: dict[str, str]) -> None:
+        """Refuse (ExternalError) when the remote worktree holds work its local worktree does not."""
+        q = shlex.quote
+        out = host.run(f"git -C {q(meta['worktree'])} status --porcelain && echo @@ && "
+                       f"git -C {q(meta['worktree'])} rev-parse HEAD").stdout
+        dirty, _, sha = out.partition("@@")
+        sha = sha.strip()
+        saved = proc.run(["git", "-C", meta["local"], "merge-base", "--is-ancestor", sha, "HEAD"], check=False,
+                         timeout=60).ok if Path(meta["local"]).is_dir() else False
+        if dirty.strip() or not saved:
+            what = "uncommitted changes" if dirty.strip() else f"commit {sha[:12]} that {meta['local']} lacks"
+            raise ExternalError(f"ssh host {host.name}: {meta['worktree']} has {what}; not removed",
+                                hint="let the agent finish (its work is fetched back on completion), or fetch it by "
+                                     "hand, then clean up again")
+
+    def close(self) -> None:
+        for rt in self.hosts.values():
+            rt.host.close()
+

@@ -1,0 +1,166 @@
+"""The ssh backend against a real sshd the tests start (127.0.0.1, a free port, throwaway keys; stopped by pid):
+the demo plan end to end with each ticket's worktree on the host (pushed and fetched through git over ssh), one
+slot so the second ticket waits in the queue, attach shown by capture-pane, a killed remote session seen dead and
+restarted by the operator, and cleanup leaving nothing on the host (refusing while remote work is unsaved)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from metawsm.config.project import Project
+from metawsm.state import StateStore
+from tests.backends import sshd
+from tests.conftest import git, run_metawsm
+from tests.engine.conftest import commit_all, wait_for
+from tests.server.conftest import free_port
+from tests.server.test_serve import start, stop
+
+pytestmark = [pytest.mark.backends, pytest.mark.slow, pytest.mark.tmux]
+
+PASSED = ("HOME", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+          "GIT_CONFIG_NOSYSTEM")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[sshd.Sshd]:
+    why = sshd.missing()
+    if why:
+        pytest.skip(why)
+    with tempfile.TemporaryDirectory(prefix="mwsshd-") as base, sshd.running(Path(base) / "sshd") as found:
+        yield found
+
+
+@pytest.fixture
+def control() -> Iterator[Path]:
+    """A short private folder for the ControlMaster sockets (a unix socket path has ~100 bytes)."""
+    with tempfile.TemporaryDirectory(prefix="mwc-", dir="/tmp") as path:
+        yield Path(path)
+        for sock in Path(path).iterdir():  # a connection a test left open (cleanup closes its own): end it
+            subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "any"],
+                           capture_output=True, timeout=30)
+
+
+def ssh_policy(server: sshd.Sshd, workdir: Path, control: Path, tmux_socket: str, agent_url: str,
+               slots: int = 1) -> str:
+    return json.dumps({
+        "tmux": {"socket_name": tmux_socket},
+        "server": {"agent_url": agent_url},
+        "operator": {"unhealthy_confirmations": 1, "restart_cooldown_seconds": 0},
+        "execution": {"backoff": {"initial_seconds": 0, "max_seconds": 0}},
+        "runtime": {"backend": "ssh", "ssh": {
+            "hosts": [{"name": "h1", "address": "127.0.0.1", "port": server.port, "user": server.user,
+                       "key": str(server.key), "workdir": str(workdir), "slots": slots}],
+            "known_hosts": str(server.known_hosts), "control_dir": str(control),
+            "path": str(Path(sys.executable).parent), "env": list(PASSED)}},
+    }, indent=1)
+
+
+def remote(server: sshd.Sshd, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o",
+                           f"UserKnownHostsFile={server.known_hosts}", "-i", str(server.key), "-p", str(server.port),
+                           f"{server.user}@127.0.0.1", "--", command], capture_output=True, text=True, timeout=30)
+
+
+def _setup(repo: Path, server: sshd.Sshd, tmp_path: Path, control: Path, tmux_socket: str,
+           slots: int = 1) -> tuple[Path, int]:
+    assert run_metawsm("init", "--demo", cwd=repo).returncode == 0
+    port = free_port()
+    workdir = tmp_path / "remote"
+    (repo / ".metawsm" / "policy.yaml").write_text(
+        ssh_policy(server, workdir, control, tmux_socket, f"http://127.0.0.1:{port}", slots), encoding="utf-8")
+    commit_all(repo, "ssh policy")
+    return workdir, port
+
+
+def _run_id(repo: Path, plan: str) -> str:
+    with StateStore(Project(repo).state_dir / "state.db") as store:
+        return store.list_runs(plan_name=plan)[0].run_id
+
+
+def _status(repo: Path, run_id: str) -> str:
+    with StateStore(Project(repo).state_dir / "state.db") as store:
+        return store.get_run(run_id).status
+
+
+def test_demo_plan_end_to_end_on_ssh(repo: Path, server: sshd.Sshd, tmp_path: Path, control: Path,
+                                     tmux_socket: str) -> None:
+    workdir, port = _setup(repo, server, tmp_path, control, tmux_socket, slots=1)
+    daemon, _ = start(repo, port=port)
+    try:
+        applied = run_metawsm("apply", "plans/demo.yaml", "--json", cwd=repo, timeout=120)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        run_id = _run_id(repo, "demo")
+        wait_for(lambda: _status(repo, run_id) == "complete", 120, "the demo run to complete on ssh")
+        assert "queued: every ssh host is full" in applied.stdout, applied.stdout  # one slot: DEMO-2 waited
+        for ticket in ("DEMO-1", "DEMO-2"):  # the agents' commits came back through git over ssh
+            shown = git(repo, "show", f"metawsm/{ticket}:demo/{ticket}.txt")
+            assert shown.strip(), ticket
+        status = json.loads(run_metawsm("status", "--run", run_id, "--json", cwd=repo).stdout)
+        agents = status["runs"][0]["agents"]
+        assert {a["backend"] for a in agents} == {"ssh"}, agents
+        listed = remote(server, f"tmux -S {shlex.quote(str(next(workdir.glob('*/tmux.sock'))))} list-sessions "
+                                "-F '#{session_name}'")
+        assert sorted(listed.stdout.split()) == ["demo-DEMO-1-writer", "demo-DEMO-2-writer"], listed
+        # attach: `metawsm attach` prints the ssh command; run in a terminal (a local tmux pane) it shows the pane
+        shown = run_metawsm("attach", "DEMO-1/writer", "--run", run_id, "--json", cwd=repo)
+        argv = json.loads(shown.stdout)["command"]
+        assert argv[0] == "ssh" and "-t" in argv, argv
+        subprocess.run(["tmux", "-L", tmux_socket, "new-session", "-d", "-s", "viewer", "-x", "120", "-y", "30",
+                        shlex.join(argv)], check=True)
+        wait_for(lambda: "completion recorded" in subprocess.run(
+            ["tmux", "-L", tmux_socket, "capture-pane", "-p", "-t", "=viewer:"], capture_output=True,
+            text=True).stdout, 30, "the remote pane in the attached terminal")
+        subprocess.run(["tmux", "-L", tmux_socket, "kill-session", "-t", "=viewer"], check=False)
+        cleaned = run_metawsm("cleanup", "--run", run_id, "--force", "--json", cwd=repo, timeout=120)
+        assert cleaned.returncode == 0, cleaned.stderr
+    finally:
+        code, err = stop(daemon)
+    assert code == 0, err
+    assert not any(workdir.iterdir()), list(workdir.rglob("*"))  # nothing left on the host
+    assert remote(server, "true").returncode == 0
+
+
+def test_killed_remote_session_is_restarted_and_cleanup_refuses_unsaved_work(
+        repo: Path, server: sshd.Sshd, tmp_path: Path, control: Path, tmux_socket: str) -> None:
+    workdir, port = _setup(repo, server, tmp_path, control, tmux_socket, slots=2)
+    (repo / "plans" / "long.yaml").write_text(
+        "name: long\ntickets: [DEMO-1]\nagents:\n  - name: worker\n    profile: shell\n"
+        "    run: echo started attempt $METAWSM_ATTEMPT; exec sleep 600\nchecks: ['true']\n", encoding="utf-8")
+    commit_all(repo, "long plan")
+    daemon, _ = start(repo, port=port)
+    try:
+        assert run_metawsm("apply", "plans/long.yaml", cwd=repo, timeout=120).returncode == 0
+        run_id = _run_id(repo, "long")
+        sock = str(next(workdir.glob("*/tmux.sock")))
+        session = "long-DEMO-1-worker"
+        wait_for(lambda: "attempt 1" in remote(server, f"tmux -S {sock} capture-pane -p -t ={session}:").stdout,
+                 60, "the first attempt on the host")
+        assert remote(server, f"tmux -S {sock} kill-session -t ={session}").returncode == 0
+        for _ in range(3):  # seen dead, then restarted (unhealthy_confirmations: 1)
+            run_metawsm("operator", "--run", run_id, "--once", cwd=repo, timeout=120)
+            if "attempt 2" in remote(server, f"tmux -S {sock} capture-pane -p -t ={session}:").stdout:
+                break
+        wait_for(lambda: "attempt 2" in remote(server, f"tmux -S {sock} capture-pane -p -t ={session}:").stdout,
+                 60, "the operator's restart on the host")
+        # unsaved work on the host: cleanup ends the sessions but keeps that worktree, and says why
+        wt = next(p for p in next(workdir.iterdir()).iterdir() if p.is_dir() and p.name.endswith("DEMO-1"))
+        (wt / "unsaved.txt").write_text("work\n", encoding="utf-8")
+        refused = run_metawsm("cleanup", "--run", run_id, "--force", cwd=repo, timeout=120)
+        assert refused.returncode != 0 and "unsaved.txt" not in refused.stderr and "uncommitted" in refused.stderr
+        assert (wt / "unsaved.txt").exists()
+        (wt / "unsaved.txt").unlink()
+        cleaned = run_metawsm("cleanup", "--run", run_id, "--force", cwd=repo, timeout=120)
+        assert cleaned.returncode == 0, cleaned.stderr
+    finally:
+        code, err = stop(daemon)
+    assert code == 0, err
+    assert not any(workdir.iterdir()), list(workdir.rglob("*"))
+    assert list(control.iterdir()) == []  # the shared connection ended with the last of the repository's work
