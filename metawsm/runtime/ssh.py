@@ -69,6 +69,7 @@ class SshRuntime:
             self.hosts[h.name] = HostRuntime(config, host, f"{self.base(host)}/tmux.sock",
                                              getattr(settings, "path", "") or "")
         self._where: dict[str, str] = {}  # session name → host name
+        self._prepared: dict[tuple[str, str, str], str] = {}  # (host, local cwd, run) → remote cwd
 
     def _local_path(self, path: str) -> str:
         """A policy path on this machine: absolute, or relative to the repository root."""
@@ -116,16 +117,21 @@ class SshRuntime:
                                 hint="it ended meanwhile; `metawsm resume` creates it again")
         return rt
 
-    def _place(self, spec: SessionSpec) -> HostRuntime:
+    def _snapshot(self) -> dict[str, dict[str, SessionState]]:
+        """Every host's sessions of this repository (one query per host)."""
+        found = {name: rt.sessions() for name, rt in self.hosts.items()}
+        for name, states in found.items():
+            for session in states:
+                self._where[session] = name
+        return found
+
+    def _place(self, spec: SessionSpec, snap: dict[str, dict[str, SessionState]]) -> HostRuntime:
         """The ticket's host (a session or its worktree there), else the host with the most free slots."""
         ticket = spec.labels.get("ticket", "")
         counts: dict[str, int] = {}
-        for name, rt in self.hosts.items():
-            states = rt.sessions()
-            for session in states:
-                self._where[session] = name
+        for name, states in snap.items():
             if ticket and any(s.labels.get("ticket") == ticket for s in states.values()):
-                return rt
+                return self.hosts[name]
             counts[name] = sum(1 for s in states.values() if not s.dead)
         if ticket:
             for rt in self.hosts.values():
@@ -145,6 +151,9 @@ class SshRuntime:
     def _prepare(self, rt: HostRuntime, spec: SessionSpec) -> str:
         """The remote folder standing for ``spec.cwd`` (made on first use: mirror, branch pushed, worktree)."""
         host = rt.host
+        key = (host.name, spec.cwd, spec.labels.get("run", ""))
+        if key in self._prepared:  # this command made or checked it already (a session, then its agent)
+            return self._prepared[key]
         local = _git(spec.cwd, "rev-parse", "--show-toplevel")
         common = str(Path(local, _git(spec.cwd, "rev-parse", "--git-common-dir")).resolve())
         branch = _git(spec.cwd, "rev-parse", "--abbrev-ref", "HEAD")
@@ -161,9 +170,10 @@ class SshRuntime:
         if ticket:
             host.write_file(self._meta_path(host, ticket), json.dumps({
                 "run": spec.labels.get("run", ""), "ticket": ticket, "branch": branch, "local": local,
-                "mirror": mirror, "worktree": worktree}) + "\n")
+                "common": common, "mirror": mirror, "worktree": worktree}) + "\n")
         rel = os.path.relpath(spec.cwd, local)
-        return worktree if rel == "." else f"{worktree}/{rel}"
+        self._prepared[key] = worktree if rel == "." else f"{worktree}/{rel}"
+        return self._prepared[key]
 
     def _remote_spec(self, rt: HostRuntime, spec: SessionSpec, cwd: str) -> SessionSpec:
         """``spec`` as the host runs it: its folder there, its variables from a 0600 env file written through
@@ -179,14 +189,22 @@ class SshRuntime:
 
     # -- sessions ----------------------------------------------------------------------------------------
     def create(self, spec: SessionSpec) -> SessionInfo:
-        rt = self._host_of(spec.name) or self._place(spec)
-        remote = self._remote_spec(rt, spec, self._prepare(rt, spec))
-        info = rt.create(remote)
-        self._where[spec.name] = rt.host.name
-        return info
+        return self.create_many([spec])[0]
 
     def create_many(self, specs: Sequence[SessionSpec]) -> list[SessionInfo]:
-        return [self.create(spec) for spec in specs]
+        """Place and create each session, from one look at the hosts (a session placed here takes its slot
+        for the next ones); NoCapacity when one finds every host full (the others were created)."""
+        snap = self._snapshot()
+        infos = []
+        for spec in specs:
+            where = self._where.get(spec.name)
+            rt = self.hosts[where] if where in self.hosts else self._place(spec, snap)
+            info = rt.create(self._remote_spec(rt, spec, self._prepare(rt, spec)))
+            self._where[spec.name] = rt.host.name
+            snap[rt.host.name][spec.name] = SessionState(spec.name, info.pane_pid, False, None, 0.0,
+                                                         labels=dict(spec.labels))
+            infos.append(info)
+        return infos
 
     def respawn(self, spec: SessionSpec) -> int | None:
         rt = self._need(spec.name)
@@ -292,8 +310,10 @@ class SshRuntime:
                        f"git -C {q(meta['worktree'])} rev-parse HEAD").stdout
         dirty, _, sha = out.partition("@@")
         sha = sha.strip()
-        saved = proc.run(["git", "-C", meta["local"], "merge-base", "--is-ancestor", sha, "HEAD"], check=False,
-                         timeout=60).ok if Path(meta["local"]).is_dir() else False
+        # saved: a branch of the local repository holds that commit (the ticket branch, or the base after close)
+        held = proc.run(["git", f"--git-dir={meta.get('common', '')}", "for-each-ref", "--count=1", "--contains",
+                         sha, "refs/heads"], check=False, timeout=60)
+        saved = held.ok and bool(held.stdout.strip())
         if dirty.strip() or not saved:
             what = "uncommitted changes" if dirty.strip() else f"commit {sha[:12]} that {meta['local']} lacks"
             raise ExternalError(f"ssh host {host.name}: {meta['worktree']} has {what}; not removed",

@@ -5,6 +5,7 @@ ssh setup (system sshd, /etc/ssh host keys, ~/.ssh) is used or changed."""
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import signal
 import socket
@@ -32,6 +33,8 @@ def missing() -> str | None:
     for tool in (SSHD, shutil.which("ssh"), shutil.which("ssh-keygen"), shutil.which("tmux"), shutil.which("git")):
         if not tool or not Path(tool).exists():
             return "openssh-server, openssh-client, tmux and git are needed (.ci/run installs openssh-server)"
+    if os.geteuid() != 0:
+        return "the test sshd runs as root (privilege separation); run the ssh backend tests as root, as CI does"
     return None
 
 

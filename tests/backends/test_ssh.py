@@ -110,6 +110,14 @@ def test_demo_plan_end_to_end_on_ssh(repo: Path, server: sshd.Sshd, tmp_path: Pa
                                 "-F '#{session_name}'")
         assert sorted(listed.stdout.split()) == ["demo-DEMO-1-writer", "demo-DEMO-2-writer"], listed
         # attach: `metawsm attach` prints the ssh command; run in a terminal (a local tmux pane) it shows the pane
+        # the agents' variables (their daemon token among them) reach the host in 0600 files only
+        env_files = sorted(workdir.glob("*/env/*.env"))
+        assert [f.name for f in env_files] == ["demo-DEMO-1-writer.env", "demo-DEMO-2-writer.env"], env_files
+        tokens = [line.split("=", 1)[1].strip("'") for f in env_files for line in f.read_text().splitlines()
+                  if line.startswith("export METAWSM_TOKEN=")]
+        assert len(tokens) == 2 and all(t.startswith("mwa_") for t in tokens)
+        assert all(f.stat().st_mode & 0o777 == 0o600 for f in env_files)
+        assert "METAWSM_HOME" not in env_files[0].read_text()
         shown = run_metawsm("attach", "DEMO-1/writer", "--run", run_id, "--json", cwd=repo)
         argv = json.loads(shown.stdout)["command"]
         assert argv[0] == "ssh" and "-t" in argv, argv
@@ -119,13 +127,17 @@ def test_demo_plan_end_to_end_on_ssh(repo: Path, server: sshd.Sshd, tmp_path: Pa
             ["tmux", "-L", tmux_socket, "capture-pane", "-p", "-t", "=viewer:"], capture_output=True,
             text=True).stdout, 30, "the remote pane in the attached terminal")
         subprocess.run(["tmux", "-L", tmux_socket, "kill-session", "-t", "=viewer"], check=False)
+        closed = run_metawsm("close", "--ticket", "DEMO-1", cwd=repo, timeout=120)  # merged: saved, so removable
+        assert closed.returncode == 0, closed.stdout + closed.stderr
         cleaned = run_metawsm("cleanup", "--run", run_id, "--force", "--json", cwd=repo, timeout=120)
         assert cleaned.returncode == 0, cleaned.stderr
     finally:
         code, err = stop(daemon)
     assert code == 0, err
     assert not any(workdir.iterdir()), list(workdir.rglob("*"))  # nothing left on the host
-    assert remote(server, "true").returncode == 0
+    written = [p for p in (repo / ".metawsm").rglob("*") if p.is_file()]
+    for token in tokens:  # in no log, no state, no transcript, nor in the daemon's output
+        assert token not in err and not [p for p in written if token.encode() in p.read_bytes()]
 
 
 def test_killed_remote_session_is_restarted_and_cleanup_refuses_unsaved_work(
@@ -143,6 +155,8 @@ def test_killed_remote_session_is_restarted_and_cleanup_refuses_unsaved_work(
         session = "long-DEMO-1-worker"
         wait_for(lambda: "attempt 1" in remote(server, f"tmux -S {sock} capture-pane -p -t ={session}:").stdout,
                  60, "the first attempt on the host")
+        status = json.loads(run_metawsm("status", "--run", run_id, "--json", cwd=repo).stdout)
+        assert [(a["backend"], a["where"]) for a in status["runs"][0]["agents"]] == [("ssh", "ssh h1")], status
         assert remote(server, f"tmux -S {sock} kill-session -t ={session}").returncode == 0
         for _ in range(3):  # seen dead, then restarted (unhealthy_confirmations: 1)
             run_metawsm("operator", "--run", run_id, "--once", cwd=repo, timeout=120)
