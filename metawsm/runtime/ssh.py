@@ -160,17 +160,19 @@ class SshRuntime:
         mirror = f"{self.base(host)}/{short_id(common)}.git"
         worktree = f"{self.base(host)}/{short_id(common)}-{branch.replace('/', '-')}"
         q = shlex.quote
-        made = host.run(f"test -d {q(worktree)} && echo adopt || {{ mkdir -p {q(self.base(host))} && "
-                        f"{{ test -d {q(mirror)} || git init -q --bare {q(mirror)}; }} && echo new; }}").stdout.strip()
+        ticket = spec.labels.get("ticket", "")
+        meta = ""  # what cleanup reads (no secret in it: it may travel on the command line)
+        if ticket:
+            path = self._meta_path(host, ticket)
+            meta = (f" && mkdir -p {q(str(Path(path).parent))} && printf '%s\\n' " + q(json.dumps({
+                "run": spec.labels.get("run", ""), "ticket": ticket, "branch": branch, "local": local,
+                "common": common, "mirror": mirror, "worktree": worktree})) + f" > {q(path)}")
+        made = host.run(f"if test -d {q(worktree)}; then echo adopt{meta}; else mkdir -p {q(self.base(host))} && "
+                        f"{{ test -d {q(mirror)} || git init -q --bare {q(mirror)}; }} && echo new; fi").stdout.strip()
         if made != "adopt":
             env = {**os.environ, "GIT_SSH_COMMAND": host.git_ssh_command()}
             _git(local, "push", "-q", host.git_url(mirror), f"HEAD:refs/heads/{branch}", env=env)
-            host.run(f"git -C {q(mirror)} worktree add -q {q(worktree)} {q(branch)}")
-        ticket = spec.labels.get("ticket", "")
-        if ticket:
-            host.write_file(self._meta_path(host, ticket), json.dumps({
-                "run": spec.labels.get("run", ""), "ticket": ticket, "branch": branch, "local": local,
-                "common": common, "mirror": mirror, "worktree": worktree}) + "\n")
+            host.run(f"git -C {q(mirror)} worktree add -q {q(worktree)} {q(branch)}{meta}")
         rel = os.path.relpath(spec.cwd, local)
         self._prepared[key] = worktree if rel == "." else f"{worktree}/{rel}"
         return self._prepared[key]
@@ -192,31 +194,47 @@ class SshRuntime:
         return self.create_many([spec])[0]
 
     def create_many(self, specs: Sequence[SessionSpec]) -> list[SessionInfo]:
-        """Place and create each session, from one look at the hosts (a session placed here takes its slot
-        for the next ones); NoCapacity when one finds every host full (the others were created)."""
+        """Place each session from one look at the hosts (a session placed here takes its slot for the next
+        ones), then create them with one batched tmux call per host. NoCapacity when every host is full for one
+        of them (nothing is created then; a caller starting them one by one gets the others)."""
         snap = self._snapshot()
-        infos = []
-        for spec in specs:
+        placed: dict[str, list[tuple[int, SessionSpec]]] = {}
+        for index, spec in enumerate(specs):
             where = self._where.get(spec.name)
             rt = self.hosts[where] if where in self.hosts else self._place(spec, snap)
-            info = rt.create(self._remote_spec(rt, spec, self._prepare(rt, spec)))
             self._where[spec.name] = rt.host.name
-            snap[rt.host.name][spec.name] = SessionState(spec.name, info.pane_pid, False, None, 0.0,
-                                                         labels=dict(spec.labels))
-            infos.append(info)
-        return infos
+            snap[rt.host.name][spec.name] = SessionState(spec.name, None, False, None, 0.0, labels=dict(spec.labels))
+            placed.setdefault(rt.host.name, []).append((index, spec))
+        infos: dict[int, SessionInfo] = {}
+        for name, group in placed.items():
+            rt = self.hosts[name]
+            remote = [self._remote_spec(rt, spec, self._prepare(rt, spec)) for _, spec in group]
+            for (index, _), info in zip(group, rt.create_many(remote), strict=True):
+                infos[index] = info
+        return [infos[i] for i in range(len(specs))]
 
     def respawn(self, spec: SessionSpec) -> int | None:
         rt = self._need(spec.name)
         return rt.respawn(self._remote_spec(rt, spec, self._prepare(rt, spec)))
 
     def respawn_many(self, specs: Sequence[SessionSpec]) -> dict[str, int | None]:
-        pids: dict[str, int | None] = {}
+        """:meth:`respawn` with one batched tmux call per host; a session that could not be respawned is left out
+        (the caller's own respawn then reports it)."""
+        groups: dict[str, list[SessionSpec]] = {}
         for spec in specs:
-            try:
-                pids[spec.name] = self.respawn(spec)
-            except MetawsmError:
-                continue  # left out: the caller's own respawn reports it
+            rt = self._host_of(spec.name)
+            if rt is not None:
+                groups.setdefault(rt.host.name, []).append(spec)
+        pids: dict[str, int | None] = {}
+        for name, group in groups.items():
+            rt = self.hosts[name]
+            remote = []
+            for spec in group:
+                try:
+                    remote.append(self._remote_spec(rt, spec, self._prepare(rt, spec)))
+                except MetawsmError:
+                    continue
+            pids.update(rt.respawn_many(remote))
         return pids
 
     def exists(self, name: str) -> bool:
