@@ -27,7 +27,7 @@ from typing import Any
 
 from metawsm.errors import ExternalError, MetawsmError
 from metawsm.runtime import proc
-from metawsm.runtime.base import NoCapacity, RuntimeConfig, SessionInfo, SessionSpec, SessionState
+from metawsm.runtime.base import NoCapacity, RuntimeConfig, Screen, SessionInfo, SessionSpec, SessionState
 from metawsm.runtime.local import TmuxRuntime
 from metawsm.runtime.ssh_conn import HostSpec, SshHost, control_dir, short_id
 from metawsm.runtime.ssh_tmux import RemoteTmux
@@ -251,8 +251,14 @@ class SshRuntime:
                 result.update(rt.capture_many([name], lines))
         return result
 
+    def screen(self, name: str, *, ansi: bool = True) -> Screen:
+        return self._need(name).screen(name, ansi=ansi)
+
     def send(self, name: str, text: str, *, enter: bool = True) -> None:
         self._need(name).send(name, text, enter=enter)
+
+    def paste(self, name: str, text: str, *, enter: bool = True) -> None:
+        self._need(name).paste(name, text, enter=enter)
 
     def kill(self, name: str) -> bool:
         rt = self._host_of(name)

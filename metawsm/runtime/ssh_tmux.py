@@ -44,5 +44,9 @@ class RemoteTmux(Tmux):
                                 f"{' '.join(args[:1])}\n" + "\n".join("  " + line for line in err[-10:]))
         return result.code, out, err
 
+    def load_buffer(self, buffer: str, text: str) -> None:
+        """Put ``text`` in paste buffer ``buffer`` on the host (through ssh's stdin: no command-line limit)."""
+        self.host.run(self.remote("load-buffer", "-b", buffer, "-"), input=text)
+
     def kill_server(self) -> None:
         self._cmd("kill-server", check=False)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from metawsm.config.project import Project
+from metawsm.engine.context import Engine
 from metawsm.state import StateStore
 from tests.backends import sshd
 from tests.conftest import git, run_metawsm
@@ -164,6 +165,14 @@ def test_killed_remote_session_is_restarted_and_cleanup_refuses_unsaved_work(
                 break
         wait_for(lambda: "attempt 2" in remote(server, f"tmux -S {sock} capture-pane -p -t ={session}:").stdout,
                  60, "the operator's restart on the host")
+        # the live screen and a message typed through a paste buffer, both on the host
+        eng = Engine.open(Project(repo))
+        try:
+            assert "attempt 2" in eng.runtime.screen(session, ansi=False).text
+            eng.runtime.paste(session, "hello from afar", enter=False)
+            wait_for(lambda: "hello from afar" in eng.runtime.capture(session), 30, "the pasted text")
+        finally:
+            eng.close()
         # unsaved work on the host: cleanup ends the sessions but keeps that worktree, and says why
         wt = next(p for p in next(workdir.iterdir()).iterdir() if p.is_dir() and p.name.endswith("DEMO-1"))
         (wt / "unsaved.txt").write_text("work\n", encoding="utf-8")
