@@ -9,6 +9,11 @@ same apply on local, against the parallel floor (target: <= 1.5x); per-agent mem
 containers' cgroup memory (tini, tmux, shells, the agent's sleep) per agent, on local the RSS of the tmux
 server and its descendants per agent.
 
+The ssh backend (a private sshd on 127.0.0.1 with throwaway keys, tests/backends/sshd.py, stopped by pid): N
+agents by `apply` with `runtime.backend: ssh` (one host, N slots), against its raw floor in the same run: N times
+`ssh host tmux new-session -d … 'sleep 600'`, each with a new connection and all over one shared ControlMaster
+connection; memory per agent is the RSS of the host's tmux server and its descendants.
+
 Needs root, dockerd and docker (it starts its own daemon: own data root, exec root, pidfile and socket, no
 bridge, stopped by pid) and the base image's root filesystem tarball (built by `metawsm image build` into the
 tests' cache, METAWSM_TEST_CACHE or ~/.cache/metawsm-tests; built here when missing). Without them it prints
@@ -29,6 +34,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
 
@@ -165,17 +171,84 @@ def floor(d: Daemon, n: int, workers: int) -> float:
     return elapsed
 
 
+def ssh_why_not() -> str | None:
+    sys.path.insert(0, str(ROOT))
+    from tests.backends.sshd import missing
+
+    return missing()
+
+
+def ssh_floor(server: Any, n: int, tmp: Path) -> dict[str, float]:
+    """The raw floor of the ssh backend: N times `ssh host tmux new-session -d … 'sleep 600'` as a script would do
+    it — each with a new connection, and all over one ControlMaster connection (what metawsm keeps open)."""
+    base = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={server.known_hosts}",
+            "-i", str(server.key), "-p", str(server.port)]
+    shared = [*base, "-o", "ControlMaster=auto", "-o", f"ControlPath={tmp}/cm-%C", "-o", "ControlPersist=60"]
+    figures: dict[str, float] = {}
+    for label, argv in (("new_connection_s", base), ("shared_connection_s", shared)):
+        sock = tmp / f"floor-{label}.sock"
+        t0 = time.perf_counter()
+        for i in range(n):
+            subprocess.run([*argv, f"{server.user}@127.0.0.1", "--",
+                            f"tmux -S {sock} new-session -d -s s{i} 'sleep 600'"], check=True, timeout=60)
+        figures[label] = round(time.perf_counter() - t0, 3)
+        subprocess.run(["tmux", "-S", str(sock), "kill-server"], check=False, capture_output=True)
+    subprocess.run([*shared, "-O", "exit", f"{server.user}@127.0.0.1"], check=False, capture_output=True)
+    return figures
+
+
+def ssh_policy(server: Any, workdir: Path, control: Path, n: int) -> str:
+    host = {"name": "h1", "address": "127.0.0.1", "port": server.port, "user": server.user, "key": str(server.key),
+            "workdir": str(workdir), "slots": n}
+    return "runtime: " + json.dumps({"backend": "ssh", "ssh": {
+        "hosts": [host], "known_hosts": str(server.known_hosts), "control_dir": str(control),
+        "path": str(Path(sys.executable).parent),
+        "env": ["HOME", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"]}}) + "\n"
+
+
+def run_ssh(n: int, socket: str) -> dict[str, object]:
+    """The ssh backend against a private sshd on 127.0.0.1 (the tests' own, tests/backends/sshd.py)."""
+    from tests.backends.sshd import running
+
+    tmp = Path(tempfile.mkdtemp(prefix="mwbs-", dir="/tmp"))
+    root = tmp / "ssh"
+    try:
+        with running(tmp / "sshd") as server:
+            floor_s = ssh_floor(server, n, tmp)
+            control = tmp / "cm"
+            make_repo(root, n, f"{socket}-ssh", ssh_policy(server, tmp / "remote", control, n))
+            try:
+                wall, to_running, running_n = apply(root)
+                if running_n != n:
+                    raise SystemExit(f"bench: {running_n} of {n} agents running on ssh")
+                sock = next((tmp / "remote").glob("*/tmux.sock"))
+                pids = subprocess.run(["tmux", "-S", str(sock), "display-message", "-p", "#{pid}"],
+                                      capture_output=True, text=True).stdout.split()
+                per_agent = rss_kib({int(p) for p in pids}) / 1024 / n
+            finally:
+                cleanup(root)
+        return {"apply_wall_s": round(wall, 3), "apply_to_running_s": round(to_running, 3),
+                "memory_per_agent_mib": round(per_agent, 2), "agents_running": running_n,
+                "floor": floor_s, "vs_floor_new_connection": round(to_running / floor_s["new_connection_s"], 3),
+                "vs_floor_shared_connection": round(to_running / floor_s["shared_connection_s"], 3)}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="4 agents")
     args = parser.parse_args()
     n = 4 if args.quick else args.agents
-    reason = why_not()
-    if reason:
-        sys.stdout.write(json.dumps({"bench": "backends", "skipped": reason}) + "\n")
+    reason, ssh_reason = why_not(), ssh_why_not()
+    if reason and ssh_reason:
+        sys.stdout.write(json.dumps({"bench": "backends", "skipped": f"{reason}; {ssh_reason}"}) + "\n")
         return 0
     precompile()
+    if reason:  # no docker here: the ssh backend alone
+        emit("backends", {"agents": n, "docker_skipped": reason, "ssh": run_ssh(n, f"mwbench-ssh-{os.getpid()}")})
+        return 0
     tmp = Path(tempfile.mkdtemp(prefix="mwbb-", dir="/tmp"))
     daemon = Daemon(tmp)
     socket = f"mwbench-backends-{os.getpid()}"
@@ -213,6 +286,11 @@ def main() -> int:
         figures["docker_added_s"] = round(docker_s - local_s, 3)
         figures["docker_added_vs_floor"] = round((docker_s - local_s) / floor_par, 3)
         figures["docker_vs_local"] = round(docker_s / local_s, 3)
+        if ssh_reason:
+            figures["ssh_skipped"] = ssh_reason
+        else:  # ssh + tmux on a private sshd on 127.0.0.1, its raw floor measured in the same run
+            figures["ssh"] = ssh = run_ssh(n, socket)
+            figures["ssh_vs_local"] = round(ssh["apply_to_running_s"] / local_s, 3)  # type: ignore[operator]
     finally:
         for root in roots:
             cleanup(root)
