@@ -85,8 +85,11 @@ class AgentTable(ScrollView, can_focus=True):
         """Show ``rows``; only the lines whose cells changed are redrawn; the cursor stays on its agent."""
         keep = self.selected_ident()
         same = [r.ident for r in rows] == [r.ident for r in self._rows]
+        before = dict(zip((r.ident for r in self._rows), self._rows, strict=True))
         changed = []
         for index, row in enumerate(rows):
+            if before.get(row.ident) == row:  # the same record: the same cells (no Text built)
+                continue
             new = cells(row)
             if self._cells.get(row.ident) != new:
                 self._cells[row.ident] = new
