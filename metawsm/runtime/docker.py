@@ -75,8 +75,9 @@ class DockerRuntime:
         labels = {**spec.labels, "repo": self.scope, **({"home": self.home} if self.home else {})}
         return replace(spec, labels=labels)
 
-    def _ensure_containers(self, specs: Sequence[SessionSpec]) -> None:
-        """Every container ``specs`` need, running: adopted, started again, or created (in parallel)."""
+    def _ensure_containers(self, specs: Sequence[SessionSpec]) -> set[str]:
+        """Every container ``specs`` need, running: adopted, started again, or created (in parallel); returns
+        the names of those it created or started again (no tmux server runs in them yet)."""
         current = self.docker.containers(self.scope)
         wanted: dict[str, SessionSpec] = {}
         for spec in specs:
@@ -84,20 +85,25 @@ class DockerRuntime:
         stopped = [name for name in wanted if name in current and not current[name].running]
         if stopped:
             self.docker.run("start", *stopped)
-        _parallel(self._create_container, [(n, s) for n, s in wanted.items() if n not in current])
+        created = [n for n in wanted if n not in current]
+        fresh = set(stopped) | {n for n, ok in zip(created, _parallel(self._create_container,
+                                                                       [(n, wanted[n]) for n in created]),
+                                                   strict=True) if ok}
+        return fresh
 
-    def _create_container(self, item: tuple[str, SessionSpec]) -> None:
+    def _create_container(self, item: tuple[str, SessionSpec]) -> bool:
+        """Create container ``name``; False when another metawsm process of this repository did meanwhile."""
         name, spec = item
         result = self.docker.run(*run_args(self.settings, name, self._container_labels(spec), spec, self.home),
                                  check=False)
         if result.code == 0:
-            return
+            return True
         if "is already in use" in result.stderr:  # created meanwhile by another metawsm process
             theirs = self.docker.containers(self.scope).get(name)
             if theirs is not None:
                 if not theirs.running:
                     self.docker.run("start", name)
-                return
+                return False
             raise ForeignSession(f"container {name} exists but belongs to another repository",
                                  hint=f"remove it (`docker rm -f {name}`) if it is stale")
         raise ExternalError(f"cannot start container {name} from {self.settings.image}: "
@@ -111,8 +117,8 @@ class DockerRuntime:
             labels["agent"] = spec.labels.get("agent", "")
         return {f"{LABEL}{k}": v for k, v in labels.items() if v}
 
-    def _tmux(self, container: str) -> ContainerTmux:
-        return ContainerTmux(self.docker, container)
+    def _tmux(self, container: str, *, fresh: bool = False) -> ContainerTmux:
+        return ContainerTmux(self.docker, container, fresh=fresh)
 
     def _container_of(self, name: str) -> str | None:
         if name not in self._located:
@@ -128,14 +134,14 @@ class DockerRuntime:
 
     def create_many(self, specs: Sequence[SessionSpec]) -> list[SessionInfo]:
         owned = [self._own(spec) for spec in specs]
-        self._ensure_containers(owned)
+        fresh = self._ensure_containers(owned)
         groups: dict[str, list[int]] = {}
         for index, spec in enumerate(owned):
             groups.setdefault(self.container_name(spec), []).append(index)
 
         def start(item: tuple[str, list[int]]) -> list[tuple[int, SessionInfo]]:
             container, indexes = item
-            infos = self._tmux(container).start_many([owned[i] for i in indexes])
+            infos = self._tmux(container, fresh=container in fresh).start_many([owned[i] for i in indexes])
             return list(zip(indexes, infos, strict=True))
 
         results = dict(pair for group in _parallel(start, groups.items()) for pair in group)

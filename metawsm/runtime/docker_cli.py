@@ -11,6 +11,7 @@ from metawsm.errors import ExternalError
 from metawsm.runtime import envpass, proc
 from metawsm.runtime.tmux import Tmux
 from metawsm.runtime.tmux_args import command_args
+from metawsm.runtime.tmux_panes import PaneInfo
 
 LABEL = "metawsm."  # a container label `metawsm.repo` is the session label `repo`
 TIMEOUT = 120.0  # seconds for one docker command (a `docker run` on a loaded machine takes a few)
@@ -68,10 +69,17 @@ class ContainerTmux(Tmux):
     Sessions get only the variables metawsm sets (METAWSM_*, the agent's own); credentials and PATH come from
     the container's environment, fixed when it was created, so no secret is ever on a command line."""
 
-    def __init__(self, docker: DockerCli, container: str) -> None:
+    def __init__(self, docker: DockerCli, container: str, *, fresh: bool = False) -> None:
         super().__init__(SOCKET)
         self.tmux_bin = "tmux"
         self.docker, self.container = docker, container
+        self._fresh = fresh  # a container just (re)started runs no tmux server: nothing to list the first time
+
+    def snapshot(self) -> dict[str, PaneInfo]:
+        if self._fresh:
+            self._fresh = False
+            return {}
+        return super().snapshot()
 
     def _cmd(self, *args: str, check: bool = True) -> tuple[int, list[str], list[str]]:
         result = self.docker.run("exec", self.container, "tmux", "-L", self.socket_name, *args, check=False)

@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,13 @@ def _session_checks(dockerd: Dockerd, rt: DockerRuntime, repo: Path, tmux_socket
     dockerd.docker("exec", "metawsm-aaaa1111-T-2", "tmux", "-L", "metawsm", "kill-server")
     assert other.release("r1") == [] and len(dockerd.containers()) == 1  # not the other repository's to remove
     assert rt.release("r1") == ["container metawsm-aaaa1111-T-2"] and dockerd.containers() == []
+    # per: agent — one container per session, labelled with its agent too
+    per_agent = DockerRuntime(RuntimeConfig("docker", "", "aaaa1111", str(repo), replace(settings, per="agent")))
+    per_agent.create_many([SessionSpec(name, str(repo), {}, "exec sleep 300", labels={**labels, "agent": name},
+                                       backend="docker", mounts=(str(repo),)) for name in ("a1", "a2")])
+    assert {c["Names"] for c in dockerd.containers()} == {"metawsm-aaaa1111-a1", "metawsm-aaaa1111-a2"}
+    assert labels_of(dockerd, "metawsm-aaaa1111-a2")["metawsm.agent"] == "a2"
+    assert per_agent.kill("a1") and per_agent.kill("a2") and dockerd.containers() == []
 
 
 def test_demo_plan_end_to_end_then_cleanup_leaves_no_container(dockerd: Dockerd, image: dict[str, object],
