@@ -97,7 +97,7 @@ def test_close_shows_the_dry_run_and_merges_only_when_confirmed(project: Path, c
     async def script(pilot):  # type: ignore[no-untyped-def]
         await until(pilot, lambda: len(app.board.rows) == 2, "the demo's agents")
         tabs = app.query_one("#right")
-        tabs.active = "tab-diff"
+        await pilot.click("#--content-tab-tab-diff")  # a click on the tab shows it
         await until(pilot, lambda: "demo/DEMO-1.txt" in text_of(app, "#text-diff"), "the diff tab")
         tabs.active = "tab-checks"
         await until(pilot, lambda: "PASS" in text_of(app, "#text-checks"), "the gate in the checks tab")

@@ -21,7 +21,7 @@ KEYS = (
     ("i", "iterate: a new review round for the ticket with your feedback"),
     ("c", "close the ticket: shows the dry run, merges after you confirm"),
     ("/", "filter the agents (words match run, plan, ticket, agent, states, 'question')"),
-    ("tab", "move between the table and the tabs (screen, diff, thread, checks, transcript)"),
+    ("click", "a tab (screen, diff, thread, checks, transcript) shows it for the selected agent"),
     ("?", "this help"),
     ("q", "quit"),
 )
