@@ -263,6 +263,7 @@ class AgentSpec:
     permissions: str | None = None
     needs: tuple[str, ...] = ()  # agents of the same ticket that complete before this one starts
     role: str = "worker"  # or "reviewer": gives a verdict (`metawsm signal review`) the gate waits for
+    worktree: str = "shared"  # or "own": its own branch and worktree, merged back into the ticket's on completion
     runtime: str | None = None  # a runtime backend name; None: the policy's runtime.backend
 
 

@@ -26,6 +26,7 @@ from metawsm.plan.steps import (
     CheckStep,
     CloseStep,
     GateStep,
+    OwnWorktree,
     RepoWorktree,
     SessionStep,
     ShellStep,
@@ -208,14 +209,15 @@ class _Planner:
         profile_env = {k: r.render(v, ctx2, self.at_policy(f"agent_profiles.{spec.profile}.env.{k}"))
                        for k, v in sorted(profile.env.items())}
         needs = [f"session:{t}:{a}", *(f"agent:{t}:{n}" for n in spec.needs)]  # agents it waits for
+        own = own_worktree(ws, a) if spec.worktree == "own" else None
         self.drafts.append(Draft(f"agent:{t}:{a}", t, a, needs, AgentStep(
-            session=session, cwd=cwd, command=command or "", profile=spec.profile, prompt=prompt,
+            session=session, cwd=own.path if own else cwd, command=command or "", profile=spec.profile, prompt=prompt,
             env={k: v or "" for k, v in sorted({**profile_env, **env}.items())},  # (None: an error, raised below)
             requires=tuple(profile.requires), cli=profile.cli,
             mode=mode, permissions=permissions, writable_dirs=tuple(writable) if profile.cli else (),
             timeout_seconds=spec.timeout_seconds, mcp_config=mcp_config if profile.cli else None,
             role="reviewer" if spec.role == "reviewer" or a in self.policy.close.reviewers else "worker",
-            backend=backend, mounts=mounts,
+            backend=backend, mounts=mounts, own=own,
         ), self.retries, spec.timeout_seconds))
         return f"agent:{t}:{a}"
 
@@ -255,3 +257,12 @@ class _Planner:
                                  ShellStep(run, str(cwd), spec.tmux, env),  # type: ignore[arg-type]
                                  retries, spec.timeout_seconds, where=self.at(f"{key}.id"),
                                  need_where=need_where, needs_at=self.at(f"{key}.needs")))
+
+
+def own_worktree(ws: WorkspacePaths, agent: str) -> OwnWorktree:
+    """Plan `worktree: own`: the agent's worktree beside the ticket's (its primary repository), on
+    `<ticket branch>--<agent>`."""
+    name = "self" if "self" in ws.repos else sorted(ws.repos)[0]
+    ticket_path = ws.repos[name]
+    return OwnWorktree(path=f"{ticket_path}--{agent}", branch=f"{ws.branch}--{agent}", ticket_path=str(ticket_path),
+                       ticket_branch=ws.branch, repo_root=str(ws.repo_roots[name]))

@@ -131,6 +131,28 @@ class SessionStep:
 
 
 @dataclass(frozen=True)
+class OwnWorktree:
+    """An agent's own worktree (plan `worktree: own`) in the ticket's primary repository."""
+
+    path: str
+    branch: str
+    ticket_path: str  # the ticket's worktree, where the agent's branch is merged back
+    ticket_branch: str
+    repo_root: str
+
+    @classmethod
+    def from_fields(cls, f: Any) -> OwnWorktree:
+        if not isinstance(f, Mapping):
+            raise ValueError("field 'worktree' must be a mapping")
+        return cls(_text(f, "path"), _text(f, "branch"), _text(f, "ticket_path"), _text(f, "ticket_branch"),
+                   _text(f, "repo_root"))
+
+    def to_fields(self) -> dict[str, Any]:
+        return {"path": self.path, "branch": self.branch, "ticket_path": self.ticket_path,
+                "ticket_branch": self.ticket_branch, "repo_root": self.repo_root}
+
+
+@dataclass(frozen=True)
 class AgentStep:
     kind: ClassVar[str] = "agent"
     session: str
@@ -149,6 +171,7 @@ class AgentStep:
     role: str = "worker"  # or "reviewer" (plan `role`, policy close.reviewers): the gate waits for its verdict
     backend: str = ""  # as SessionStep.backend
     mounts: tuple[str, ...] = ()  # as SessionStep.mounts
+    own: OwnWorktree | None = None  # plan `worktree: own`: where the agent works, and where it merges back
 
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> AgentStep:
@@ -163,7 +186,7 @@ class AgentStep:
                    str(f.get("permissions") or "workspace"), _texts(f, "writable_dirs"), timeout,
                    str(f["mcp_config"]) if f.get("mcp_config") else None,
                    "reviewer" if f.get("role") == "reviewer" else "worker", _text(f, "backend", ""),
-                   _texts(f, "mounts"))
+                   _texts(f, "mounts"), OwnWorktree.from_fields(f["worktree"]) if f.get("worktree") else None)
 
     def to_fields(self) -> dict[str, Any]:
         fields = {"profile": self.profile, "prompt": self.prompt, "command": self.command, "env": dict(self.env),
@@ -173,6 +196,8 @@ class AgentStep:
                   "timeout_seconds": self.timeout_seconds, **_placement(self.backend, self.mounts)}
         if self.role == "reviewer":  # only a reviewer carries its role: the others' definition hashes stay
             fields["role"] = self.role
+        if self.own is not None:  # likewise only an agent with its own worktree
+            fields["worktree"] = self.own.to_fields()
         return fields
 
 

@@ -102,6 +102,9 @@ def usage_ended(eng: Engine, ref: StepRef, attempt: int) -> None:
 class AgentKind:
     def start(self, eng: Engine, ref: StepRef) -> Outcome:
         step = ref.typed(AgentStep)
+        failed = _own_prepared(ref)
+        if failed is not None:
+            return failed
         attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
         usage_started(eng, ref, attempt)
         env = agent_env(eng, ref, attempt)
@@ -133,7 +136,12 @@ class AgentKind:
         batched `create_many` for sessions that are missing, one `respawn_many`. An agent the batch could
         not start is started on its own, so its error is its own."""
         launches = []
+        early: dict[str, Outcome] = {}
         for ref in refs:
+            failed = _own_prepared(ref)
+            if failed is not None:
+                early[ref.step.step_id] = failed
+                continue
             attempt = eng.store.new_attempt(ref.run_id, ref.ticket, ref.agent)
             usage_started(eng, ref, attempt)
             env = agent_env(eng, ref, attempt)
@@ -156,7 +164,7 @@ class AgentKind:
             pids = eng.runtime.respawn_many([spec for _, _, spec, _ in launches])
         except MetawsmError:
             pids = {}
-        outcomes = []
+        outcomes: dict[str, Outcome] = dict(early)
         for ref, attempt, spec, note_file in launches:
             try:
                 if spec.name in pids:
@@ -167,11 +175,12 @@ class AgentKind:
                 if note_file is not None:
                     note_file.unlink(missing_ok=True)
             except MetawsmError as exc:
-                outcomes.append(Outcome.failed(f"cannot start agent {ref.agent} for {ref.ticket}: {exc.message}"))
+                outcomes[ref.step.step_id] = Outcome.failed(f"cannot start agent {ref.agent} for {ref.ticket}: "
+                                                             f"{exc.message}")
                 continue
-            outcomes.append(self._launched(eng, ref, attempt, pid))
+            outcomes[ref.step.step_id] = self._launched(eng, ref, attempt, pid)
         eng.forget_sessions()
-        return outcomes
+        return [outcomes[ref.step.step_id] for ref in refs]
 
     def poll(self, eng: Engine, ref: StepRef) -> Outcome:
         agent = eng.store.get_agent(ref.run_id, ref.ticket, ref.agent)
@@ -203,6 +212,14 @@ class AgentKind:
             return Outcome.failed(f"agent {ref.agent} of {ref.ticket} completed, but its work could not be brought "
                                   f"back: {exc.message}")
         usage_ended(eng, ref, agent.attempt)
+        own = ref.typed(AgentStep).own
+        if own is not None:  # plan `worktree: own`: its branch goes back into the ticket branch
+            from metawsm.engine.kinds.ownworktree import merge_back
+
+            problem = merge_back(own, ref.agent, ref.ticket)
+            if problem is not None:
+                move(eng, agent, "failed", reason="merge-back failed")
+                return Outcome.failed(problem)
         move(eng, agent, "stopping", "stopped", reason=f"completed attempt {agent.attempt}")
         return Outcome.done(f"completed: {summary}" if summary else "completed")
 
@@ -254,3 +271,17 @@ class AgentKind:
         if session:
             eng.runtime.kill(session)
             eng.forget_sessions()
+
+
+def _own_prepared(ref: StepRef) -> Outcome | None:
+    """Plan `worktree: own`: the agent's worktree, made ready before its attempt starts; a failure is the step's."""
+    own = ref.typed(AgentStep).own
+    if own is None:
+        return None
+    from metawsm.engine.kinds.ownworktree import prepare
+
+    try:
+        prepare(own)
+    except MetawsmError as exc:
+        return Outcome.failed(f"cannot prepare the own worktree of {ref.ticket}/{ref.agent}: {exc.message}")
+    return None
