@@ -57,6 +57,17 @@ def test_changes_requested_refuses_the_gate_then_iterate_and_approval_pass(proje
     (ticket,) = snap["ticket_states"]
     assert ticket["status"] == "failed" and ticket["next"].startswith("metawsm iterate DEMO-1 --feedback-file NOTE.md")
     assert "review:" in cli("status", cwd=project).out
+    from metawsm.config.loader import load_policy
+    from metawsm.config.project import Project
+    from metawsm.server.app import create_app
+    from tests.server.conftest import LoopbackClient
+
+    proj = Project(project)
+    with LoopbackClient(create_app(proj, load_policy(proj), worker=False), base_url="http://127.0.0.1") as client:
+        page = client.get(f"/runs/{snap['run_id']}")  # the run page shows the verdict beside the reviewer
+        assert page.status_code == 200
+        assert "<span class=\"small\" data-review>review: changes requested at " in page.text
+        assert "add a test please</span>" in page.text
 
     assert cli("iterate", "DEMO-1", "--agent", "impl", "--feedback", "add a test", cwd=project).code == 0
     r = cli("apply", "plans/reviewed.yaml", "--wait", "--timeout", "90", cwd=project)
