@@ -32,7 +32,7 @@ def test_an_agent_in_a_turn_is_healthy_while_its_pane_is_quiet(project: Path, cl
                                                                isolated_env: Path) -> None:
     agent_cli("claude")
     quick_health(project, idle=1, activity=3, progress=600)
-    with FakeModel([bash("sleep 12 && echo SLEPT"), bash(SIGNAL), say("done")]) as model:
+    with FakeModel([bash("sleep 8 && echo SLEPT"), bash(SIGNAL), say("done")]) as model:
         use_model("claude", model, monkeypatch, isolated_env)
         assert cli("apply", str(agent_plan(project, "quiet", "claude")), cwd=project).code == 0
         model.wait_turn(0)
