@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,16 @@ def done(project: Path, cli) -> Path:  # type: ignore[no-untyped-def]  # noqa: F
 
 
 def snapshot(root: Path) -> str:
-    db = subprocess.run(["sqlite3", str(root / ".metawsm/state/state.db"), ".dump"], capture_output=True,
-                        text=True).stdout
+    """Refs, worktrees, files, state.db and the forum log — once no background reconcile (kicked by the
+    agents' signals) holds a lease, and without the lease rows: a lease is who is working now, not state."""
+    deadline = time.monotonic() + 60
+    while True:
+        db = subprocess.run(["sqlite3", str(root / ".metawsm/state/state.db"), ".dump"], capture_output=True,
+                            text=True).stdout
+        if "INSERT INTO leases " not in db or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    db = "\n".join(line for line in db.splitlines() if not line.startswith("INSERT INTO leases "))
     return "\n".join([git(root, "for-each-ref"), git(root, "worktree", "list", "--porcelain"),
                       git(root, "status", "--porcelain", "--ignored"), db,
                       (root / ".metawsm/state/forum/events.jsonl").read_text()])
