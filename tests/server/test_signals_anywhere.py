@@ -11,6 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,8 +154,13 @@ def test_mcp_tools_through_the_daemon(repo: Path, tmp_path: Path) -> None:
     async def session(token: str, calls: list[tuple[str, dict[str, object]]]) -> list[tuple[bool, str]]:
         params = StdioServerParameters(command=sys.executable, args=["-m", "metawsm", "mcp"],
                                        env={**base, "METAWSM_TOKEN": token}, cwd=str(elsewhere))
+        with (tmp_path / "mcp-stderr.log").open("a") as errlog:  # not sys.stderr:
+            return await _calls(params, errlog, calls)  # pytest's captured stderr may have no fileno
+
+    async def _calls(params: StdioServerParameters, errlog: Any,
+                     calls: list[tuple[str, dict[str, object]]]) -> list[tuple[bool, str]]:
         results = []
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+        async with stdio_client(params, errlog) as (read, write), ClientSession(read, write) as s:
             await s.initialize()
             for name, arguments in calls:
                 if name == "ask_human":
