@@ -16,7 +16,7 @@ connection; memory per agent is the RSS of the host's tmux server and its descen
 
 Needs root, dockerd and docker (it starts its own daemon: own data root, exec root, pidfile and socket, no
 bridge, stopped by pid) and the base image's root filesystem tarball (built by `metawsm image build` into the
-tests' cache, METAWSM_TEST_CACHE or ~/.cache/metawsm-tests; built here when missing). Without them it prints
+tests' cache, METAWSM_TEST_CACHE or $TMPDIR/metawsm-tests-cache; built here when missing). Without them it prints
 {"skipped": reason} and exits 0 (bench/run_all.py reports the reason).
 """
 
@@ -43,7 +43,7 @@ from apply import git, kill_server  # the same helpers as bench/apply.py
 
 TAG = "metawsm-bench:latest"
 PLAN_NAME = "bench"
-CACHE = Path(os.environ.get("METAWSM_TEST_CACHE") or Path.home() / ".cache" / "metawsm-tests") / "images"
+CACHE = Path(os.environ.get("METAWSM_TEST_CACHE") or Path(tempfile.gettempdir()) / "metawsm-tests-cache") / "images"
 
 
 def why_not() -> str | None:

@@ -3,7 +3,8 @@
 The daemon gets its own data root, exec root, pidfile and socket in a temporary folder, no default bridge and
 no iptables rules (agents run with `network: none`), so it touches nothing of the machine's or another
 daemon's. The image is `metawsm image build` itself; its root filesystem tarball is kept in a stable cache
-folder (METAWSM_TEST_CACHE, default ~/.cache/metawsm-tests) so a second run skips debootstrap.
+folder in the temporary directory (METAWSM_TEST_CACHE, default $TMPDIR/metawsm-tests-cache: tests write nothing
+outside temporary folders) so a second run on the same machine skips debootstrap.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from pathlib import Path
 
 import pytest
 
-REAL_HOME = Path.home()  # before the autouse fixture points HOME at a temporary folder
-CACHE = Path(os.environ.get("METAWSM_TEST_CACHE") or REAL_HOME / ".cache" / "metawsm-tests")
+CACHE = Path(os.environ.get("METAWSM_TEST_CACHE") or Path(tempfile.gettempdir()) / "metawsm-tests-cache")
 TAG = "metawsm-test:latest"
 START_SECONDS = 60.0
 
