@@ -1,4 +1,5 @@
-"""`metawsm close --ticket T` of 20 ready tickets, one by one (issue 13), beside a bare `git merge --no-ff`
+"""`metawsm close --ticket T` of half of 20 ready tickets, one by one (issue 13), and one `metawsm close` of the
+other half (per ticket = its time / tickets), each beside a bare `git merge --no-ff`
 loop over the same ticket branches, in the same run and interleaved (peer merge i, then close i).
 
 A demo repository gets 20 tickets, each with one shell agent that commits <ID>.txt and signals completion,
@@ -106,7 +107,8 @@ def main() -> int:
                 git(hand, "worktree", "add", "-q", "-b", f"metawsm/{tid}", str(hand / ".wt" / tid),
                     f"origin/metawsm/{tid}")
             closes, merges, hands, floors = [], [], [], []
-            for tid in ids:
+            single, batch = ids[: len(ids) // 2], ids[len(ids) // 2:]
+            for tid in single:
                 merges.append(timed(["git", "-C", str(peer), *GIT_ID, "merge", "--no-ff", "-q", "-m",
                                      f"Merge metawsm/{tid}", f"origin/metawsm/{tid}"]))
                 hands.append(timed(["git", "-C", str(hand / ".wt" / tid), "status", "--porcelain"],
@@ -116,6 +118,10 @@ def main() -> int:
                                    ["git", "-C", str(hand), "branch", "-q", "-d", f"metawsm/{tid}"]))
                 closes.append(timed([*metawsm_exe(), "-C", str(root), "close", "--ticket", tid]))
                 floors.append(timed([*metawsm_exe(), "--version"]))
+            # the other half: one `metawsm close` (no selector) closes every ready ticket, as a user ends a run
+            batch_merges = [timed(["git", "-C", str(peer), *GIT_ID, "merge", "--no-ff", "-q", "-m",
+                                   f"Merge metawsm/{tid}", f"origin/metawsm/{tid}"]) for tid in batch]
+            batch_close = timed([*metawsm_exe(), "-C", str(root), "close"])
             merged = git(root, "log", "--merges", "--format=%s", "main").count("Merge metawsm/C-")
             left = git(root, "worktree", "list", "--porcelain").count("worktree ")
         finally:
@@ -125,6 +131,8 @@ def main() -> int:
     close_ms, merge_ms, floor_ms = median_of(closes, 0), median_of(merges, 0), median_of(floors, 0)
     close_cpu, merge_cpu, floor_cpu = median_of(closes, 1), median_of(merges, 1), median_of(floors, 1)
     hand_ms, hand_cpu = median_of(hands, 0), median_of(hands, 1)
+    batch_ms, batch_cpu = (round(batch_close[i] * 1000 / len(batch), 2) for i in (0, 1))
+    batch_merge_ms, batch_merge_cpu = (round(sum(m[i] for m in batch_merges) * 1000 / len(batch), 2) for i in (0, 1))
     emit("close", {
         "command": "metawsm close --ticket T (a new process per ticket)",
         "tickets": len(ids),
@@ -143,6 +151,15 @@ def main() -> int:
         "hand_close_cpu_median_ms": hand_cpu,
         "ratio_to_hand_close": round(close_ms / hand_ms, 2) if hand_ms else None,
         "cpu_ratio_to_hand_close": round(close_cpu / hand_cpu, 2) if hand_cpu else None,
+        "batch": "metawsm close (no selector) closing the other half in one process; per ticket = total / tickets",
+        "batch_tickets": len(batch),
+        "batch_close_per_ticket_ms": batch_ms,
+        "batch_close_cpu_per_ticket_ms": batch_cpu,
+        "batch_git_merge_per_ticket_ms": batch_merge_ms,
+        "batch_git_merge_cpu_per_ticket_ms": batch_merge_cpu,
+        "batch_ratio": round(batch_ms / batch_merge_ms, 2) if batch_merge_ms else None,
+        "batch_cpu_ratio": round(batch_cpu / batch_merge_cpu, 2) if batch_merge_cpu else None,
+        "batch_within_target": bool(batch_merge_ms) and batch_ms <= 3 * batch_merge_ms,
         "metawsm_version_median_ms": floor_ms,
         "metawsm_version_cpu_median_ms": floor_cpu,
         "close_minus_interpreter_start_ms": round(close_ms - floor_ms, 2),
