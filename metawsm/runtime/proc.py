@@ -110,6 +110,29 @@ def run(argv: Sequence[str | os.PathLike[str]], *, cwd: str | os.PathLike[str] |
     return result
 
 
+def run_detaching(argv: Sequence[str], *, timeout: float) -> Completed:
+    """Run a command whose parent exits and leaves a daemon behind (``ssh -f``): wait for the parent only. Its
+    output goes through a temporary file, so the daemon keeping that file open never blocks the wait; the
+    daemon lives in a session of its own and is not ended here."""
+    import tempfile
+
+    args = [os.fspath(a) for a in argv]
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
+        try:
+            child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True, text=True)
+        except OSError as exc:
+            raise ExternalError(f"cannot run {shlex.join(args)}: {exc}") from exc
+        try:
+            code = child.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            _kill_group(child)
+            child.wait()
+            raise CommandFailed(args, None, "", "", timeout=timeout) from exc
+        out.seek(0)
+        return Completed(tuple(args), code, out.read(), "")
+
+
 def run_shell(command: str, *, cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
               timeout: float | None = None, check: bool = True, input: str | None = None) -> Completed:
     """Run a user-written shell command with ``/bin/sh -c`` (never the user's login shell)."""

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from metawsm.errors import ExternalError, MetawsmError
-from metawsm.runtime import proc
+from metawsm.runtime import proc, ssh_worktree
 from metawsm.runtime.base import NoCapacity, RuntimeConfig, Screen, SessionInfo, SessionSpec, SessionState
 from metawsm.runtime.local import TmuxRuntime
 from metawsm.runtime.ssh_conn import HostSpec, SshHost, control_dir, short_id
@@ -146,48 +146,36 @@ class SshRuntime:
 
     # -- the remote copy of a ticket's worktree ----------------------------------------------------------
     def _meta_path(self, host: SshHost, ticket: str) -> str:
-        return f"{self.base(host)}/meta/{ticket}.json"
+        return ssh_worktree.meta_path(self.base(host), ticket)
 
-    def _prepare(self, rt: HostRuntime, spec: SessionSpec) -> str:
-        """The remote folder standing for ``spec.cwd`` (made on first use: mirror, branch pushed, worktree)."""
-        host = rt.host
-        key = (host.name, spec.cwd, spec.labels.get("run", ""))
-        if key in self._prepared:  # this command made or checked it already (a session, then its agent)
-            return self._prepared[key]
-        local = _git(spec.cwd, "rev-parse", "--show-toplevel")
-        common = str(Path(local, _git(spec.cwd, "rev-parse", "--git-common-dir")).resolve())
-        branch = _git(spec.cwd, "rev-parse", "--abbrev-ref", "HEAD")
-        mirror = f"{self.base(host)}/{short_id(common)}.git"
-        worktree = f"{self.base(host)}/{short_id(common)}-{branch.replace('/', '-')}"
-        q = shlex.quote
-        ticket = spec.labels.get("ticket", "")
-        meta = ""  # what cleanup reads (no secret in it: it may travel on the command line)
-        if ticket:
-            path = self._meta_path(host, ticket)
-            meta = (f" && mkdir -p {q(str(Path(path).parent))} && printf '%s\\n' " + q(json.dumps({
-                "run": spec.labels.get("run", ""), "ticket": ticket, "branch": branch, "local": local,
-                "common": common, "mirror": mirror, "worktree": worktree})) + f" > {q(path)}")
-        made = host.run(f"if test -d {q(worktree)}; then echo adopt{meta}; else mkdir -p {q(self.base(host))} && "
-                        f"{{ test -d {q(mirror)} || git init -q --bare {q(mirror)}; }} && echo new; fi").stdout.strip()
-        if made != "adopt":
-            env = {**os.environ, "GIT_SSH_COMMAND": host.git_ssh_command()}
-            _git(local, "push", "-q", host.git_url(mirror), f"HEAD:refs/heads/{branch}", env=env)
-            host.run(f"git -C {q(mirror)} worktree add -q {q(worktree)} {q(branch)}{meta}")
-        rel = os.path.relpath(spec.cwd, local)
-        self._prepared[key] = worktree if rel == "." else f"{worktree}/{rel}"
-        return self._prepared[key]
+    def _prepare(self, rt: HostRuntime, specs: Sequence[SessionSpec]) -> list[str]:
+        """The remote folder standing for each spec's cwd (made on first use: mirror, branch pushed, worktree);
+        each is checked once per command (a session step, then its agent, ask again)."""
+        keys = [(rt.host.name, spec.cwd, spec.labels.get("run", "")) for spec in specs]
+        todo = [(key, spec) for key, spec in zip(keys, specs, strict=True) if key not in self._prepared]
+        if todo:
+            copies = ssh_worktree.prepare(rt.host, self.base(rt.host), [spec for _, spec in todo])
+            for (key, _), copy in zip(todo, copies, strict=True):
+                self._prepared[key] = copy.cwd
+        return [self._prepared[key] for key in keys]
 
-    def _remote_spec(self, rt: HostRuntime, spec: SessionSpec, cwd: str) -> SessionSpec:
-        """``spec`` as the host runs it: its folder there, its variables from a 0600 env file written through
-        stdin (the token never on a command line), no local transcript path (the host has none)."""
-        command = spec.command
-        if command is not None:
-            env = {k: v for k, v in spec.env.items() if k != "METAWSM_HOME"}  # the host has no such folder
-            env.update({k: os.environ[k] for k in self.env_names if k in os.environ})
-            path = self._env_file(rt.host, spec.name)
-            rt.host.write_file(path, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())))
-            command = f". {shlex.quote(path)}\n{command}"
-        return replace(spec, cwd=cwd, env={}, command=command, log=None)
+    def _remote_specs(self, rt: HostRuntime, specs: Sequence[SessionSpec]) -> list[SessionSpec]:
+        """``specs`` as the host runs them: their folders there, their variables from 0600 env files written
+        through stdin in one ssh call (the token never on a command line), no local transcript path."""
+        files: dict[str, str] = {}
+        remote = []
+        for spec, cwd in zip(specs, self._prepare(rt, specs), strict=True):
+            command = spec.command
+            if command is not None:
+                env = {k: v for k, v in spec.env.items() if k != "METAWSM_HOME"}  # the host has no such folder
+                env.update({k: os.environ[k] for k in self.env_names if k in os.environ})
+                path = self._env_file(rt.host, spec.name)
+                files[path] = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+                command = f". {shlex.quote(path)}\n{command}"
+            remote.append(replace(spec, cwd=cwd, env={}, command=command, log=None))
+        if files:
+            rt.host.write_files(files)
+        return remote
 
     # -- sessions ----------------------------------------------------------------------------------------
     def create(self, spec: SessionSpec) -> SessionInfo:
@@ -208,14 +196,14 @@ class SshRuntime:
         infos: dict[int, SessionInfo] = {}
         for name, group in placed.items():
             rt = self.hosts[name]
-            remote = [self._remote_spec(rt, spec, self._prepare(rt, spec)) for _, spec in group]
+            remote = self._remote_specs(rt, [spec for _, spec in group])
             for (index, _), info in zip(group, rt.create_many(remote), strict=True):
                 infos[index] = info
         return [infos[i] for i in range(len(specs))]
 
     def respawn(self, spec: SessionSpec) -> int | None:
         rt = self._need(spec.name)
-        return rt.respawn(self._remote_spec(rt, spec, self._prepare(rt, spec)))
+        return rt.respawn(self._remote_specs(rt, [spec])[0])
 
     def respawn_many(self, specs: Sequence[SessionSpec]) -> dict[str, int | None]:
         """:meth:`respawn` with one batched tmux call per host; a session that could not be respawned is left out
@@ -228,12 +216,10 @@ class SshRuntime:
         pids: dict[str, int | None] = {}
         for name, group in groups.items():
             rt = self.hosts[name]
-            remote = []
-            for spec in group:
-                try:
-                    remote.append(self._remote_spec(rt, spec, self._prepare(rt, spec)))
-                except MetawsmError:
-                    continue
+            try:
+                remote = self._remote_specs(rt, group)
+            except MetawsmError:
+                continue  # the caller's own respawns report it
             pids.update(rt.respawn_many(remote))
         return pids
 

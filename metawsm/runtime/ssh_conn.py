@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shlex
 import stat
 import tempfile
@@ -60,9 +61,12 @@ class SshHost:
         self.ssh = ssh
         self.target = f"{spec.user}@{spec.address}" if spec.user else spec.address
         # %C: a hash of host, port, user (short: a unix socket path has ~100 bytes)
+        # commands never become the master (a master forked from one would hold its output pipes open): they use
+        # the shared connection that connect() starts, or connect on their own when there is none
         self.options = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
-                        "-o", "ControlMaster=auto", "-o", f"ControlPath={control}/%C",
-                        "-o", f"ControlPersist={PERSIST}", "-o", "ServerAliveInterval=15", "-p", str(spec.port)]
+                        "-o", "ControlMaster=no", "-o", f"ControlPath={control}/%C",
+                        "-o", "ServerAliveInterval=15", "-p", str(spec.port)]
+        self._connected = False
         if known_hosts:
             self.options += ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
         if spec.key:
@@ -75,9 +79,21 @@ class SshHost:
     def argv(self, remote: str, *, tty: bool = False) -> list[str]:
         return [self.ssh, *self.options, *(["-t"] if tty else []), self.target, "--", remote]
 
+    def connect(self) -> None:
+        """Start the shared connection (``ssh -M -N -f``, kept ControlPersist seconds after its last use) unless
+        one is up; a failure here is not an error (the commands then connect on their own, and say why)."""
+        if self._connected:
+            return
+        self._connected = True
+        if proc.run([self.ssh, *self.options, "-O", "check", self.target], check=False, timeout=COMMAND_TIMEOUT).ok:
+            return
+        proc.run_detaching([self.ssh, *self.options, "-o", "ControlMaster=yes", "-o", f"ControlPersist={PERSIST}",
+                            "-M", "-N", "-f", self.target], timeout=COMMAND_TIMEOUT)
+
     def run(self, remote: str, *, input: str | None = None, check: bool = True,
             timeout: float = COMMAND_TIMEOUT) -> proc.Completed:
         """Run the shell text ``remote`` on the host; CommandFailed names the host when it fails and ``check``."""
+        self.connect()
         result = proc.run(self.argv(remote), input=input, check=False, timeout=timeout)
         if check and not result.ok:
             if result.code == 255:  # ssh's own failure: no connection, refused key, unknown host key
@@ -89,15 +105,21 @@ class SshHost:
                                      hint=f"on ssh host {self.name}")
         return result
 
-    def write_file(self, path: str, content: str) -> None:
-        """Write ``content`` to ``path`` on the host, readable by its user only (through stdin: the content is on
-        no command line)."""
-        q = shlex.quote(path)
-        self.run(f"umask 077 && mkdir -p {shlex.quote(str(Path(path).parent))} && cat > {q}.tmp && mv -f {q}.tmp {q}",
-                 input=content)
+    def write_files(self, files: dict[str, str]) -> None:
+        """Write each file on the host, readable by its user only, in one ssh call: the contents travel inside
+        a script on ssh's standard input (here-documents with a random delimiter), never on a command line."""
+        q = shlex.quote
+        lines = ["set -e", "umask 077"]
+        for path, content in files.items():
+            mark = f"METAWSM_EOF_{secrets.token_hex(8)}"
+            body = content if content.endswith("\n") or not content else content + "\n"
+            lines += [f"mkdir -p {q(str(Path(path).parent))}", f"cat > {q(path + '.tmp')} <<'{mark}'",
+                      body + mark, f"mv -f {q(path + '.tmp')} {q(path)}"]
+        self.run("sh -s", input="\n".join(lines) + "\n")
 
     def git_ssh_command(self) -> str:
         """GIT_SSH_COMMAND for git over this host's connection."""
+        self.connect()
         return shlex.join([self.ssh, *self.options])
 
     def git_url(self, path: str) -> str:
