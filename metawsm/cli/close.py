@@ -25,7 +25,8 @@ per repository. --dry-run shows what would happen and changes nothing at all.
 
 With policy close.mode push, close pushes the ticket branches instead (`metawsm push`: the gate, then git
 push to close.remote); with close.mode pr it also opens their pull requests with gh (`metawsm pr`,
-idempotent). Nothing is merged locally then, and the ticket stays `ready`.
+idempotent). Nothing is merged locally then: a pushed ticket stays `ready`, one whose pull request is open
+becomes `in_review` until `metawsm pr --sync` sees the pull request merged (-> merged) or closed (-> ready).
 
 exit codes: 0 every selected ticket closed (or nothing was ready), 1 a ticket could not be closed
 (conflict, dirty base checkout, abandoned ticket, no such ticket or run), 3 a gate refused (and nothing
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace, mode: str) -> int:
     """close.mode push|pr: the same as `metawsm push` / `metawsm pr` on the selected tickets."""
-    args.remote, args.draft = None, False
+    args.remote, args.draft, args.sync = None, False, False
     if mode == "push" or args.dry_run:  # a pr dry run: the gate and what would be pushed
         from metawsm.cli.push import run as push_run
 

@@ -32,7 +32,8 @@ STATE_STYLE = {
     "failed": "red", "stopping": "yellow", "stopped": "dim", "complete": "green", "closing": "magenta",
     "closed": "green", "ended": "dim",
     # ticket
-    "open": "dim", "working": "cyan", "ready": "green", "merged": "bold green", "abandoned": "dim",
+    "open": "dim", "working": "cyan", "ready": "green", "in_review": "magenta", "merged": "bold green",
+    "abandoned": "dim",
     # step
     "pending": "dim", "done": "green", "skipped": "dim",
     # agent

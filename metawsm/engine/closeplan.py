@@ -57,6 +57,8 @@ def next_command(status: str, ticket: str, plan: str, reason: str) -> tuple[str,
                     f"metawsm status --ticket {ticket}  (then metawsm close --ticket {ticket})"),
         "failed": (reason or "a step failed",
                    f"fix it on its branch, then metawsm apply {plan}  (re-runs only what failed)"),
+        "in_review": (reason or "its pull request is open",
+                      "metawsm pr --sync  (after the pull request is merged or closed)"),
         "merged": ("already merged", f"metawsm reopen {ticket}  (to work on it again)"),
         "abandoned": ("abandoned", f"metawsm reopen {ticket}"),
     }.get(status, (reason, f"metawsm status --ticket {ticket}"))

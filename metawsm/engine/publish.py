@@ -131,9 +131,12 @@ def pr(eng: Engine, run: Run, ticket: str, *, remote: str | None = None, draft: 
     _name, root, base = repos[0]
     known = existing_pr(root, branch)
     if known is not None:
-        return PrResult(ticket, run.run_id, branch, str(known.get("baseRefName") or base), str(known["url"]),
-                        _int(known.get("number")), str(known.get("state") or "OPEN"), False,
-                        bool(known.get("isDraft")))
+        found = PrResult(ticket, run.run_id, branch, str(known.get("baseRefName") or base), str(known["url"]),
+                         _int(known.get("number")), str(known.get("state") or "OPEN"), False,
+                         bool(known.get("isDraft")))
+        if found.state == "OPEN":
+            in_review(eng, run, ticket, found.url)
+        return found
     title, body = pr_text(eng, run, ticket, pushed)
     args = ["pr", "create", "--head", branch, "--base", base, "--title", title, "--body-file", "-"]
     made = _gh([*args, "--draft"] if draft else args, root, input=body)
@@ -145,8 +148,16 @@ def pr(eng: Engine, run: Run, ticket: str, *, remote: str | None = None, draft: 
         raise ExternalError(f"gh pr create printed no URL: {made.stdout[:200]!r}")
     url = lines[-1]
     number = url.rstrip("/").rsplit("/", 1)[-1]
+    in_review(eng, run, ticket, url)
     return PrResult(ticket, run.run_id, branch, base, url, int(number) if number.isdigit() else None, "OPEN", True,
                     draft)
+
+
+def in_review(eng: Engine, run: Run, ticket: str, url: str) -> None:
+    """The ticket's pull request is open: the ticket is `in_review` until `metawsm pr --sync` sees it settled."""
+    from metawsm.engine.tickets import walk
+
+    walk(eng, ticket, "in_review", f"pull request open: {url}", run=run)
 
 
 def _int(value: Any) -> int | None:

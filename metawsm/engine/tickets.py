@@ -2,8 +2,9 @@
 
 A ticket's state is recorded per repository across runs (state/tickets.py). While a run works on it, the state
 follows the ticket's steps in that run: `working` while they run (or wait), `ready` once `gate:T` passed,
-`failed` when one of them failed with no retry left. `closing` and `merged` belong to close (engine/close.py),
-`abandoned` and reopening to the person; no step ever moves a ticket out of those.
+`failed` when one of them failed with no retry left. `in_review` belongs to the pull request (engine/prsync.py:
+`metawsm pr` moves a ready ticket there, `pr --sync` on to `merged` or back to `ready`), `closing` and `merged` to
+close (engine/close.py), `abandoned` and reopening to the person; no step ever moves a ticket out of those.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ if TYPE_CHECKING:
     from metawsm.state.tickets import TicketState
 
 SATISFIED = frozenset({"done", "skipped"})
-OWNED_ELSEWHERE = frozenset({"closing", "merged", "abandoned"})  # never moved by a run's steps
+OWNED_ELSEWHERE = frozenset({"in_review", "closing", "merged", "abandoned"})  # never moved by a run's steps
 
 # How to walk from one ticket state to another through legal single steps.
 _PATHS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("open", "ready"): ("working", "ready"), ("open", "failed"): ("working", "failed"),
     ("failed", "ready"): ("working", "ready"), ("failed", "open"): ("working", "open"),
     ("ready", "open"): ("working", "open"), ("closing", "working"): ("ready", "working"),
+    ("open", "in_review"): ("working", "ready", "in_review"), ("working", "in_review"): ("ready", "in_review"),
+    ("failed", "in_review"): ("working", "ready", "in_review"),
 }
 
 

@@ -21,7 +21,7 @@ RUN_STATES = (
 )
 STEP_STATES = ("pending", "running", "done", "failed", "skipped")
 AGENT_STATES = ("pending", "running", "idle", "stalled", "dead", "stopping", "stopped", "failed")
-TICKET_STATES = ("open", "working", "ready", "closing", "merged", "failed", "abandoned")
+TICKET_STATES = ("open", "working", "ready", "in_review", "closing", "merged", "failed", "abandoned")
 
 _RUN_MOVES: dict[str, frozenset[str]] = {
     "created": frozenset({"planning"}),
@@ -62,12 +62,14 @@ AGENT_TRANSITIONS: Mapping[str, frozenset[str]] = {
 }
 
 #: A ticket's lifecycle, per repository and across runs (state.db lives in the repository). `ready`: its gate
-#: passed; `closing`: close recorded its intent and is merging; `merged` and `abandoned` are remembered by
-#: `plan`/`apply` until `metawsm reopen` moves them back to `open`.
+#: passed; `in_review`: its pull request is open (`metawsm pr`, close.mode pr) until `metawsm pr --sync` sees it
+#: merged (`merged`) or closed unmerged (back to `ready`); `closing`: close recorded its intent and is merging;
+#: `merged` and `abandoned` are remembered by `plan`/`apply` until `metawsm reopen` moves them back to `open`.
 TICKET_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "open": frozenset({"working", "abandoned"}),
     "working": frozenset({"ready", "failed", "open", "abandoned"}),
-    "ready": frozenset({"closing", "working", "failed", "abandoned"}),
+    "ready": frozenset({"in_review", "closing", "working", "failed", "abandoned"}),
+    "in_review": frozenset({"merged", "ready", "closing", "working", "open", "abandoned"}),
     "closing": frozenset({"merged", "ready", "failed", "abandoned"}),
     "failed": frozenset({"working", "abandoned"}),
     "merged": frozenset({"open"}),  # reopen

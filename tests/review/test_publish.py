@@ -1,7 +1,8 @@
 """`metawsm push`, `metawsm pr` and policy `close.mode`: ticket branches pushed to a real bare remote behind the close
 gate, pull requests opened through a fake `gh` put on PATH by the test (it records its argv and answers like gh's
 `pr view BRANCH --json …` — exit 1 with `no pull requests found for branch "B"` when there is none — and `pr
-create`, which prints the new pull request's URL). The real gh cannot reach a forge here."""
+create`, which prints the new pull request's URL; `pr view --json state,mergedAt,url` answers from the JSON file the
+test rewrites to MERGED/OPEN/CLOSED, as the forge would). The real gh cannot reach a forge here."""
 
 from __future__ import annotations
 
@@ -137,7 +138,7 @@ def test_pr_opens_once_then_reports_and_close_mode_pr(project: Path, published: 
     r = cli("close", "--ticket", "DEMO-1", cwd=project)
     assert r.code == 0 and "pull request exists: https://github.com/acme/widgets/pull/7" in r.out
     eng = engine(project)
-    assert eng.store.get_ticket("DEMO-1").status == "ready"  # close.mode pr merges nothing
+    assert eng.store.get_ticket("DEMO-1").status == "in_review"  # close.mode pr merges nothing
     eng.close()
     assert subprocess.run(["git", "branch", "--list", "metawsm/DEMO-1"], cwd=project, capture_output=True,
                           text=True).stdout.strip()
@@ -161,3 +162,72 @@ def test_close_mode_push_pushes_instead_of_merging(project: Path, published: dic
     assert "DEMO-1" in r.out and "pushed metawsm/DEMO-1 at " in r.out
     assert _remote_sha(published["remote"], "metawsm/DEMO-1")
     assert subprocess.run(["git", "rev-parse", "main"], cwd=project, capture_output=True, text=True).stdout == main_before
+
+
+def _pr_file(gh_dir: Path, **changes: object) -> None:
+    path = gh_dir / "pr-metawsm_DEMO-1.json"
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), **changes)))
+
+
+def _ticket(project: Path, cli) -> dict[str, str]:  # type: ignore[no-untyped-def]  # noqa: F811
+    r = cli("status", "--all", "--json", cwd=project)
+    assert r.code == 0, r.err
+    return {t["ticket"]: t for run in json.loads(r.out)["runs"] for t in run["ticket_states"]}["DEMO-1"]
+
+
+def test_pr_sync_follows_the_pull_request_to_closed_then_merged(project: Path, published: dict[str, Path], cli) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    gh_dir, ws = published["gh"], published["ws"]
+    policy = project / ".metawsm/policy.yaml"
+    policy.write_text(policy.read_text() + "close:\n  mode: pr\n")
+    assert cli("close", cwd=project).code == 0  # close.mode pr: the pull request is opened, the ticket in review
+    assert _ticket(project, cli)["status"] == "in_review"
+    human = cli("status", cwd=project)
+    assert human.code == 0 and "in_review" in human.out
+    r = cli("close", cwd=project)  # an in_review ticket is not closed again; status says what moves it on
+    assert r.code == 0 and "metawsm pr --sync" in r.out and [c[:2] for c in _calls(gh_dir)].count(["pr", "create"]) == 1
+
+    r = cli("--json", "pr", "--sync", cwd=project)  # still OPEN: nothing moves
+    assert r.code == 0, r.err
+    (synced,) = json.loads(r.out)["synced"]
+    assert (synced["pr_state"], synced["status"]) == ("OPEN", "in_review")
+    assert _calls(gh_dir)[-1] == ["pr", "view", "metawsm/DEMO-1", "--json", "state,mergedAt,url"]
+
+    _pr_file(gh_dir, state="CLOSED")  # closed unmerged on the forge: back to ready, with the reason
+    r = cli("pr", "--sync", "DEMO-1", cwd=project)
+    assert r.code == 0 and "DEMO-1" in r.out and "pull request closed https://github.com/acme/widgets/pull/7; ticket ready" in r.out, r.out
+    ticket = _ticket(project, cli)
+    assert ticket["status"] == "ready" and "closed unmerged: https://github.com/acme/widgets/pull/7" in ticket["reason"]
+    assert cli("pr", "--sync", cwd=project).out.strip() == "pr --sync: no ticket in review"
+
+    (gh_dir / "pr-metawsm_DEMO-1.json").unlink()  # a new pull request, then merged on the forge
+    assert cli("pr", "DEMO-1", cwd=project).code == 0 and _ticket(project, cli)["status"] == "in_review"
+    _pr_file(gh_dir, state="MERGED", mergedAt="2026-12-01T01:00:00Z")
+    r = cli("--json", "pr", "--sync", cwd=project)
+    assert r.code == 0, r.err
+    (synced,) = json.loads(r.out)["synced"]
+    assert (synced["pr_state"], synced["status"], synced["merged_at"]) == ("MERGED", "merged", "2026-12-01T01:00:00Z")
+    assert any(a.startswith("removed worktree") for a in synced["actions"]) and synced["warnings"] == []
+    assert not ws.exists()  # the tidy a merge close does: worktree and branch gone, the run closed
+    assert subprocess.run(["git", "branch", "--list", "metawsm/DEMO-1"], cwd=project, capture_output=True,
+                          text=True).stdout.strip() == ""
+    assert _ticket(project, cli)["status"] == "merged"
+    runs = json.loads(cli("status", "--all", "--json", cwd=project).out)["runs"]
+    assert [r["status"] for r in runs] == ["closed"]
+    plan = cli("plan", "plans/pub.yaml", cwd=project)
+    assert plan.code == 0 and "merged" in plan.out
+
+
+def test_pr_sync_usage_and_gh_errors(project: Path, published: dict[str, Path], cli,  # type: ignore[no-untyped-def]  # noqa: F811
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("pr", "--sync", "--draft", cwd=project).code == 2
+    assert cli("pr", "DEMO-1", cwd=project).code == 0
+    (published["gh"] / "pr-metawsm_DEMO-1.json").write_text("not json")  # the fake gh itself fails on it
+    r = cli("pr", "--sync", "DEMO-1", cwd=project)
+    assert r.code == 1 and "gh pr view metawsm/DEMO-1 failed (exit 1)" in r.err and "gh auth status" in r.err
+    path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if d and not (Path(d) / "gh").exists())
+    monkeypatch.setenv("PATH", path)
+    r = cli("--json", "pr", "--sync", cwd=project)  # several tickets: each failure reported
+    assert r.code == 1 and "not installed or not on PATH" in json.loads(r.out)["failed"][0]["error"]
+    assert _ticket(project, cli)["status"] == "in_review"
+    assert cli("abandon", "DEMO-1", cwd=project).code == 0 and _ticket(project, cli)["status"] == "abandoned"
+    assert cli("reopen", "DEMO-1", cwd=project).code == 0 and _ticket(project, cli)["status"] == "open"

@@ -60,7 +60,9 @@ def test_tables_match_design() -> None:
     assert STEP_TRANSITIONS["done"] == {"pending"}
     assert AGENT_TRANSITIONS["dead"] == {"running"}
     assert TICKET_TRANSITIONS["merged"] == {"open"} and TICKET_TRANSITIONS["failed"] == {"working", "abandoned"}
-    assert len(ALLOWED) == 25 + 2 * 10 - 1 + 8 + 19 + 18  # run: +ended/closed from the 10 states not over
+    assert "in_review" in TICKET_TRANSITIONS["ready"] and TICKET_TRANSITIONS["in_review"] == {
+        "merged", "ready", "closing", "working", "open", "abandoned"}  # pr --sync, close, iterate, forget, abandon
+    assert len(ALLOWED) == 25 + 2 * 10 - 1 + 8 + 19 + 25  # run: +ended/closed from the 10 states not over
     for table, states in ((RUN_TRANSITIONS, RUN_STATES), (STEP_TRANSITIONS, STEP_STATES),
                           (AGENT_TRANSITIONS, AGENT_STATES), (TICKET_TRANSITIONS, TICKET_STATES)):
         assert set(table) == set(states)
