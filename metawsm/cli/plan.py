@@ -63,7 +63,8 @@ def recorded_graph(proj: Project, plan: Plan) -> StepGraph | None:
 
 
 def settled_tickets(proj: Project) -> Any:
-    """ticket ids -> {ticket: merged|abandoned}, read from state.db without creating it."""
+    """ticket ids -> {ticket: merged|abandoned|in_review}, read from state.db without creating it (an in_review
+    ticket's steps still diff: the state is only shown)."""
     db = proj.state_dir / "state.db"
 
     def lookup(tickets: Any) -> dict[str, str]:
@@ -73,7 +74,8 @@ def settled_tickets(proj: Project) -> Any:
         from metawsm.state.machines import SETTLED_TICKET_STATES
 
         with StateStore(db) as store:
-            return {t.ticket: t.status for t in store.list_tickets(list(tickets), statuses=SETTLED_TICKET_STATES)}
+            states = SETTLED_TICKET_STATES | {"in_review"}
+            return {t.ticket: t.status for t in store.list_tickets(list(tickets), statuses=states)}
 
     return lookup
 
@@ -234,7 +236,7 @@ def _human(console: Console, previews: list[PlanPreview], saved: str | None) -> 
                 node.add(_diff_text(name, text))
         console.print(tree)
         s = summary(pv.changes)
-        settled = sorted({steps[c.id].ticket or "" for c in pv.changes if c.settled})
+        settled = sorted({steps[c.id].ticket or "" for c in pv.changes if c.settled not in (None, "in_review")})
         rerun = f" ({len(again)} of them run again: {', '.join(again)})" if again else ""
         console.print(f"{pv.plan.name}: {s['add']} to add, {s['change']} to change, {s['remove']} to remove, "
                       f"{s['unchanged']} unchanged{rerun}" + (f" ({len(settled)} ticket(s) merged or abandoned: "

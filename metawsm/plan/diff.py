@@ -15,6 +15,7 @@ from metawsm.plan.graph import Step, StepGraph
 
 _quote = json.encoder.encode_basestring
 ADDED, CHANGED, REMOVED, UNCHANGED = "+", "~", "-", "="
+IN_REVIEW = "in_review"  # a ticket state shown beside unchanged steps, not a converged one
 _ATTRS = ("kind", "needs", "retries", "timeout")
 
 
@@ -23,7 +24,7 @@ class StepChange:
     id: str
     mark: str
     changed_fields: tuple[str, ...] = ()
-    settled: str | None = None  # "merged" or "abandoned": the ticket is converged
+    settled: str | None = None  # "merged"/"abandoned": the ticket is converged; "in_review": unchanged, PR open
 
     def json_text(self) -> str:
         """One line of JSON, as `encode_json(self.to_json())` would write it."""
@@ -48,24 +49,26 @@ def changed_fields(old: Step, new: Step) -> tuple[str, ...]:
 
 def diff(old: StepGraph | None, new: StepGraph, settled: Mapping[str, str] | None = None) -> list[StepChange]:
     """One change per step of either graph: new steps in `new`'s order, then removed ones by id. `settled`:
-    ticket -> "merged"/"abandoned"; their steps are unchanged, and never listed as removed."""
+    ticket -> "merged"/"abandoned"; their steps are unchanged, and never listed as removed. A ticket mapped to
+    "in_review" (its pull request is open) diffs as usual; its unchanged steps only carry the state for display."""
     before = old.by_id if old is not None else {}
     done = settled or {}
     changes: list[StepChange] = []
     for step in new.steps:
         prev = before.get(step.id)
-        if step.ticket is not None and step.ticket in done:
-            changes.append(StepChange(step.id, UNCHANGED, settled=done[step.ticket]))
+        state = done.get(step.ticket) if step.ticket is not None else None
+        if state is not None and state != IN_REVIEW:
+            changes.append(StepChange(step.id, UNCHANGED, settled=state))
         elif prev is None:
             changes.append(StepChange(step.id, ADDED))
         elif prev.definition_hash == step.definition_hash:
-            changes.append(StepChange(step.id, UNCHANGED))
+            changes.append(StepChange(step.id, UNCHANGED, settled=state))
         else:
             changes.append(StepChange(step.id, CHANGED, changed_fields(prev, step) or ("definition_hash",)))
     if old is not None:
         now = new.by_id
         changes += [StepChange(s.id, REMOVED) for s in sorted(old.steps, key=lambda s: s.id)
-                    if s.id not in now and (s.ticket is None or s.ticket not in done)]
+                    if s.id not in now and (s.ticket is None or done.get(s.ticket) in (None, IN_REVIEW))]
     return changes
 
 

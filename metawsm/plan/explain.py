@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from metawsm.plan.diff import ADDED, CHANGED, UNCHANGED, StepChange
+from metawsm.plan.diff import ADDED, CHANGED, IN_REVIEW, UNCHANGED, StepChange
 from metawsm.plan.graph import Step, StepGraph
 
 
@@ -52,7 +52,7 @@ def reruns(changes: Iterable[StepChange], graph: StepGraph) -> dict[str, str]:
     cause: dict[str, str] = {}
     for step in graph.steps:  # topological order: needs come first
         change = marks.get(step.id)
-        if change is None or change.settled:
+        if change is None or change.settled not in (None, IN_REVIEW):
             continue
         if change.mark in (ADDED, CHANGED):
             cause[step.id] = step.id

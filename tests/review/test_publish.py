@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,6 +186,16 @@ def test_pr_sync_follows_the_pull_request_to_closed_then_merged(project: Path, p
     assert human.code == 0 and "in_review" in human.out
     r = cli("close", cwd=project)  # an in_review ticket is not closed again; status says what moves it on
     assert r.code == 0 and "metawsm pr --sync" in r.out and [c[:2] for c in _calls(gh_dir)].count(["pr", "create"]) == 1
+
+    plan = cli("plan", "plans/pub.yaml", cwd=project)  # unchanged steps show the ticket's state
+    assert plan.code == 0 and re.search(r"= gate:DEMO-1 .*in_review", plan.out), plan.out
+    assert "merged or abandoned" not in plan.out
+    assert cli("plan", "plans/pub.yaml", "--detailed-exitcode", cwd=project).code == 0
+    write_plan(project, "pub", PLAN.replace("test -s hello.txt", "test -f hello.txt"))  # in review, still diffed
+    changed = json.loads(cli("plan", "plans/pub.yaml", "--json", cwd=project).out)
+    marks = [(c["mark"], c.get("settled")) for p in changed["plans"] for c in p["changes"]]
+    assert marks and all(m == ("~", None) for m in marks), marks
+    write_plan(project, "pub", PLAN)
 
     r = cli("--json", "pr", "--sync", cwd=project)  # still OPEN: nothing moves
     assert r.code == 0, r.err
