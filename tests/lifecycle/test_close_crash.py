@@ -50,11 +50,11 @@ def _wait_for_intent(root: Path, ticket: str, proc: subprocess.Popen[str]) -> No
         db.close()
 
 
-def _merged_once(root: Path, ticket: str) -> None:
+def _merged_once(root: Path, ticket: str, why: str = "") -> None:
     subjects = git(root, "log", "--format=%s", "main").splitlines()
-    assert sum(1 for s in subjects if s.startswith(f"Merge metawsm/{ticket} (")) == 1, subjects[:5]
+    assert sum(1 for s in subjects if s.startswith(f"Merge metawsm/{ticket} (")) == 1, (why, subjects[:5])
     log = git(root, "show", f"main:tickets/{ticket}.changelog.md")
-    assert log.count("closed by metawsm") == 1, log
+    assert log.count("closed by metawsm") == 1, (why, log)
 
 
 @pytest.mark.slow
@@ -88,8 +88,8 @@ def test_close_killed_at_random_instants_converges(project: Path, cli, strategy:
         assert again.code == 0, f"seed {seed}, {ticket}: {again.out} {again.err}"
         outcomes.append(next((w for w in ("finished an interrupted", "rolled back", "already merged")
                               if w in again.out), "merged"))
-    for ticket in ids:
-        _merged_once(project, ticket)
+    for ticket, outcome in zip(ids, ["merged", *outcomes]):
+        _merged_once(project, ticket, f"seed {seed}, second close of {ticket}: {outcome}")
     assert set(ticket_states(project).values()) == {"merged"}, f"seed {seed}"
     eng = engine(project)
     assert all(not eng.store.close_intents(t) for t in ids)
