@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -31,6 +32,31 @@ GIT_ENV = {
 }
 
 
+_BASETEMPS: set[Path] = set()
+
+
+def _tmux_sockets(base: Path) -> list[Path]:
+    """The tmux sockets of this run: everything in its TMUX_TMPDIR, and the `tmux.sock` files tests made
+    (remote hosts' tmux servers of the ssh backend tests)."""
+    found = [p for p in (base / "tmux").rglob("*") if p.is_socket()] if (base / "tmux").is_dir() else []
+    return found + [p for p in base.rglob("tmux.sock") if p.is_socket()]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Tests leave no tmux server behind: a test's teardown kills its own, but a reconcile kicked in the
+    background by an agent's signal can start a session after that teardown (seen: servers left running for
+    an hour). Sweep every socket of this run twice, a moment apart, with `tmux -S PATH kill-server`."""
+    import time
+
+    for sweep in range(2):
+        for base in _BASETEMPS:
+            for sock in _tmux_sockets(base):
+                with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+                    subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True, timeout=5)
+        if sweep == 0:
+            time.sleep(1)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own HOME, git identity and state folders; nothing leaks from the host."""
@@ -51,6 +77,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     # tmux servers (private socket names, see `tmux_socket`) live in this run's own folder, never /tmp/tmux-UID
     tmux_dir = tmp_path_factory.getbasetemp() / "tmux"
     tmux_dir.mkdir(mode=0o700, exist_ok=True)
+    _BASETEMPS.add(tmp_path_factory.getbasetemp())
     monkeypatch.setenv("TMUX_TMPDIR", str(tmux_dir))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "80")
