@@ -126,3 +126,13 @@ def machine() -> dict[str, object]:
 def emit(name: str, figures: dict[str, object]) -> None:
     """Print the bench's figures as one JSON object (bench/run_all.py collects these)."""
     sys.stdout.write(json.dumps({"bench": name, **figures, "machine": machine()}, indent=2) + "\n")
+
+
+def step_fields_by_kind(plan_json: str) -> dict[str, str]:
+    """{step kind: its fields as JSON} of the first step of each kind in `metawsm --json plan` output: what
+    synthetic recorded runs store, so `status` decodes them as it decodes real ones."""
+    steps = json.loads(plan_json)["plans"][0]["graph"]["steps"]
+    found: dict[str, str] = {}
+    for step in steps:
+        found.setdefault(step["kind"], json.dumps(step["fields"]))
+    return found

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
 
-from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile, time_fn, tool
+from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile, step_fields_by_kind, time_fn, tool
 
 SOCKET_PREFIX = f"mwbench-{os.getpid()}"
 PLAN_NAME = "bench"
@@ -207,6 +207,7 @@ def fill_state(db: Path, runs: int, graph_json: str) -> None:
     sys.path.insert(0, str(ROOT))
     from metawsm.state import StateStore
 
+    fields = step_fields_by_kind(graph_json)
     with StateStore(db) as store:
         for i in range(runs):
             run_id = f"bench-{i:05d}"
@@ -220,7 +221,7 @@ def fill_state(db: Path, runs: int, graph_json: str) -> None:
                 ids = [f"workspace:{t}", f"session:{t}:dev", f"agent:{t}:dev", f"gate:{t}"]
                 for sid in ids:
                     store.upsert_step(run_id, sid, sid.split(":")[0], t, "dev" if ":dev" in sid else None,
-                                      f"{hash(sid) & 0xffffffff:08x}", '{"bench": true}')
+                                      f"{hash(sid) & 0xffffffff:08x}", fields[sid.split(":")[0]])
                 store.upsert_agent(run_id, t, "dev", "shell", f"plan-{t}-dev")
                 store.new_attempt(run_id, t, "dev")
                 store.transition_agent(run_id, t, "dev", "running", "bench")

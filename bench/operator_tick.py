@@ -85,13 +85,14 @@ def bench_tick(root: Path, ticks: int) -> dict[str, object]:
     eng = Engine.open(Project(root))
     op = Operator(eng)
     calls = [0]
-    real = eng.runtime.tmux._cmd  # type: ignore[attr-defined]
+    local = eng.runtime.backend_runtime("local")  # type: ignore[attr-defined]  # (the router's local tmux)
+    real = local.tmux._cmd
 
     def counted(*args: str, check: bool = True) -> tuple[int, list[str], list[str]]:
         calls[0] += 1
         return real(*args, check=check)
 
-    eng.runtime.tmux._cmd = counted  # type: ignore[attr-defined]
+    local.tmux._cmd = counted
     t0 = time.perf_counter()
     decisions = op.tick()
     first = time.perf_counter() - t0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
 
-from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile
+from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile, step_fields_by_kind
 
 SOCKET = f"mwbench-status-{os.getpid()}"
 PLAN = "bench"
@@ -50,7 +50,7 @@ def make_repo(root: Path, tickets: int, agents: int) -> None:
     git(root, "commit", "-q", "-m", "bench")
 
 
-def record_runs(db: Path, n: int) -> float:
+def record_runs(db: Path, n: int, fields: dict[str, str]) -> float:
     """`n` finished runs through StateStore; returns the seconds it took."""
     sys.path.insert(0, str(ROOT))
     from metawsm.state import StateStore
@@ -68,7 +68,8 @@ def record_runs(db: Path, n: int) -> float:
             store.transition_run(run_id, "running")
             t = f"OLD-{i}"
             for sid in (f"workspace:{t}", f"session:{t}:dev", f"agent:{t}:dev", f"gate:{t}"):
-                store.upsert_step(run_id, sid, sid.split(":")[0], t, "dev" if ":dev" in sid else None, "h", "{}")
+                store.upsert_step(run_id, sid, sid.split(":")[0], t, "dev" if ":dev" in sid else None, "h",
+                                  fields[sid.split(":")[0]])
             store.upsert_agent(run_id, t, "dev", "shell", f"old-{t}-dev")
             store.new_attempt(run_id, t, "dev")
             store.transition_agent(run_id, t, "dev", "running")
@@ -148,7 +149,10 @@ def main() -> int:
             subprocess.run([*metawsm_exe(), "-C", str(root), "--json", "apply", f"plans/{PLAN}.yaml"], check=True,
                            stdout=subprocess.DEVNULL)
             apply_s = time.perf_counter() - t0
-            fill_s = record_runs(root / ".metawsm" / "state" / "state.db", opts.recorded)
+            plan_json = subprocess.run([*metawsm_exe(), "-C", str(root), "--json", "plan", f"plans/{PLAN}.yaml"],
+                                       check=True, capture_output=True, text=True).stdout
+            fill_s = record_runs(root / ".metawsm" / "state" / "state.db", opts.recorded,
+                                 step_fields_by_kind(plan_json))
             first_s, _, data = status_once(root)
             times, cpus = [], []
             for _ in range(opts.runs):
