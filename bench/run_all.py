@@ -35,7 +35,7 @@ QUICK_ARGS = {
     "cli_start": ["--runs", "10"], "validate": ["--runs", "3"], "plan": ["--runs", "3"], "forum": ["--quick"],
     "apply": ["--quick"], "status": ["--agents", "48", "--recorded", "200", "--runs", "5"],
     "hooks": ["--files", "2000", "--runs", "7"], "operator_tick": ["--quick"], "server": ["--quick"],
-    "close": ["--tickets", "5"], "tui": ["--quick"], "screens": ["--quick"],
+    "close": ["--tickets", "6"], "tui": ["--quick", "--agents", "60"], "screens": ["--quick"],
 }
 ORDER = ["cli_start", "validate", "plan", "forum", "apply", "status", "close", "hooks", "operator_tick", "server",
          "tui", "screens"]
