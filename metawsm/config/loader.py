@@ -49,6 +49,8 @@ def _parse(kind: str, src: Source) -> tuple[_Loaded, list[Diagnostic]]:
     loaded = _Loaded(kind, src, text)
     if diags:
         return loaded, diags
+    if kind == "policy":
+        _unquoted_off(data)
     if not schemas.is_valid(kind, data):
         diags = schemas.diagnostics(kind, data, src.display, text)
         if diags:
@@ -57,6 +59,14 @@ def _parse(kind: str, src: Source) -> tuple[_Loaded, list[Diagnostic]]:
         _alias_runtime(data)
     loaded.data = schemas.apply_defaults(kind, data, copy_input=False)
     return loaded, []
+
+
+def _unquoted_off(data: Any) -> None:
+    """`operator.llm.mode: off` unquoted is YAML 1.1's boolean false: read it as the mode "off" it spells."""
+    llm = data.get("operator", {}).get("llm") if isinstance(data, dict) and isinstance(data.get("operator"), dict) \
+        else None
+    if isinstance(llm, dict) and llm.get("mode") is False:
+        llm["mode"] = "off"
 
 
 # (older key, newer key) under the policy: the newer `runtime:` block wins when both are set; either way both

@@ -107,3 +107,20 @@ def test_marks_cover_nested_paths() -> None:
     marks = yamlload.marks("a:\n  b:\n    - x\n    - {c: 1}\n")
     assert marks["a.b[1].c"] == (4, 11)
     assert yamlload.format_keypath(["agents", 0, "env", "X"]) == "agents[0].env.X"
+
+
+@pytest.mark.parametrize("spelled", ["off", '"off"', "Off", "no", "false"])
+def test_operator_llm_mode_off_unquoted_is_off(repo: Path, cli, spelled: str) -> None:  # type: ignore[no-untyped-def]
+    """YAML 1.1 reads a bare `off` (also Off, no, false) as the boolean false; the policy takes it as "off"."""
+    (repo / ".metawsm").mkdir(exist_ok=True)
+    (repo / ".metawsm" / "policy.yaml").write_text(f"operator:\n  llm:\n    mode: {spelled}\n", encoding="utf-8")
+    result = cli("validate", cwd=repo)
+    assert result.code == 0, result.out + result.err
+    assert loader.load_policy(Project(repo)).operator.llm.mode == "off"
+
+
+def test_operator_llm_mode_true_is_still_refused(repo: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    (repo / ".metawsm").mkdir(exist_ok=True)
+    (repo / ".metawsm" / "policy.yaml").write_text("operator:\n  llm:\n    mode: on\n", encoding="utf-8")
+    result = cli("validate", cwd=repo)
+    assert result.code == 2 and "operator.llm.mode" in result.out + result.err
