@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 try:  # web-first assertions wait 5 s by default: too short on a loaded 2-core machine (seen failing there)
     from playwright.sync_api import expect
@@ -66,3 +67,20 @@ def serve(project: Path, log: Path, *extra: str) -> Iterator[str]:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+
+
+@contextmanager
+def chromium(*extra_args: str) -> Iterator[Any]:
+    """Headless Chromium (the system's) launched by Playwright, closed afterwards; the test skips when the
+    browser or Playwright is missing."""
+    import pytest
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+        try:
+            yield b
+        finally:
+            b.close()

@@ -11,7 +11,7 @@ import pytest
 
 from tests.engine.conftest import project, wait_for  # noqa: F401 - fixture
 from tests.lifecycle._health_project import agents_plan, status
-from tests.server.conftest_browser import CHROMIUM, CHROMIUM_ARGS, serve
+from tests.server.conftest_browser import chromium, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.tmux]
 
@@ -25,14 +25,8 @@ FAILING = (f"echo attempt $METAWSM_ATTEMPT starts; echo '{MARKUP}'; "
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def test_failure_reason_and_transcripts_of_every_attempt(project: Path, cli: Any, browser: Any,  # noqa: F811

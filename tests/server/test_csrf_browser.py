@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.server.conftest_browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve
+from tests.server.conftest_browser import chromium, free_port, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,15 +27,8 @@ EVIL = "evil.test"  # resolved to 127.0.0.1 by Chromium's --host-resolver-rules 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM,
-                               args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {EVIL} 127.0.0.1"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(f"--host-resolver-rules=MAP {EVIL} 127.0.0.1") as b:
+        yield b
 
 
 @pytest.fixture

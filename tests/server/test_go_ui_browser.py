@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from metawsm.config.project import Project
-from tests.server.conftest_browser import CHROMIUM, CHROMIUM_ARGS, serve
+from tests.server.conftest_browser import chromium, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,14 +31,8 @@ DIST = os.environ.get("METAWSM_GO_UI_DIST", "")
 def browser() -> Iterator[Any]:
     if not DIST:
         pytest.skip("METAWSM_GO_UI_DIST is not set (a built Go metawsm UI: its ui/dist/public)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def cli(root: Path, *argv: str) -> dict[str, Any]:
