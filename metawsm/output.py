@@ -22,6 +22,17 @@ if TYPE_CHECKING:
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+def age(seconds: float | None) -> str:
+    """Seconds since something, as `status` and the TUI show it: `42s ago`, `7m ago`, `2.5h ago` (or `-`)."""
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
 def escape_controls(text: str) -> str:
     """`text` with every control character but newline and tab shown as `\\xNN`."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text

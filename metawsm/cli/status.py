@@ -103,6 +103,8 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from metawsm.output import age
+
     parts: list[Any] = []
     counts = ", ".join(f"{n} {s}" for s, n in sorted(snap.step_counts.items()))
     parts.append(Text.assemble((snap.run_id, "bold"), f" · plan {snap.plan_name} · ", styled(snap.status),
@@ -142,8 +144,8 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
             agents.add_column("usage", overflow="fold")
         for a in snap.agents:
             where = [Text(a.where or a.backend)] if placed else []
-            row = [Text(a.key), styled(a.status), styled(a.health), str(a.attempt), _age(a.activity_age_seconds),
-                   _age(a.progress_age_seconds), *where,
+            row = [Text(a.key), styled(a.status), styled(a.health), str(a.attempt), age(a.activity_age_seconds),
+                   age(a.progress_age_seconds), *where,
                    Text(a.health_reason + (f"; review: {a.review}" if a.review else ""))]
             agents.add_row(*row, *([Text(a.usage.short() if a.usage else "-")] if with_usage else []))
         parts.append(agents)
@@ -170,11 +172,3 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
     return Group(*parts)
 
 
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f}s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m ago"
-    return f"{seconds / 3600:.1f}h ago"

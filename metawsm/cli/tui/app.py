@@ -20,11 +20,12 @@ from textual.app import App, ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
-from metawsm.cli.tui.model import AgentRow, Board, age, matching
+from metawsm.cli.tui.model import AgentRow, Board, matching
 from metawsm.cli.tui.source import Source
 from metawsm.cli.tui.table import AgentTable, header
 from metawsm.cli.tui.widgets import Preview, ansi_text, thread_text
 from metawsm.errors import MetawsmError
+from metawsm.output import age
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -120,11 +120,3 @@ def clock(stamp: str | None) -> str:
     return when.strftime("%H:%M:%S" if when.date() == datetime.now().astimezone().date() else "%m-%d %H:%M")
 
 
-def age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f}s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m ago"
-    return f"{seconds / 3600:.1f}h ago"
