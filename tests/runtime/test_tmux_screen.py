@@ -22,7 +22,8 @@ os.write(1, b"\\x1b[?2004hready\\r\\n")
 data = b""
 while not (b"\\x1b[201~" in data and data.endswith(b"\\r")):
     data += os.read(0, 4096)
-open(sys.argv[1], "wb").write(data)
+open(sys.argv[1] + ".part", "wb").write(data)
+os.replace(sys.argv[1] + ".part", sys.argv[1])  # the file appears whole: the test waits for it to exist
 os.write(1, b"got it\\r\\n")
 """
 
