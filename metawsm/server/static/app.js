@@ -116,8 +116,9 @@
 
   let refreshing = null;
   let again = false;
+  let againForce = false;  // a forced refresh asked for mid-read stays forced (an action's own result)
   async function refresh(force) {
-    if (refreshing) { again = true; return refreshing; }
+    if (refreshing) { again = true; againForce = againForce || !!force; return refreshing; }
     refreshing = (async () => {
       try {
         const resp = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
@@ -136,7 +137,11 @@
         /* the next event or poll retries */
       } finally {
         refreshing = null;
-        if (again) { again = false; setTimeout(() => refresh(false), 50); }  // changes seen mid-read
+        if (again) {  // changes seen mid-read
+          const f = againForce;
+          again = againForce = false;
+          setTimeout(() => refresh(f), 50);
+        }
       }
     })();
     return refreshing;
