@@ -136,3 +136,22 @@ def step_fields_by_kind(plan_json: str) -> dict[str, str]:
     for step in steps:
         found.setdefault(step["kind"], json.dumps(step["fields"]))
     return found
+
+
+BENCH_GIT_ID = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+
+
+def bench_git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *BENCH_GIT_ID, *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def demo_repo(root: Path, tickets: int) -> list[str]:
+    """A git repository with `metawsm init --demo` and tickets B-1..B-N (uncommitted); their ids."""
+    root.mkdir(parents=True)
+    bench_git(root, "init", "-q", "-b", "main")
+    bench_git(root, "commit", "-q", "--allow-empty", "-m", "init")
+    subprocess.run([*metawsm_exe(), "-C", str(root), "init", "--demo"], check=True, stdout=subprocess.DEVNULL)
+    ids = [f"B-{i}" for i in range(1, tickets + 1)]
+    for tid in ids:
+        (root / "tickets" / f"{tid}.yaml").write_text(f"id: {tid}\ntitle: Bench ticket {tid}\n", encoding="utf-8")
+    return ids

@@ -22,32 +22,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
 
-from _common import PY, ROOT, emit, median_ms, metawsm_exe, precompile, step_fields_by_kind
+from _common import PY, ROOT, bench_git, demo_repo, emit, median_ms, metawsm_exe, precompile, step_fields_by_kind
 
 SOCKET = f"mwbench-status-{os.getpid()}"
 PLAN = "bench"
-GIT_ID = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *GIT_ID, *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def make_repo(root: Path, tickets: int, agents: int) -> None:
-    root.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "commit", "-q", "--allow-empty", "-m", "init")
-    subprocess.run([*metawsm_exe(), "-C", str(root), "init", "--demo"], check=True, stdout=subprocess.DEVNULL)
-    ids = [f"B-{i}" for i in range(1, tickets + 1)]
-    for tid in ids:
-        (root / "tickets" / f"{tid}.yaml").write_text(f"id: {tid}\ntitle: Bench ticket {tid}\n", encoding="utf-8")
+    ids = demo_repo(root, tickets)
     plan = f"name: {PLAN}\ntickets: [{', '.join(ids)}]\nagents:\n"
     plan += "".join(f"  - {{name: a{i:03d}, profile: shell, run: \"sleep 900\"}}\n" for i in range(agents))
     (root / "plans" / f"{PLAN}.yaml").write_text(plan, encoding="utf-8")
     (root / ".metawsm" / "policy.yaml").write_text(
         f"tmux: {{socket_name: {SOCKET}}}\nexecution: {{max_parallel: 250}}\n", encoding="utf-8")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "bench")
+    bench_git(root, "add", "-A")
+    bench_git(root, "commit", "-q", "-m", "bench")
 
 
 def record_runs(db: Path, n: int, fields: dict[str, str]) -> float:

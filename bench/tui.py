@@ -31,28 +31,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
 
-from _common import PY, ROOT, emit, metawsm_exe, precompile
+from _common import PY, ROOT, bench_git, demo_repo, emit, metawsm_exe, precompile
 
 SOCKET = f"mwbench-tui-{os.getpid()}"
 TERM = f"mwbench-tui-term-{os.getpid()}"
 PLAN = "bench"
-GIT_ID = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
 SIZE = (200, 140)  # columns, rows: the table gets ~50 rows
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *GIT_ID, *args], check=True, stdout=subprocess.DEVNULL)
-
-
 def make_repo(root: Path, tickets: int, agents: int) -> None:
-    root.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "commit", "-q", "--allow-empty", "-m", "init")
-    subprocess.run([*metawsm_exe(), "-C", str(root), "init", "--demo"], check=True, stdout=subprocess.DEVNULL)
-    ids = [f"B-{i}" for i in range(1, tickets + 1)]
-    for tid in ids:
-        (root / "tickets" / f"{tid}.yaml").write_text(f"id: {tid}\ntitle: Bench ticket {tid}\n", encoding="utf-8")
+    ids = demo_repo(root, tickets)
     printer = "while :; do date +%s.%N; sleep 0.2; done"
     plan = f"name: {PLAN}\ntickets: [{', '.join(ids)}]\nagents:\n"
     run = f"{{% if ticket.id == 'B-1' and agent.name == 'a000' %}}{printer}{{% else %}}sleep 900{{% endif %}}"
@@ -60,8 +49,8 @@ def make_repo(root: Path, tickets: int, agents: int) -> None:
     (root / "plans" / f"{PLAN}.yaml").write_text(plan, encoding="utf-8")
     (root / ".metawsm" / "policy.yaml").write_text(
         f"tmux: {{socket_name: {SOCKET}}}\nexecution: {{max_parallel: 250}}\n", encoding="utf-8")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "bench")
+    bench_git(root, "add", "-A")
+    bench_git(root, "commit", "-q", "-m", "bench")
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
