@@ -75,8 +75,9 @@
       }
       if (after.startsWith("reset")) form.reset();
       form.querySelectorAll("textarea").forEach((t) => { t.value = ""; });
+      settle(form);  // what was just applied is no longer the person's edit
       say("Done.", "ok");
-      await refresh(true);
+      await refresh(true);  // resolves once a read begun after the action is on the page
     } catch (err) {
       say(err.message || String(err), "error");
     } finally {
@@ -101,50 +102,125 @@
 
   // -- partial refresh -----------------------------------------------------------------------
   // Re-read this page from the server and swap each [data-region] whose content changed, unless
-  // the person is typing in it (then it waits for the next refresh).
+  // the person is typing in it (then it waits for the next refresh). A forced refresh (an action's
+  // own result) swaps such a region too, but carries the person's edits — every field changed since
+  // it was rendered, and the focus — into the fresh copy: a refresh never changes what someone chose.
+  const FIELDS = "textarea, input:not([type=hidden]), select";
+
+  function changed(field) {
+    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+    if (field.tagName === "SELECT") {
+      const initial = Array.from(field.options).findIndex((o) => o.defaultSelected);
+      return field.selectedIndex !== Math.max(initial, 0);
+    }
+    return field.value !== field.defaultValue;
+  }
+
+  function settle(form) {  // the form's current values become its defaults
+    for (const field of form.querySelectorAll(FIELDS)) {
+      if (field.type === "checkbox" || field.type === "radio") { field.defaultChecked = field.checked; continue; }
+      if (field.tagName !== "SELECT") { field.defaultValue = field.value; continue; }
+      const chosen = field.selectedIndex;
+      Array.from(field.options).forEach((o, i) => { o.defaultSelected = i === chosen; });
+      field.selectedIndex = chosen;
+    }
+  }
+
+  // A field's identity across renders: its form (id or API) and its name.
+  function controlKey(el) {
+    const form = el.form || el.closest("form");
+    const owner = form ? (form.id || form.dataset.api || form.getAttribute("action") || "") : "";
+    const name = el.name || el.id || "";
+    return name ? owner + "\n" + name + (el.type === "checkbox" || el.type === "radio" ? "=" + el.value : "") : "";
+  }
+
+  function keyed(region, selector) {  // key → element, for keys that name exactly one element
+    const found = new Map();
+    for (const el of region.querySelectorAll(selector)) {
+      const key = controlKey(el);
+      if (key) found.set(key, found.has(key) ? null : el);
+    }
+    return found;
+  }
+
+  function edits(region) {  // what the person changed in `region` since it was rendered, and where the focus is
+    const kept = [];
+    for (const [key, field] of keyed(region, FIELDS)) {
+      if (!field || !changed(field)) continue;
+      kept.push([key, field.type === "checkbox" || field.type === "radio" ? field.checked : field.value]);
+    }
+    const active = document.activeElement;  // a field being edited keeps the focus (a pressed button need not)
+    const focus = active && active.matches(FIELDS) && region.contains(active) ? controlKey(active) : "";
+    const caret = focus && typeof active.selectionStart === "number";
+    const range = caret ? [active.selectionStart, active.selectionEnd] : null;
+    return { kept: kept, focus: focus, range: range };
+  }
+
+  function carry(region, was) {  // put `was` (from `edits`) into the fresh `region`, where it still fits
+    const fields = keyed(region, FIELDS);
+    for (const [key, value] of was.kept) {
+      const field = fields.get(key);
+      if (!field) continue;  // gone or ambiguous in the fresh copy
+      if (typeof value === "boolean") field.checked = value;
+      else if (field.tagName !== "SELECT" || Array.from(field.options).some((o) => o.value === value)) {
+        field.value = value;  // a choice the fresh copy no longer offers is dropped
+      }
+    }
+    if (!was.focus) return;
+    const target = keyed(region, FIELDS).get(was.focus);
+    if (!target) return;
+    target.focus({ preventScroll: true });
+    if (was.range) { try { target.setSelectionRange(was.range[0], was.range[1]); } catch (e) { /* no caret here */ } }
+  }
+
   function busy(region) {
     if (region.contains(document.activeElement) && document.activeElement !== document.body) return true;
-    for (const field of region.querySelectorAll("textarea, input:not([type=hidden])")) {
-      if (field.value !== field.defaultValue) return true;
-    }
-    for (const select of region.querySelectorAll("select")) {
-      const initial = Array.from(select.options).findIndex((o) => o.defaultSelected);
-      if (select.selectedIndex !== Math.max(initial, 0)) return true;
+    for (const field of region.querySelectorAll(FIELDS)) {
+      if (changed(field)) return true;
     }
     return region.querySelector("form.busy") !== null;
   }
 
-  let refreshing = null;
-  let again = false;
-  let againForce = false;  // a forced refresh asked for mid-read stays forced (an action's own result)
-  async function refresh(force) {
-    if (refreshing) { again = true; againForce = againForce || !!force; return refreshing; }
-    refreshing = (async () => {
-      try {
-        const resp = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
-        if (!resp.ok) return;
-        const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
-        for (const fresh of doc.querySelectorAll("[data-region][id]")) {
-          const old = document.getElementById(fresh.id);
-          if (!old || old.isEqualNode(fresh)) continue;
-          if (!force && busy(old)) continue;  // the next event or poll tries again
-          if (old.tagName === "DETAILS") fresh.open = old.open;
-          old.replaceWith(document.adoptNode(fresh));
-        }
-        markSeen();
-        agentNotes();
-      } catch (e) {
-        /* the next event or poll retries */
-      } finally {
-        refreshing = null;
-        if (again) {  // changes seen mid-read
-          const f = againForce;
-          again = againForce = false;
-          setTimeout(() => refresh(f), 50);
-        }
+  async function read(force) {
+    try {
+      const resp = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!resp.ok) return;
+      const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+      for (const fresh of doc.querySelectorAll("[data-region][id]")) {
+        const old = document.getElementById(fresh.id);
+        if (!old || old.isEqualNode(fresh)) continue;
+        if (!force && busy(old)) continue;  // the next event or poll tries again
+        if (old.tagName === "DETAILS") fresh.open = old.open;
+        const was = edits(old);
+        const region = document.adoptNode(fresh);
+        old.replaceWith(region);
+        carry(region, was);
       }
-    })();
-    return refreshing;
+      markSeen();
+      agentNotes();
+    } catch (e) {
+      /* the next event or poll retries */
+    }
+  }
+
+  // One read at a time. A refresh asked for during a read is queued (asks made meanwhile join it; forced if any
+  // was): its promise resolves only after a read begun after the ask — an action awaits its own result, never an
+  // older read still in flight.
+  let refreshing = null;
+  let queued = null;
+  function refresh(force) {
+    if (!refreshing) {
+      refreshing = read(!!force).finally(() => { refreshing = null; });
+      return refreshing;
+    }
+    if (queued) { queued.force = queued.force || !!force; return queued.promise; }
+    const next = { force: !!force };
+    next.promise = refreshing.then(() => {
+      queued = null;
+      return refresh(next.force);
+    });
+    queued = next;
+    return next.promise;
   }
 
   let pending = null;
