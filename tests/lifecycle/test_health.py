@@ -84,20 +84,28 @@ def test_progress_stalls_while_the_pane_is_busy(project: Path, cli, tmux_socket:
     assert "no signal or commit" in h.reason and h.activity_age is not None and h.activity_age < 60
 
 
-def test_a_signal_or_a_commit_is_progress(project: Path, cli, tmux_socket: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    set_health(project, tmux_socket, idle=60, activity=120, progress=2)
+def test_a_signal_or_a_commit_is_progress(project: Path, cli, tmux_socket: str,  # type: ignore[no-untyped-def]  # noqa: F811
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock runs 30 s ahead to find the agent stalled, and on time to find a signal fresh; the commit is dated
+    30 s ahead, so only it can be the fresh progress then (a real 2 s threshold raced a loaded machine: a commit
+    time has whole seconds, and an evaluation can take one)."""
+    set_health(project, tmux_socket, idle=60, activity=120, progress=10)
     run_id = start(cli, project, agents_plan(project, "h", {"chatty": CHATTY}))
     eng = engine(project)
-    time.sleep(3)
+    ahead = 30.0
+    eng.clock = lambda: time.time() + ahead
     assert _one(eng, run_id).health == "stalled"
     eng.forum.signal(run_id, "DEMO-1", "DEMO-1/chatty", 1, "validation", status="passed", done_criteria="x",
                      sha="0" * 40)
+    ahead = 0.0
     h = _one(eng, run_id)
     assert (h.health, h.status) == ("healthy", "running"), h.reason
-    time.sleep(3)
-    assert _one(eng, run_id).health == "stalled"
+    ahead = 30.0
+    h = _one(eng, run_id)
+    assert h.health == "stalled" and "no signal or commit" in h.reason, h.reason
     wt = project / ".metawsm/workspaces/DEMO-1"
     (wt / "work.txt").write_text("progress\n")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", f"@{int(time.time() + ahead)} +0000")
     commit_all(wt, "progress")
     assert _one(eng, run_id).health == "healthy"
 
