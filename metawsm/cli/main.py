@@ -49,6 +49,7 @@ COMMANDS = (
     "serve",
     "doctor",
     "image",
+    "k8s",
     "logs",
     "agent-event",
     # the Go metawsm's verbs (docs/commands.md, "Go metawsm command lines")

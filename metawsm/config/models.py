@@ -83,6 +83,30 @@ class SshRuntimePolicy:
 
 
 @dataclass(frozen=True)
+class KubernetesRuntimePolicy:
+    """`runtime.kubernetes` (metawsm.runtime.kube_manifest.KubeSettings has the same fields)."""
+
+    kind: str = "pod"  # "pod" | "job"
+    engine: str = "kubectl"  # "kubectl" | "podman"
+    cli: str = ""
+    context: str = ""
+    namespace: str = "default"
+    image: str = "metawsm-base:latest"
+    image_pull_policy: str = "IfNotPresent"
+    requests: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, str] = field(default_factory=dict)
+    claim: str = ""
+    claim_path: str = ""
+    service_account: str = ""
+    node_selector: dict[str, str] = field(default_factory=dict)
+    env_secrets: tuple[str, ...] = ()
+    host_network: bool = False
+    user: str = ""
+    mount_metawsm: bool = True
+    start_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class RuntimePolicy:
     """Where agents run (`runtime:`): the default backend and each backend's settings."""
 
@@ -91,6 +115,7 @@ class RuntimePolicy:
     local: LocalRuntimePolicy = field(default_factory=LocalRuntimePolicy)
     docker: DockerRuntimePolicy = field(default_factory=DockerRuntimePolicy)
     ssh: SshRuntimePolicy = field(default_factory=SshRuntimePolicy)
+    kubernetes: KubernetesRuntimePolicy = field(default_factory=KubernetesRuntimePolicy)
 
 
 @dataclass(frozen=True)

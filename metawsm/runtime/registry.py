@@ -27,15 +27,22 @@ def _ssh(config: RuntimeConfig) -> Runtime:
     return SshRuntime(config)
 
 
+def _kubernetes(config: RuntimeConfig) -> Runtime:
+    from metawsm.runtime.kubernetes import KubeRuntime
+
+    return KubeRuntime(config)
+
+
 BACKENDS: dict[str, Callable[[RuntimeConfig], Runtime]] = {
     "local": _local,
     "tmux": _local,
     "docker": _docker,
     "ssh": _ssh,
+    "kubernetes": _kubernetes,
 }
 #: Backends whose sessions do not see this machine's files: their agents report through the daemon
 #: (METAWSM_SERVER and an agent token, see metawsm/state/tokens.py).
-REMOTE_BACKENDS = frozenset({"ssh"})
+REMOTE_BACKENDS = frozenset({"ssh", "kubernetes"})
 
 
 def check_backend(name: str) -> str:

@@ -44,7 +44,9 @@ def test_docker_settings_are_typed_with_their_defaults() -> None:
 
 
 @pytest.mark.parametrize(("yaml", "where"), [
-    ("runtime: {backend: kubernetes}\n", "runtime.backend"),
+    ("runtime: {backend: nomad}\n", "runtime.backend"),
+    ("runtime: {kubernetes: {limits: {memory: '4 GB'}}}\n", "runtime.kubernetes.limits.memory"),
+    ("runtime: {kubernetes: {kind: deployment}}\n", "runtime.kubernetes.kind"),
     ("runtime: {docker: {env: ['A=1']}}\n", "runtime.docker.env[0]"),
     ("runtime: {docker: {memory: 'lots'}}\n", "runtime.docker.memory"),
     ("runtime: {docker: {network: '--privileged'}}\n", "runtime.docker.network"),

@@ -60,17 +60,18 @@ def test_a_router_that_does_not_use_a_backend_never_sees_its_sessions(sockets: d
 
 
 def test_an_unknown_backend_is_a_usage_error_naming_the_known_ones(sockets: dict[str, str]) -> None:
-    with pytest.raises(UsageError, match="unknown runtime backend 'kubernetes'") as info:
-        routed(sockets, ("kubernetes",))
+    with pytest.raises(UsageError, match="unknown runtime backend 'nomad'") as info:
+        routed(sockets, ("nomad",))
     assert "local" in (info.value.hint or "")
 
 
 def test_every_backend_and_the_router_implement_the_whole_protocol() -> None:
     from metawsm.runtime.base import Runtime
     from metawsm.runtime.docker import DockerRuntime
+    from metawsm.runtime.kubernetes import KubeRuntime
     from metawsm.runtime.local import TmuxRuntime
 
     members = [m for m in vars(Runtime) if not m.startswith("_")]
     assert {"create", "respawn", "sessions", "kill", "attach_command", "release"} <= set(members)
-    for cls in (TmuxRuntime, DockerRuntime, RoutedRuntime):
+    for cls in (TmuxRuntime, DockerRuntime, KubeRuntime, RoutedRuntime):
         assert [m for m in members if not hasattr(cls, m)] == [], cls.__name__

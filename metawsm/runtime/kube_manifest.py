@@ -1,0 +1,200 @@
+"""The Kubernetes objects of the `kubernetes` backend: one Pod per agent session (or a Job wrapping the same pod
+template), generated from the policy's `runtime.kubernetes` block.
+
+The pod's one container runs the policy's image with a keeper as its main process (the agent's tmux server is
+started in it through `kubectl exec`); the keeper exits once the tmux server has had a session and has none left,
+so a Job completes when its agent's session ends. Volumes show the repository and the ticket's worktree(s) at their
+own absolute paths: hostPath (the node must see this machine's paths: a one-node cluster on this machine, or the
+same shared mount on every node), or one PersistentVolumeClaim mounted at `claim_path` (which must hold them all).
+Secrets enter only through `envFrom` of the Secrets the policy names. Labels (`metawsm/repo`, `run`, `ticket`,
+`agent`, `attempt`, `pod`) select exactly this repository's objects; values that are not valid label values are
+shortened with a hash, and the full values are kept as annotations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from metawsm.errors import ExternalError
+from metawsm.runtime.base import SessionSpec
+from metawsm.runtime.docker_run import STANDARD_PATH, identity, metawsm_paths
+
+PREFIX = "metawsm/"  # label and annotation keys: metawsm/repo, metawsm/run, …
+CONTAINER = "agent"  # the pod's container name (kubectl exec -c agent)
+SOCKET = "metawsm"  # the tmux socket name inside every pod
+ENV_DIR = "/tmp/metawsm-env"  # per-session env files inside the pod (written through exec's stdin, mode 0600)
+# The keeper: wait (at most 10 minutes) for the first tmux session, then live as long as any session does.
+KEEPER = (f"trap 'exit 0' TERM INT; i=0; while ! tmux -L {SOCKET} has-session 2>/dev/null; do i=$((i+1)); "
+          "[ $i -gt 600 ] && exit 1; sleep 1; done; "
+          f"while tmux -L {SOCKET} has-session 2>/dev/null; do sleep 2; done")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    """`runtime.kubernetes` of the policy (config.models.KubernetesRuntimePolicy has the same fields)."""
+
+    kind: str = "pod"  # pod | job
+    engine: str = "kubectl"  # kubectl: the user's cluster; podman: `podman kube play` on this machine (pods only)
+    cli: str = ""  # the client binary; "": kubectl or podman
+    context: str = ""
+    namespace: str = "default"
+    image: str = "metawsm-base:latest"
+    image_pull_policy: str = "IfNotPresent"
+    requests: Mapping[str, str] = field(default_factory=dict)  # cpu, memory, ephemeral-storage
+    limits: Mapping[str, str] = field(default_factory=dict)
+    claim: str = ""  # a PersistentVolumeClaim holding the repository and worktrees, mounted at claim_path
+    claim_path: str = ""
+    service_account: str = ""
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    env_secrets: tuple[str, ...] = ()
+    host_network: bool = False
+    user: str = ""  # uid[:gid]; "": the user running metawsm
+    mount_metawsm: bool = True
+    start_seconds: int = 300  # how long a new pod may take to run (scheduling, image pull)
+
+    @classmethod
+    def of(cls, obj: object) -> KubeSettings:
+        """The settings from the policy's record (read by field name), or the defaults for None."""
+        if obj is None:
+            return cls()
+        if isinstance(obj, cls):
+            return obj
+        return cls(**{f.name: getattr(obj, f.name) for f in fields(cls) if hasattr(obj, f.name)})
+
+
+def label_value(value: str) -> str:
+    """``value`` as a Kubernetes label value (at most 63 characters of [-A-Za-z0-9_.], alphanumeric at both
+    ends): itself when valid, else a cleaned prefix and a hash of the whole (the same value always maps alike)."""
+    if len(value) <= 63 and _LABEL_VALUE.match(value):
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:8]
+    cleaned = re.sub(r"[^-A-Za-z0-9_.]", "_", value)[:50].strip("-_.")
+    return f"{cleaned}-{digest}" if cleaned else digest
+
+
+def pod_name(scope: str, session: str) -> str:
+    """A DNS label naming the session's pod (or job): ``mw-<repo id>-<session, lowercased>-<hash>``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", session.lower()).strip("-")[:40].strip("-")
+    digest = hashlib.sha256(session.encode()).hexdigest()[:6]
+    return f"mw-{scope}-{slug}-{digest}" if slug else f"mw-{scope}-{digest}"
+
+
+def selector(**labels: str) -> str:
+    """A label selector matching every given label (values made label values)."""
+    return ",".join(f"{PREFIX}{k}={label_value(v)}" for k, v in labels.items())
+
+
+def _quantities(values: Mapping[str, str]) -> dict[str, str]:
+    return {k: str(v) for k, v in values.items() if str(v)}
+
+
+def _volumes(settings: KubeSettings, spec: SessionSpec, home: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, volumeMounts): the session's paths read-write at their own places, metawsm read-only."""
+    writable = sorted(set(spec.mounts or (spec.cwd, *([home] if home else []))))
+    for path in writable:
+        if not Path(path).is_absolute():
+            raise ExternalError(f"cannot mount {path!r} into a pod: an absolute path is needed")
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    if settings.claim:
+        root = settings.claim_path.rstrip("/") or "/"
+        outside = [p for p in writable if not (p == root or p.startswith(root.rstrip("/") + "/"))]
+        if outside:
+            raise ExternalError(f"runtime.kubernetes.claim_path {settings.claim_path!r} does not hold "
+                                f"{', '.join(outside)}",
+                                hint="mount the claim where the repository and its worktrees are (the same path "
+                                     "on this machine), or use hostPath volumes (no claim)")
+        volumes.append({"name": "work", "persistentVolumeClaim": {"claimName": settings.claim}})
+        mounts.append({"name": "work", "mountPath": root})
+    else:
+        for i, path in enumerate(writable):
+            volumes.append({"name": f"work-{i}", "hostPath": {"path": path, "type": "Directory"}})
+            mounts.append({"name": f"work-{i}", "mountPath": path})
+    if settings.mount_metawsm:
+        for i, path in enumerate(p for p in metawsm_paths() if not any(
+                p == w or p.startswith(w.rstrip("/") + "/") for w in writable)):
+            volumes.append({"name": f"metawsm-{i}", "hostPath": {"path": path, "type": "Directory"}})
+            mounts.append({"name": f"metawsm-{i}", "mountPath": path, "readOnly": True})
+    return volumes, mounts
+
+
+def _env(settings: KubeSettings, home: str) -> list[dict[str, str]]:
+    import sys
+
+    path = f"{Path(sys.prefix) / 'bin'}:{STANDARD_PATH}" if settings.mount_metawsm else STANDARD_PATH
+    # LANG: tmux in the C locale prints a tab in a format as "_" (the pane listing is tab-separated)
+    env = {"PATH": path, "HOME": "/tmp", "TERM": "xterm-256color", "LANG": "C.UTF-8", "METAWSM_KICK": "0",
+           **identity(home)}
+    return [{"name": k, "value": v} for k, v in env.items()]
+
+
+def _user(settings: KubeSettings) -> tuple[int, int]:
+    if settings.user:
+        uid, _, gid = settings.user.partition(":")
+        return int(uid), int(gid or uid)
+    return os.getuid(), os.getgid()
+
+
+def labels_of(scope: str, spec: SessionSpec, name: str) -> dict[str, str]:
+    found = {"repo": scope, **{k: spec.labels.get(k, "") for k in ("run", "ticket", "agent", "attempt")},
+             "pod": name}
+    return {PREFIX + k: label_value(v) for k, v in found.items() if v}
+
+
+def pod_spec(settings: KubeSettings, spec: SessionSpec, home: str) -> dict[str, Any]:
+    volumes, mounts = _volumes(settings, spec, home)
+    uid, gid = _user(settings)
+    container: dict[str, Any] = {
+        "name": CONTAINER, "image": settings.image, "imagePullPolicy": settings.image_pull_policy,
+        "command": ["/bin/sh", "-c", KEEPER], "workingDir": spec.cwd, "env": _env(settings, home),
+        "volumeMounts": mounts, "securityContext": {"runAsUser": uid, "runAsGroup": gid},
+    }
+    if settings.env_secrets:
+        container["envFrom"] = [{"secretRef": {"name": s}} for s in settings.env_secrets]
+    resources = {k: v for k, v in (("requests", _quantities(settings.requests)),
+                                   ("limits", _quantities(settings.limits))) if v}
+    if resources:
+        container["resources"] = resources
+    pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container], "volumes": volumes}
+    if settings.service_account:
+        pod["serviceAccountName"] = settings.service_account
+    if settings.node_selector:
+        pod["nodeSelector"] = dict(settings.node_selector)
+    if settings.host_network:
+        pod["hostNetwork"] = True
+    return pod
+
+
+def manifest(settings: KubeSettings, spec: SessionSpec, scope: str, home: str) -> dict[str, Any]:
+    """The Pod (or Job) running session ``spec`` for the repository ``scope`` rooted at ``home``."""
+    name = pod_name(scope, spec.name)
+    labels = labels_of(scope, spec, name)
+    notes = {PREFIX + "session": spec.name, PREFIX + "home": home,
+             **{PREFIX + k: spec.labels[k] for k in ("run", "ticket", "agent") if spec.labels.get(k)}}
+    if settings.engine == "podman":  # podman 4.3 refuses annotation values over 63 characters (Kubernetes: 256 KiB)
+        notes = {k: v for k, v in notes.items() if len(v) <= 63}
+    meta = {"name": name, "namespace": settings.namespace, "labels": labels, "annotations": notes}
+    template = {"metadata": {"labels": labels, "annotations": notes}, "spec": pod_spec(settings, spec, home)}
+    if settings.kind == "job":
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
+                "spec": {"backoffLimit": 0, "template": template}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]}
+
+
+def as_list(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifests as one `kind: List` object (what `kubectl apply -f -` reads as JSON)."""
+    return {"apiVersion": "v1", "kind": "List", "items": manifests}
+
+
+def as_yaml(manifests: list[dict[str, Any]]) -> str:
+    """The manifests as a YAML stream (documents separated by ``---``)."""
+    import yaml
+
+    return "".join("---\n" + yaml.safe_dump(m, sort_keys=False, default_flow_style=False) for m in manifests)
