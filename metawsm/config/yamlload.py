@@ -88,6 +88,17 @@ def parse(display: str, data: bytes, *, allow_empty: bool = False) -> tuple[Any,
     text, diags = decode(display, data)
     if text is None:
         return None, "", diags
+    value = _fast_load(text)
+    if value is not _UNUSUAL:
+        if value is None and allow_empty:
+            return {}, text, []
+        if isinstance(value, dict):
+            return value, text, []
+    return _load(display, text, allow_empty=allow_empty)
+
+
+def _load(display: str, text: str, *, allow_empty: bool) -> tuple[Any, str, list[Diagnostic]]:
+    """parse() for every document _fast_load leaves: errors, aliases, tags, non-string keys, ..."""
     try:
         value = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -117,6 +128,87 @@ def parse(display: str, data: bytes, *, allow_empty: bool = False) -> tuple[Any,
         kind = {list: "a list", str: "a string"}.get(type(value), type(value).__name__)
         return None, text, [diag(display, text, 1, 1, "", f"expected a mapping at the top level, got {kind}")]
     return value, text, []
+
+
+# ------------------------------------------------------------------ the fast path of parse()
+# The C parser composes the node tree; PyYAML's constructor then turns it into data in Python, one method
+# call per node through several layers, and parse() walked the result again for the depth/size limits. For
+# the documents people write (mappings with string keys, lists, plain and quoted scalars, no anchors or
+# tags) one tight walk does all three. Anything else — an error, a duplicate key, an alias, an explicit or
+# unknown tag, a non-string key, a merge key, too deep or too big — makes the walk give up (_UNUSUAL) and
+# parse() starts over on the full path above, which reports it exactly as before.
+_UNUSUAL = object()
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_IMPLICIT = _BaseLoader.yaml_implicit_resolvers  # first character -> [(tag, regex)] (YAML 1.1 scalars)
+_SCALARS = _BaseLoader.yaml_constructors  # tag -> the safe constructor of that scalar type
+
+
+class _Giveup(Exception):
+    pass
+
+
+class _FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Composes nodes only; its scalar resolution is PyYAML's BaseResolver.resolve for the safe loader's
+    resolvers (no path resolvers, no wildcard resolvers), without the generic parts."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in _IMPLICIT.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return super().resolve(kind, value, implicit)
+
+
+def _fast_load(text: str) -> Any:
+    """The document's data, or _UNUSUAL when the full path must decide (see above)."""
+    if "<<" in text:  # merge keys: the full constructor merges them
+        return _UNUSUAL
+    loader = _FastLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        counter = [0]
+        return _build(loader, node, 0, counter)
+    except (yaml.YAMLError, _Giveup, RecursionError, ValueError, TypeError):
+        return _UNUSUAL
+    finally:
+        loader.dispose()
+
+
+def _build(loader: Any, node: Any, depth: int, counter: list[int]) -> Any:
+    counter[0] += 1
+    cls = node.__class__
+    if cls is yaml.ScalarNode:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        make = _SCALARS.get(tag) if tag.startswith("tag:yaml.org,2002:") else None
+        if make is None or tag in (_MAP, _SEQ):
+            raise _Giveup
+        return make(loader, node)
+    if depth >= MAX_DEPTH or counter[0] > MAX_NODES or node.__dict__.get("_seen"):
+        raise _Giveup
+    node._seen = True  # an alias shares its node: met twice means aliases, which the full path sizes
+    if cls is yaml.MappingNode:
+        if node.tag != _MAP:
+            raise _Giveup
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR:
+                raise _Giveup
+            counter[0] += 1
+            out[key_node.value] = _build(loader, value_node, depth + 1, counter)
+        if len(out) != len(node.value):  # a duplicate key
+            raise _Giveup
+        return out
+    if cls is yaml.SequenceNode and node.tag == _SEQ:
+        return [_build(loader, child, depth + 1, counter) for child in node.value]
+    raise _Giveup
 
 
 def check_shape(value: Any) -> str | None:
