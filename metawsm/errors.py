@@ -6,8 +6,6 @@ Exit codes: 0 ok, 1 error, 2 usage/validation, 3 gate refused (and unexpected cr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -45,16 +43,50 @@ class UsageError(MetawsmError):
     code = "usage"
 
 
-@dataclass(frozen=True)
 class Diagnostic:
-    """One located problem in a file the user edits."""
+    """One located problem in a file the user edits (immutable; compares and hashes by value).
+
+    A plain class rather than a frozen dataclass: every command imports this module, and `dataclasses`
+    (with the `inspect` it imports) costs about half an interpreter start on the paths that must start
+    fast (`metawsm validate`, the pre-commit hook)."""
+
+    _FIELDS = ("file", "line", "col", "keypath", "message", "snippet")  # in the order of __init__
+    __slots__ = ("col", "file", "keypath", "line", "message", "snippet")
 
     file: str
     line: int
     col: int
     keypath: str
     message: str
-    snippet: str = ""
+    snippet: str
+
+    def __init__(self, file: str, line: int, col: int, keypath: str, message: str, snippet: str = "") -> None:
+        for name, value in zip(self._FIELDS, (file, line, col, keypath, message, snippet), strict=True):
+            object.__setattr__(self, name, value)
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"Diagnostic({inner})"
+
+    def __reduce__(self) -> tuple[type[Diagnostic], tuple[object, ...]]:  # copy and pickle
+        return Diagnostic, self._values()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Diagnostic is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Diagnostic is immutable")
 
     def headline(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from metawsm.errors import UsageError
+
+
+def _columns() -> int:
+    """The terminal's width as `shutil.get_terminal_size` gives it (COLUMNS, else the terminal behind
+    stdout, else 80) without importing shutil, which brings zlib, bz2, lzma and fnmatch along."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 class Parser(argparse.ArgumentParser):
@@ -15,11 +32,16 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument (to check the metavar), and a formatter
+        # without a width imports shutil to ask for the terminal's; the same width, found without it
+        return self.formatter_class(prog=self.prog, width=_columns() - 2)
+
 
 def global_options() -> argparse.ArgumentParser:
     """Options accepted before or after the verb. SUPPRESS keeps a later default from overwriting
     a value given earlier."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = Parser(add_help=False)
     g = parent.add_argument_group("global options")
     g.add_argument("-C", dest="directory", metavar="DIR", default=argparse.SUPPRESS,
                    help="run as if metawsm was started in DIR")

@@ -35,26 +35,21 @@ def run(args: argparse.Namespace) -> int:
             from metawsm.errors import UsageError
 
             raise UsageError(f"{path}: no such file")
-    config, diags = loader.check(proj, extra=paths)
+    checked, diags = loader.verify(proj, extra=paths)  # no typed models needed: see config/loader.py
     if paths:
         wanted = {proj.display(p) for p in paths}
         diags = [d for d in diags if d.file in wanted]
         files = sorted(wanted)
     else:
-        files = list(config.files) if config else sorted({d.file for d in diags})
+        files = list(checked.files) if checked else sorted({d.file for d in diags})
     if diags:
         raise ConfigError(diags, hint="fix the files above, then run `metawsm validate` again")
     summary: dict[str, Any] = {"valid": True, "files": files}
     warnings: list[str] = []
-    if config is not None:
-        from metawsm.config.advice import plan_warnings
-
+    if checked is not None:
         wanted_files = set(files)
-        for name in sorted(config.plans):
-            plan = config.plans[name]
-            if not paths or plan.source in wanted_files:
-                warnings += plan_warnings(config.policy, plan)
-        summary.update(tickets=len(config.tickets), plans=sorted(config.plans))
+        warnings = [text for source, text in checked.warnings if not paths or source in wanted_files]
+        summary.update(tickets=len(checked.tickets), plans=sorted(checked.plans))
         if warnings:  # the key is there only when there is something to say
             summary["warnings"] = warnings
     for warning in warnings:
@@ -62,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out.json_mode:
         args.out.result(summary)
     else:  # plain text: this one line is not worth importing rich for
-        counts = f" ({len(config.tickets)} tickets, {len(config.plans)} plans)" if config else ""
+        counts = f" ({len(checked.tickets)} tickets, {len(checked.plans)} plans)" if checked else ""
         args.out.text(f"ok: {len(files)} file{'s' if len(files) != 1 else ''} valid{counts}")
     return 0

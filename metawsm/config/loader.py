@@ -1,52 +1,75 @@
 """Load and cross-check a repository's policy, tickets and plans.
 
 Every problem in every file is collected, located, and raised once as a ConfigError.
+
+`verify` checks everything on the validated data alone (what `metawsm validate` and the pre-commit hook
+need); `check` and `load` also build the typed models. The models module (30-odd frozen dataclasses, with
+`dataclasses` and `inspect` behind them) is imported only by the latter: building those classes costs more
+than an interpreter start, and validate and the hook run often.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from metawsm.config import schemas, yamlload
-from metawsm.config.agentorder import agent_order_checks
-from metawsm.config.models import Plan, Policy, Ticket, build
+from metawsm.config.crosscheck import Loaded, Source, plan_checks, policy_checks, ticket_checks
 from metawsm.config.project import Project
 from metawsm.errors import ConfigError, Diagnostic, UsageError
+
+if TYPE_CHECKING:
+    from metawsm.config.models import Plan, Policy, Ticket
 
 KIND_BY_DIR = {"tickets": "ticket", "plans": "plan"}
 
 
-@dataclass(frozen=True)
-class Source:
-    """One file's content, named as the user sees it (relative to the repository root)."""
-
-    display: str
-    data: bytes
-
-
-@dataclass
-class _Loaded:
-    kind: str
-    source: Source
-    text: str = ""
-    data: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
 class Config:
-    policy: Policy
-    tickets: dict[str, Ticket]
-    plans: dict[str, Plan]
-    files: tuple[str, ...] = field(default=())
+    """The repository's configuration as typed models (what `check` and `load` return)."""
+
+    __slots__ = ("files", "plans", "policy", "tickets")
+
+    def __init__(self, policy: Policy, tickets: dict[str, Ticket], plans: dict[str, Plan],
+                 files: tuple[str, ...] = ()) -> None:
+        self.policy = policy
+        self.tickets = tickets
+        self.plans = plans
+        self.files = files
+
+
+class Checked:
+    """What `verify` reports about a valid configuration, without building the models."""
+
+    __slots__ = ("files", "forbidden_file_patterns", "plans", "tickets", "warnings")
+
+    def __init__(self, files: tuple[str, ...], tickets: tuple[str, ...], plans: dict[str, str],
+                 warnings: tuple[tuple[str, str], ...], forbidden_file_patterns: tuple[str, ...]) -> None:
+        self.files = files  # every file checked, by display path
+        self.tickets = tickets  # ticket ids, sorted
+        self.plans = plans  # plan name -> its file
+        self.warnings = warnings  # (plan file, warning), in plan-name order (config.advice)
+        self.forbidden_file_patterns = forbidden_file_patterns  # the effective policy's
+
+
+class _Data:
+    """Every file of a valid configuration, parsed, checked and filled with defaults."""
+
+    __slots__ = ("files", "plans", "policy", "policy_source", "tickets")
+
+    def __init__(self, policy: dict[str, Any], policy_source: str, tickets: dict[str, Loaded],
+                 plans: dict[str, Loaded], files: tuple[str, ...]) -> None:
+        self.policy = policy
+        self.policy_source = policy_source
+        self.tickets = tickets
+        self.plans = plans
+        self.files = files
 
 
 # --------------------------------------------------------------------------- single files
-def _parse(kind: str, src: Source) -> tuple[_Loaded, list[Diagnostic]]:
+def _parse(kind: str, src: Source) -> tuple[Loaded, list[Diagnostic]]:
     data, text, diags = yamlload.parse(src.display, src.data, allow_empty=kind == "policy")
-    loaded = _Loaded(kind, src, text)
+    loaded = Loaded(kind, src, text)
     if diags:
         return loaded, diags
     if kind == "policy":
@@ -103,7 +126,8 @@ def default_policy() -> Policy:
     return _policy_from({}, "")
 
 
-def _policy_from(data: dict[str, Any], display: str) -> Policy:
+def _policy_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The effective policy as data: schema defaults filled in, user profiles over the built-in ones."""
     full = schemas.apply_defaults("policy", data)
     builtin = schemas.load_schema("policy")["properties"]["agent_profiles"]["default"]
     if "agent_profiles" in data:  # user profiles extend (or replace) the built-in ones
@@ -111,86 +135,13 @@ def _policy_from(data: dict[str, Any], display: str) -> Policy:
             **schemas.apply_defaults("policy", {"agent_profiles": builtin})["agent_profiles"],
             **full["agent_profiles"],
         }
-    return build(Policy, full, source=display)
+    return full
 
 
-def _locator(loaded: _Loaded, out: list[Diagnostic]) -> Any:
-    """`at(path, message)`: append a diagnostic located at a key path of `loaded`."""
+def _policy_from(data: dict[str, Any], display: str, *, full: bool = False) -> Policy:
+    from metawsm.config.models import Policy, build
 
-    def at(path: list[object], message: str) -> None:
-        line, col = yamlload.locate(loaded.text, path)
-        out.append(yamlload.diag(loaded.source.display, loaded.text, line, col,
-                                 yamlload.format_keypath(path), message))
-
-    return at
-
-
-def _policy_checks(loaded: _Loaded) -> list[Diagnostic]:
-    data = loaded.data or {}
-    out: list[Diagnostic] = []
-    at = _locator(loaded, out)
-
-    health = data["health"]
-    if health["activity_stalled_seconds"] < health["idle_seconds"]:
-        at(["health", "activity_stalled_seconds"],
-           f"must be at least health.idle_seconds ({health['idle_seconds']})")
-    llm = data["operator"]["llm"]
-    if llm["mode"] != "off" and not llm["command"].strip():
-        at(["operator", "llm", "mode"], f"mode {llm['mode']!r} needs operator.llm.command (or set mode: off)")
-    names = [c if isinstance(c, str) else c["name"] for c in data["close"]["required_checks"]]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            at(["close", "required_checks", i], f"duplicate check {name!r}")
-    return out
-
-
-def _ticket_checks(loaded: _Loaded, policy: Policy) -> list[Diagnostic]:
-    data = loaded.data or {}
-    out: list[Diagnostic] = []
-    stem = Path(loaded.source.display).stem
-    if stem != data["id"]:
-        line, col = yamlload.locate(loaded.text, ["id"])
-        out.append(yamlload.diag(loaded.source.display, loaded.text, line, col, "id",
-                                 f"id {data['id']!r} differs from the file name {stem!r}; "
-                                 f"rename the file to {data['id']}.yaml"))
-    for i, repo in enumerate(data["repos"]):
-        if repo != "self" and repo not in policy.repos:
-            known = ["self", *policy.repos]
-            line, col = yamlload.locate(loaded.text, ["repos", i])
-            out.append(yamlload.diag(loaded.source.display, loaded.text, line, col, f"repos[{i}]",
-                                     f"unknown repo {repo!r}; define it under policy repos"
-                                     f"{schemas.suggest(repo, known)}"))
-    return out
-
-
-def _plan_checks(loaded: _Loaded, policy: Policy, tickets: Mapping[str, Any]) -> list[Diagnostic]:
-    data = loaded.data or {}
-    out: list[Diagnostic] = []
-    at = _locator(loaded, out)
-
-    for i, ticket_id in enumerate(data["tickets"]):
-        if ticket_id not in tickets:
-            at(["tickets", i], f"unknown ticket {ticket_id!r}: no tickets/{ticket_id}.yaml"
-                               f"{schemas.suggest(ticket_id, sorted(tickets))}")
-    seen: set[str] = set()
-    for i, agent in enumerate(data["agents"]):
-        if agent["name"] in seen:
-            at(["agents", i, "name"], f"duplicate agent name {agent['name']!r}")
-        seen.add(agent["name"])
-        profile = policy.agent_profiles.get(agent["profile"])
-        if profile is None:
-            at(["agents", i, "profile"], f"unknown profile {agent['profile']!r}; profiles: "
-                                         f"{', '.join(sorted(policy.agent_profiles))}"
-                                         f"{schemas.suggest(agent['profile'], sorted(policy.agent_profiles))}")
-        elif "agent.run" in profile.command and "run" not in agent:
-            at(["agents", i], f"profile {agent['profile']!r} runs the agent's `run` command, but none is given")
-    agent_order_checks(data["agents"], at)
-    step_ids: set[str] = set()
-    for i, step in enumerate(data["steps"]):
-        if step["id"] in step_ids:
-            at(["steps", i, "id"], f"duplicate step id {step['id']!r}")
-        step_ids.add(step["id"])
-    return out
+    return build(Policy, data if full else _policy_data(data), source=display)
 
 
 # --------------------------------------------------------------------------- repository
@@ -213,18 +164,10 @@ def kind_of(project: Project, path: Path) -> str:
                      hint="tickets live in tickets/, plans in plans/, the policy in .metawsm/policy.yaml")
 
 
-def check(
-    project: Project,
-    *,
-    overrides: Mapping[str, bytes] | None = None,
-    extra: Iterable[Path] = (),
-) -> tuple[Config | None, list[Diagnostic]]:
-    """Load everything; return the config (None when anything is wrong) and every diagnostic.
-
-    `overrides` replaces file contents by display path (the pre-commit hook passes staged content;
-    a display path present only in `overrides` is loaded too). `extra` adds files outside the
-    usual folders.
-    """
+def _check_data(
+    project: Project, overrides: Mapping[str, bytes] | None, extra: Iterable[Path]
+) -> tuple[_Data | None, list[Diagnostic]]:
+    """Every file parsed, validated and cross-checked as data; (None, diagnostics) when anything is wrong."""
     overrides = dict(overrides or {})
     diags: list[Diagnostic] = []
     files: list[tuple[str, Path]] = []
@@ -244,7 +187,7 @@ def check(
             files.append((kind_of(project, path), path))
             known.add(project.display(path))
 
-    loaded: dict[str, list[_Loaded]] = {"policy": [], "ticket": [], "plan": []}
+    loaded: dict[str, list[Loaded]] = {"policy": [], "ticket": [], "plan": []}
     for kind, path in files:
         try:
             src = _read(project, path, overrides)
@@ -256,44 +199,92 @@ def check(
         if item.data is not None:
             loaded[kind].append(item)
 
-    policy = default_policy()
+    policy, policy_source = _policy_data({}), ""
     if loaded["policy"]:
         item = loaded["policy"][0]
-        problems = _policy_checks(item)
+        problems = policy_checks(item)
         diags += problems
         if not problems:
-            policy = _policy_from(item.data or {}, item.source.display)
+            policy, policy_source = _policy_data(item.data or {}), item.source.display
 
-    tickets: dict[str, Ticket] = {}
+    tickets: dict[str, Loaded] = {}
     for item in loaded["ticket"]:
         data = item.data or {}
-        problems = _ticket_checks(item, policy)
+        problems = ticket_checks(item, policy)
         if data["id"] in tickets:
             line, col = yamlload.locate(item.text, ["id"])
             problems.append(yamlload.diag(item.source.display, item.text, line, col, "id",
                                           f"duplicate ticket id {data['id']!r} "
-                                          f"(also in {tickets[data['id']].source})"))
+                                          f"(also in {tickets[data['id']].source.display})"))
         diags += problems
         if not problems:
-            tickets[data["id"]] = build(Ticket, data, source=item.source.display)
+            tickets[data["id"]] = item
     all_ticket_ids = {**tickets, **{(i.data or {}).get("id", ""): None for i in loaded["ticket"]}}
 
-    plans: dict[str, Plan] = {}
+    plans: dict[str, Loaded] = {}
     for item in loaded["plan"]:
         data = item.data or {}
-        problems = _plan_checks(item, policy, all_ticket_ids)
+        problems = plan_checks(item, policy, all_ticket_ids)
         if data["name"] in plans:
             line, col = yamlload.locate(item.text, ["name"])
             problems.append(yamlload.diag(item.source.display, item.text, line, col, "name",
                                           f"duplicate plan name {data['name']!r} "
-                                          f"(also in {plans[data['name']].source})"))
+                                          f"(also in {plans[data['name']].source.display})"))
         diags += problems
         if not problems:
-            plans[data["name"]] = build(Plan, data, source=item.source.display,
-                                        marks=yamlload.marks(item.text))
+            plans[data["name"]] = item
     if diags:
         return None, diags
-    return Config(policy, dict(sorted(tickets.items())), plans, tuple(sorted(known))), []
+    return _Data(policy, policy_source, dict(sorted(tickets.items())), plans, tuple(sorted(known))), []
+
+
+def check(
+    project: Project,
+    *,
+    overrides: Mapping[str, bytes] | None = None,
+    extra: Iterable[Path] = (),
+) -> tuple[Config | None, list[Diagnostic]]:
+    """Load everything; return the config (None when anything is wrong) and every diagnostic.
+
+    `overrides` replaces file contents by display path (the pre-commit hook passes staged content;
+    a display path present only in `overrides` is loaded too). `extra` adds files outside the
+    usual folders.
+    """
+    found, diags = _check_data(project, overrides, extra)
+    if found is None:
+        return None, diags
+    from metawsm.config.models import Plan, Ticket, build
+
+    tickets = {tid: build(Ticket, item.data or {}, source=item.source.display) for tid, item in found.tickets.items()}
+    plans = {name: build(Plan, item.data or {}, source=item.source.display, marks=yamlload.marks(item.text))
+             for name, item in found.plans.items()}
+    return Config(_policy_from(found.policy, found.policy_source, full=True), tickets, plans, found.files), []
+
+
+def verify(
+    project: Project,
+    *,
+    overrides: Mapping[str, bytes] | None = None,
+    extra: Iterable[Path] = (),
+) -> tuple[Checked | None, list[Diagnostic]]:
+    """`check` without building the models: the same diagnostics, and what validate and the hook report."""
+    found, diags = _check_data(project, overrides, extra)
+    if found is None:
+        return None, diags
+    from metawsm.config.advice import plan_warning
+
+    close = found.policy["close"]
+    required = [c if isinstance(c, str) else c["name"] for c in close["required_checks"]]
+    warnings = []
+    for name in sorted(found.plans):
+        item = found.plans[name]
+        data = item.data or {}
+        warning = plan_warning(required, bool(close["manual_validation"]["allowed"]), bool(data["checks"]),
+                               name, item.source.display, lambda text=item.text: yamlload.locate(text, ["name"]))
+        if warning:
+            warnings.append((item.source.display, warning))
+    return Checked(found.files, tuple(found.tickets), {n: i.source.display for n, i in found.plans.items()},
+                   tuple(warnings), tuple(close["forbidden_file_patterns"])), []
 
 
 def load(project: Project, **kwargs: Any) -> Config:
@@ -307,7 +298,7 @@ def load(project: Project, **kwargs: Any) -> Config:
 def policy_from_bytes(display: str, data: bytes) -> Policy:
     """A policy from file content (e.g. `git show BASE:.metawsm/policy.yaml`); ConfigError when invalid."""
     item, diags = _parse("policy", Source(display, data))
-    diags = diags or _policy_checks(item)
+    diags = diags or policy_checks(item)
     if diags:
         raise ConfigError(diags)
     return _policy_from(item.data or {}, item.source.display)
@@ -319,7 +310,7 @@ def load_policy(project: Project) -> Policy:
     if not path.exists():
         return default_policy()
     item, diags = _parse("policy", Source(project.display(path), path.read_bytes()))
-    diags = diags or _policy_checks(item)
+    diags = diags or policy_checks(item)
     if diags:
         raise ConfigError(diags)
     return _policy_from(item.data or {}, item.source.display)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -42,11 +41,37 @@ def find_root(start: Path) -> Path:
     return start
 
 
-@dataclass(frozen=True)
 class Project:
-    """Paths of one repository managed by metawsm."""
+    """Paths of one repository managed by metawsm (immutable; compares and hashes by its root).
 
+    A plain class rather than a frozen dataclass: `dataclasses` (with the `inspect` it imports) costs
+    about half an interpreter start on the paths that must start fast (validate, the git hooks)."""
+
+    __slots__ = ("root",)
     root: Path
+
+    def __init__(self, root: Path) -> None:
+        object.__setattr__(self, "root", root)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return bool(self.root == other.root)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __repr__(self) -> str:
+        return f"Project(root={self.root!r})"
+
+    def __reduce__(self) -> tuple[type[Project], tuple[Path]]:  # copy and pickle
+        return Project, (self.root,)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Project is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Project is immutable")
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Project:

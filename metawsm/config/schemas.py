@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-import difflib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from metawsm.config import yamlload
 from metawsm.errors import Diagnostic
@@ -138,8 +135,7 @@ def _clone(value: Any) -> Any:
 _MISSING = object()
 
 
-@dataclass(frozen=True)
-class _Defaults:
+class _Defaults(NamedTuple):
     """What to fill in at one level of a document: property defaults and child levels."""
 
     props: tuple[tuple[str, Any, _Defaults | None], ...] = ()
@@ -195,10 +191,12 @@ def apply_defaults(kind: str, data: dict[str, Any], *, copy_input: bool = True) 
 
     The input is deep-copied first unless `copy_input=False` (the loader owns freshly parsed data).
     """
-    return _fill(_defaults_tree(kind), copy.deepcopy(data) if copy_input else data)  # type: ignore[no-any-return]
+    return _fill(_defaults_tree(kind), _clone(data) if copy_input else data)  # type: ignore[no-any-return]
 
 
 def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
+    import difflib  # only when there is an error to explain
+
     match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 

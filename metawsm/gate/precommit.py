@@ -96,15 +96,15 @@ def validate(top: str, targets: list[str]) -> tuple[str, list[str] | None]:
     # Heavy imports on purpose here and only here: yaml and jsonschema cost more than the whole fast path.
     from pathlib import Path
 
-    from metawsm.config.loader import check
+    from metawsm.config.loader import verify
     from metawsm.config.project import Project
     from metawsm.config.report import format_diagnostics
 
     overrides = read_index(top, targets)
-    config, diags = check(Project(Path(top)), overrides=overrides)
+    checked, diags = verify(Project(Path(top)), overrides=overrides)
     wanted = set(overrides) | set(targets)
     diags = [d for d in diags if d.file in wanted]
-    patterns = list(config.policy.close.forbidden_file_patterns) if config is not None else None
+    patterns = list(checked.forbidden_file_patterns) if checked is not None else None
     if not diags:
         return "", patterns
     where = "staged content" if set(targets) & set(overrides) else "files"

@@ -62,3 +62,29 @@ def test_the_version_constant_is_the_distributions_version() -> None:
 
     assert importlib.metadata.version("metawsm") == metawsm.__version__
     assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+# Issue 20: `metawsm validate` runs at the floor of a bare YAML + jsonschema-rs loop, so what it imports beyond
+# that loop is counted: these are the modules that cost most and that validate does not need.
+HEAVY_FOR_VALIDATE = ("dataclasses", "inspect", "metawsm.config.models", "shutil", "jsonschema", "difflib", "rich",
+                      "copy", "sqlite3", "subprocess", "importlib.metadata", "metawsm.engine", "metawsm.forum")
+
+
+def test_validate_imports_nothing_heavy(tmp_path: Path) -> None:
+    (tmp_path / "tickets").mkdir()
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "tickets" / "T-1.yaml").write_text("id: T-1\ntitle: One\nlabels: [a]\n", encoding="utf-8")
+    (tmp_path / "plans" / "p.yaml").write_text("name: p\ntickets: [T-1]\nagents:\n  - name: w\n    profile: shell\n"
+                                              "    run: 'true'\n", encoding="utf-8")
+    out, names = imported("scripts/metawsm", "-C", str(tmp_path), "validate")
+    assert out == "ok: 2 files valid (1 tickets, 1 plans)\n"
+    heavy = sorted(n for n in names if n in HEAVY_FOR_VALIDATE or n.startswith("metawsm.config.models"))
+    assert heavy == [], f"validate imported {heavy}"
+    # an error still gets its located message (difflib for the suggestion is imported then, and only then)
+    (tmp_path / "plans" / "p.yaml").write_text("name: p\ntickets: [T-1]\nagents:\n  - name: w\n    profile: shel\n"
+                                              "    run: 'true'\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "scripts/metawsm", "-C", str(tmp_path), "validate"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "plans/p.yaml:5:14: agents[0].profile: unknown profile 'shel'" in proc.stderr
+    assert "(did you mean 'shell'?)" in proc.stderr

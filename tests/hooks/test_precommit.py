@@ -114,12 +114,14 @@ def test_broken_staged_policy_names_the_policy_line(project: Path) -> None:
     assert r.returncode == 1 and ".metawsm/policy.yaml:2:17: execution.max_parallel" in r.stderr
 
 
-def _probe(cwd: Path) -> dict[str, object]:
+HEAVY = ("yaml", "jsonschema", "sqlite3", "libtmux", "metawsm.config.loader", "metawsm.engine.context", "subprocess")
+
+
+def _probe(cwd: Path, heavy: tuple[str, ...] = HEAVY) -> dict[str, object]:
     """Run the hook entry in-process in a fresh interpreter and report what it imported."""
     code = ("import json, sys; before = set(sys.modules); from metawsm.gate.hookrun import main; "
             "rc = main(['pre-commit']); "
-            "print(json.dumps({'rc': rc, 'heavy': sorted(m for m in ('yaml', 'jsonschema', 'sqlite3', 'libtmux', "
-            "'metawsm.config.loader', 'metawsm.engine.context', 'subprocess') if m in sys.modules "
+            f"print(json.dumps({{'rc': rc, 'heavy': sorted(m for m in {heavy!r} if m in sys.modules "
             "and m not in before)}))")  # what the hook imports, not what a site customisation did
     out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -151,3 +153,18 @@ def test_framework_style_file_arguments(project: Path) -> None:
     assert code == 1 and BAD_LINE in message
     write(project / "plans" / "p.yaml", GOOD_PLAN.format(name="p"))
     assert precommit.run(str(project), ["plans/p.yaml"]) == (0, "")
+
+
+def test_a_staged_plan_is_validated_without_the_models(project: Path) -> None:
+    # issue 20: with a metawsm file staged the hook validates (yaml, jsonschema-rs, the loader), but builds no
+    # typed models: the models module, dataclasses/inspect and shutil cost more than the hook's own work
+    absent = ("metawsm.config.models", "dataclasses", "inspect", "shutil", "jsonschema", "difflib", "sqlite3",
+              "metawsm.engine.context", "libtmux")
+    write(project / "plans" / "p.yaml", GOOD_PLAN.format(name="p"))
+    sh(project, "add", "plans/p.yaml")
+    assert _probe(project, ("metawsm.config.loader", "yaml", *absent)) == {
+        "rc": 0, "heavy": ["metawsm.config.loader", "yaml"]}
+    write(project / "plans" / "p.yaml", BAD_PLAN.format(name="p"))
+    sh(project, "add", "plans/p.yaml")
+    r = commit(project)
+    assert r.returncode == 1 and BAD_LINE in r.stderr and "(did you mean 'shell'?)" in r.stderr
