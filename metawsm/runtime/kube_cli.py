@@ -61,7 +61,8 @@ def _fail(what: str, result: proc.Completed) -> ExternalError:
 
 
 class Kubectl:
-    """``kubectl`` against the policy's context and namespace."""
+    """``kubectl`` against the policy's context and namespace. Each command's argv (and stdin) is built by a
+    ``*_call`` method, run by :meth:`run`; ``get pods`` output is read by :func:`parse_pods`."""
 
     def __init__(self, settings: KubeSettings) -> None:
         self.cli = settings.cli or "kubectl"
@@ -72,38 +73,56 @@ class Kubectl:
     def describe(self) -> str:
         return " ".join(self.base)
 
-    def run(self, *args: str, input: str | None = None, check: bool = True) -> proc.Completed:
-        result = proc.run([*self.base, *args], input=input, check=False, timeout=TIMEOUT)
+    def run(self, call: tuple[list[str], str | None], check: bool = True) -> proc.Completed:
+        argv, stdin = call
+        result = proc.run(argv, input=stdin, check=False, timeout=TIMEOUT)
         if check and result.code != 0:
-            raise _fail(f"kubectl {args[0]}", result)
+            raise _fail(f"kubectl {argv[len(self.base)]}", result)
         return result
 
+    def apply_call(self, manifests: list[dict[str, Any]]) -> tuple[list[str], str | None]:
+        return [*self.base, "apply", "-f", "-"], json.dumps(as_list(manifests))
+
+    def pods_call(self, selector: str) -> tuple[list[str], str | None]:
+        return [*self.base, "get", "pods", "-l", selector, "-o", "json"], None
+
+    def label_call(self, pod: str, labels: Mapping[str, str]) -> tuple[list[str], str | None]:
+        return [*self.base, "label", "pod", pod, "--overwrite", *(f"{k}={v}" for k, v in labels.items())], None
+
+    def delete_call(self, selector: str) -> tuple[list[str], str | None]:
+        return [*self.base, "delete", "pods,jobs", "-l", selector, "--ignore-not-found", "--wait=false",
+                "--cascade=background"], None
+
     def apply(self, manifests: list[dict[str, Any]]) -> None:
-        self.run("apply", "-f", "-", input=json.dumps(as_list(manifests)))
+        self.run(self.apply_call(manifests))
 
     def pods(self, selector: str) -> list[PodInfo]:
-        data = json.loads(self.run("get", "pods", "-l", selector, "-o", "json").stdout or "{}")
-        found = []
-        for item in data.get("items", []):
-            meta, status = item.get("metadata", {}), item.get("status", {})
-            labels = meta.get("labels") or {}
-            waiting = [(c.get("state") or {}).get("waiting", {}).get("reason", "")
-                       for c in status.get("containerStatuses") or []]
-            found.append(PodInfo(meta.get("name", ""), labels.get(PREFIX + "pod", meta.get("name", "")),
-                                 status.get("phase", "Unknown"), labels, next((w for w in waiting if w), ""),
-                                 bool(meta.get("deletionTimestamp"))))
-        return found
+        return parse_pods(self.run(self.pods_call(selector)).stdout)
 
     def exec_argv(self, pod: str, argv: Sequence[str], *, stdin: bool = False, tty: bool = False) -> list[str]:
         flags = [*(["-i"] if stdin or tty else []), *(["-t"] if tty else [])]
         return [*self.base, "exec", *flags, pod, "-c", CONTAINER, "--", *argv]
 
     def label(self, pod: str, labels: Mapping[str, str]) -> None:
-        self.run("label", "pod", pod, "--overwrite", *(f"{k}={v}" for k, v in labels.items()))
+        self.run(self.label_call(pod, labels))
 
     def delete(self, selector: str) -> None:
-        self.run("delete", "pods,jobs", "-l", selector, "--ignore-not-found", "--wait=false",
-                 "--cascade=background")
+        self.run(self.delete_call(selector))
+
+
+def parse_pods(text: str) -> list[PodInfo]:
+    """The pods of a ``kubectl get pods -o json`` answer (a PodList)."""
+    data = json.loads(text or "{}")
+    found = []
+    for item in data.get("items", []):
+        meta, status = item.get("metadata", {}), item.get("status", {})
+        labels = meta.get("labels") or {}
+        waiting = [(c.get("state") or {}).get("waiting", {}).get("reason", "")
+                   for c in status.get("containerStatuses") or []]
+        found.append(PodInfo(meta.get("name", ""), labels.get(PREFIX + "pod", meta.get("name", "")),
+                             status.get("phase", "Unknown"), labels, next((w for w in waiting if w), ""),
+                             bool(meta.get("deletionTimestamp"))))
+    return found
 
 
 class PodmanKube:

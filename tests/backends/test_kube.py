@@ -214,3 +214,70 @@ def test_a_removed_pod_is_a_dead_agent_the_operator_restarts(repo: Path, podman:
     finally:
         code, err = stop(daemon)
     assert code == 0, err
+
+
+def _pod_status(name: str, phase: str, reason: str = "", deleting: bool = False) -> dict[str, object]:
+    meta: dict[str, object] = {"name": name, "namespace": "agents",
+                               "labels": {"metawsm/repo": "abcd1234", "metawsm/pod": name.rsplit("-x", 1)[0]}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    state = {"waiting": {"reason": reason}} if reason else {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"containers": [{"name": "agent", "image": "i"}]},
+            "status": {"phase": phase, "containerStatuses": [
+                {"name": "agent", "image": "i", "imageID": "", "ready": not reason, "restartCount": 0,
+                 "state": state}]}}
+
+
+def test_the_kubectl_engine_commands(repo: Path, podman: kube.Podman, tmux_socket: str) -> None:
+    """What the kubectl engine runs, checked without a cluster: each argv exactly; `apply`'s stdin is a List whose
+    items validate against the Kubernetes schemas and run under podman; `get pods -o json` answers (a PodList valid
+    against its schema) are read into running / stuck / deleting pods."""
+    import kubernetes_validate as kv
+
+    from metawsm.runtime.base import SessionSpec
+    from metawsm.runtime.kube_cli import Kubectl, parse_pods
+    from metawsm.runtime.kube_manifest import KubeSettings, manifest, selector
+
+    settings = KubeSettings(context="team", namespace="agents", image=kube.TAG, image_pull_policy="Never",
+                            host_network=True)
+    kubectl = Kubectl(settings)
+    base = ["kubectl", "--context", "team", "--namespace", "agents"]
+    worktree = repo / ".metawsm" / "workspaces" / "T-1"
+    worktree.mkdir(parents=True)
+    spec = SessionSpec("p-T-1-impl", str(worktree), labels={"run": "p-20260101-000000-abcd", "ticket": "T-1",
+                                                              "agent": "impl"}, mounts=(str(repo), str(worktree)))
+    argv, stdin = kubectl.apply_call([manifest(settings, spec, "abcd1234", str(repo))])
+    assert argv == [*base, "apply", "-f", "-"] and stdin is not None
+    listed = json.loads(stdin)
+    assert listed["kind"] == "List" and len(listed["items"]) == 1
+    [pod] = listed["items"]
+    kv.validate(pod, "1.30", strict=True)
+    # podman 4.3 refuses annotation values over 63 characters (the repository's path): those are left out here
+    pod["metadata"]["annotations"] = {k: v for k, v in pod["metadata"]["annotations"].items() if len(v) <= 63}
+    manifest_yaml = yaml.safe_dump(pod)
+    played = podman.run("kube", "play", "-", input=manifest_yaml, check=False)
+    try:
+        assert played.returncode == 0, played.stderr
+        [found] = podman.pods()
+        assert found["Labels"] == pod["metadata"]["labels"]
+        inner = kubectl.exec_argv(found["Name"], ["sh", "-c", "git -C . status --short --branch >/dev/null; pwd"])
+        ran = podman.run("exec", f"{found['Name']}-agent", *inner[inner.index("--") + 1:], check=False)
+        assert ran.stdout.strip() == str(worktree), ran.stderr
+    finally:
+        podman.run("kube", "down", "-", input=manifest_yaml, check=False)
+    chosen = selector(repo="abcd1234", run="p-20260101-000000-abcd")
+    assert chosen == "metawsm/repo=abcd1234,metawsm/run=p-20260101-000000-abcd"
+    assert kubectl.pods_call(chosen) == ([*base, "get", "pods", "-l", chosen, "-o", "json"], None)
+    assert kubectl.label_call("mw-a", {"metawsm/attempt": "2"}) == (
+        [*base, "label", "pod", "mw-a", "--overwrite", "metawsm/attempt=2"], None)
+    assert kubectl.delete_call(chosen) == ([*base, "delete", "pods,jobs", "-l", chosen, "--ignore-not-found",
+                                            "--wait=false", "--cascade=background"], None)
+    answer = {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [
+        _pod_status("mw-a", "Running"), _pod_status("mw-b", "Pending", "ImagePullBackOff"),
+        _pod_status("mw-c", "Running", deleting=True), _pod_status("mw-d-x1f2", "Failed")]}
+    kv.validate(answer, "1.30", strict=True)
+    pods = parse_pods(json.dumps(answer))
+    assert [(p.name, p.key, p.phase, p.reason, p.running) for p in pods] == [
+        ("mw-a", "mw-a", "Running", "", True), ("mw-b", "mw-b", "Pending", "ImagePullBackOff", False),
+        ("mw-c", "mw-c", "Running", "", False), ("mw-d-x1f2", "mw-d", "Failed", "", False)]
