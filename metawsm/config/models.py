@@ -107,6 +107,41 @@ class KubernetesRuntimePolicy:
 
 
 @dataclass(frozen=True)
+class SwarmNodePolicy:
+    """One node of the swarm backend (`runtime.swarm.nodes[]`): its own docker daemon runs exec and attach."""
+
+    name: str
+    host: str
+    labels: dict[str, str] = field(default_factory=dict)
+    slots: int = 4
+
+
+@dataclass(frozen=True)
+class SwarmPlacementPolicy:
+    """`runtime.swarm.placement[]`: agents whose ticket and agent name match these globs need these node labels."""
+
+    labels: dict[str, str]
+    ticket: str = "*"
+    agent: str = "*"
+
+
+@dataclass(frozen=True)
+class SwarmRuntimePolicy:
+    manager: str = ""
+    nodes: tuple[SwarmNodePolicy, ...] = ()
+    placement: tuple[SwarmPlacementPolicy, ...] = ()
+    image: str = "metawsm-base:latest"
+    cli: str = "docker"
+    cpus: float = 0
+    memory: str = ""
+    pids: int = 0
+    network: str = ""
+    env: tuple[str, ...] = ()
+    user: str = ""
+    mount_metawsm: bool = True
+
+
+@dataclass(frozen=True)
 class RuntimePolicy:
     """Where agents run (`runtime:`): the default backend and each backend's settings."""
 
@@ -116,6 +151,7 @@ class RuntimePolicy:
     docker: DockerRuntimePolicy = field(default_factory=DockerRuntimePolicy)
     ssh: SshRuntimePolicy = field(default_factory=SshRuntimePolicy)
     kubernetes: KubernetesRuntimePolicy = field(default_factory=KubernetesRuntimePolicy)
+    swarm: SwarmRuntimePolicy = field(default_factory=SwarmRuntimePolicy)
 
 
 @dataclass(frozen=True)

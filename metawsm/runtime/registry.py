@@ -33,12 +33,19 @@ def _kubernetes(config: RuntimeConfig) -> Runtime:
     return KubeRuntime(config)
 
 
+def _swarm(config: RuntimeConfig) -> Runtime:
+    from metawsm.runtime.swarm import SwarmRuntime
+
+    return SwarmRuntime(config)
+
+
 BACKENDS: dict[str, Callable[[RuntimeConfig], Runtime]] = {
     "local": _local,
     "tmux": _local,
     "docker": _docker,
     "ssh": _ssh,
     "kubernetes": _kubernetes,
+    "swarm": _swarm,
 }
 #: Backends whose sessions do not see this machine's files: their agents report through the daemon
 #: (METAWSM_SERVER and an agent token, see metawsm/state/tokens.py).
