@@ -6,10 +6,10 @@ Swarm schedules and keeps the service; it has no exec, so everything done inside
 list, capture, type, attach) goes to the chosen node's own daemon (``docker -H <node host> exec``). Services
 and their containers carry ``metawsm.*`` labels (repo, home, run, ticket, agent, session, node); the tmux
 session inside carries the attempt too (a service's spec is never updated after it is made: `docker service
-update` may replace the running task). A repository only ever sees, adopts and removes its own. A service's task that ends (its
-container killed) stays ended — restart condition none — so the agent is dead, and the operator's restart
-makes the service again. The worktree, the repository and metawsm are bind-mounted at their own paths, as on
-the docker backend: every node must see them there.
+update` may replace the running task). A repository only ever sees, adopts and removes its own. A service's
+task that ends (its container killed) stays ended — restart condition none — so the agent is dead, and the
+operator's restart makes the service again. The worktree, the repository and metawsm are bind-mounted at
+their own paths, as on the docker backend: every node must see them there.
 """
 
 from __future__ import annotations
