@@ -193,8 +193,24 @@ def as_list(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": manifests}
 
 
+# A plain scalar other YAML parsers may read as a number, a boolean or null (Go's YAML, which kubectl and podman use,
+# reads 08696817 as 8.696817e+06 where PyYAML keeps a string): such strings are written quoted.
+_LOOSE = re.compile(r"^([-+.0-9_:eEoOxX]*|[Yy]|[Nn]|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|"
+                    r"false|False|FALSE|null|Null|NULL|~|\.inf|\.nan)$")
+
+
 def as_yaml(manifests: list[dict[str, Any]]) -> str:
-    """The manifests as a YAML stream (documents separated by ``---``)."""
+    """The manifests as a YAML stream (documents separated by ``---``), every string read back as a string by any
+    YAML parser."""
     import yaml
 
-    return "".join("---\n" + yaml.safe_dump(m, sort_keys=False, default_flow_style=False) for m in manifests)
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        style = "'" if _LOOSE.match(value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return "".join("---\n" + yaml.dump(m, Dumper=Dumper, sort_keys=False, default_flow_style=False)
+                   for m in manifests)

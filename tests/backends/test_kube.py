@@ -93,14 +93,15 @@ def _pane(tmux_socket: str, session: str) -> str:
 
 def test_a_rendered_pod_runs_under_podman_kube_play(repo: Path, podman: kube.Podman, tmux_socket: str) -> None:
     from metawsm.runtime.kube_cli import Kubectl
-    from metawsm.runtime.kube_manifest import KubeSettings
+    from metawsm.runtime.kube_manifest import KubeSettings, as_yaml
 
     _setup(repo, tmux_socket)  # engine podman: annotations over 63 characters are left out (podman 4.3 refuses them)
-    (repo / ".metawsm" / "workspaces" / "DEMO-1").mkdir(parents=True)  # what the workspace step makes first
+    # the ticket's worktree, as the workspace step makes it first (its .git file points into the repository)
+    git(repo, "worktree", "add", "-q", "-b", "metawsm/DEMO-1", str(repo / ".metawsm" / "workspaces" / "DEMO-1"))
     rendered = run_metawsm("k8s", "render", "--plan", "demo", cwd=repo)
     assert rendered.returncode == 0, rendered.stderr
     pod = next(d for d in yaml.safe_load_all(rendered.stdout) if d and d["metadata"]["labels"]["metawsm/ticket"] == "DEMO-1")
-    manifest = yaml.safe_dump(pod)
+    manifest = as_yaml([pod])
     played = podman.run("kube", "play", "-", input=manifest, check=False)
     try:
         assert played.returncode == 0, played.stderr
@@ -123,10 +124,15 @@ def test_a_rendered_pod_runs_under_podman_kube_play(repo: Path, podman: kube.Pod
         wait_for(lambda: "hello from the pod" in in_pod("tmux", "-L", "metawsm", "capture-pane", "-p",
                                                          "-t", "=agent:").stdout, 60, "the agent's output")
         assert (Path(worktree) / "made.txt").read_text() == "made\n"  # written through the hostPath volume
+        wait_for(lambda: worktree in in_pod("tmux", "-L", "metawsm", "capture-pane", "-p", "-J", "-t",
+                                            "=agent:").stdout, 30, "git in the pod seeing the worktree")
         listed = in_pod("tmux", "-u", "-L", "metawsm", "list-panes", "-a", "-F", "#{session_name}\t#{pane_dead}")
         assert listed.stdout.splitlines() == ["agent\t0"]  # tabs stay tabs (LANG and -u)
         attach = kubectl.exec_argv(name, ["tmux", "attach"], tty=True)
         assert attach[5:9] == ["exec", "-i", "-t", name]
+        # the keeper ends the pod once its last session has ended (so a Job would complete)
+        assert in_pod("tmux", "-L", "metawsm", "kill-session", "-t", "=agent").returncode == 0
+        wait_for(lambda: podman.pods()[0]["Status"] == "Exited", 60, "the pod to end with its session")
     finally:
         down = podman.run("kube", "down", "-", input=manifest, check=False)
     assert down.returncode == 0, down.stderr
@@ -237,7 +243,7 @@ def test_the_kubectl_engine_commands(repo: Path, podman: kube.Podman, tmux_socke
 
     from metawsm.runtime.base import SessionSpec
     from metawsm.runtime.kube_cli import Kubectl, parse_pods
-    from metawsm.runtime.kube_manifest import KubeSettings, manifest, selector
+    from metawsm.runtime.kube_manifest import KubeSettings, as_yaml, manifest, selector
 
     settings = KubeSettings(context="team", namespace="agents", image=kube.TAG, image_pull_policy="Never",
                             host_network=True)
@@ -245,9 +251,10 @@ def test_the_kubectl_engine_commands(repo: Path, podman: kube.Podman, tmux_socke
     base = ["kubectl", "--context", "team", "--namespace", "agents"]
     worktree = repo / ".metawsm" / "workspaces" / "T-1"
     worktree.mkdir(parents=True)
-    spec = SessionSpec("p-T-1-impl", str(worktree), labels={"run": "p-20260101-000000-abcd", "ticket": "T-1",
-                                                              "agent": "impl"}, mounts=(str(repo), str(worktree)))
-    argv, stdin = kubectl.apply_call([manifest(settings, spec, "abcd1234", str(repo))])
+    # values Go's YAML would read as numbers (a repository id of digits, an agent named 1e5) stay strings
+    spec = SessionSpec("p-T-1-1e5", str(worktree), labels={"run": "p-20260101-000000-abcd", "ticket": "T-1",
+                                                             "agent": "1e5"}, mounts=(str(repo), str(worktree)))
+    argv, stdin = kubectl.apply_call([manifest(settings, spec, "08696817", str(repo))])
     assert argv == [*base, "apply", "-f", "-"] and stdin is not None
     listed = json.loads(stdin)
     assert listed["kind"] == "List" and len(listed["items"]) == 1
@@ -255,12 +262,13 @@ def test_the_kubectl_engine_commands(repo: Path, podman: kube.Podman, tmux_socke
     kv.validate(pod, "1.30", strict=True)
     # podman 4.3 refuses annotation values over 63 characters (the repository's path): those are left out here
     pod["metadata"]["annotations"] = {k: v for k, v in pod["metadata"]["annotations"].items() if len(v) <= 63}
-    manifest_yaml = yaml.safe_dump(pod)
+    manifest_yaml = as_yaml([pod])
     played = podman.run("kube", "play", "-", input=manifest_yaml, check=False)
     try:
         assert played.returncode == 0, played.stderr
         [found] = podman.pods()
         assert found["Labels"] == pod["metadata"]["labels"]
+        assert found["Labels"]["metawsm/repo"] == "08696817" and found["Labels"]["metawsm/agent"] == "1e5"
         inner = kubectl.exec_argv(found["Name"], ["sh", "-c", "git -C . status --short --branch >/dev/null; pwd"])
         ran = podman.run("exec", f"{found['Name']}-agent", *inner[inner.index("--") + 1:], check=False)
         assert ran.stdout.strip() == str(worktree), ran.stderr
