@@ -18,7 +18,7 @@ from tests.conftest import git
 pytestmark = pytest.mark.tmux
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> None:  # generous: a loaded machine
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

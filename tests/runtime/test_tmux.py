@@ -17,7 +17,7 @@ from metawsm.runtime.tmux import SessionSpec, Tmux, agent_env, bin_dir, safe_ses
 pytestmark = pytest.mark.tmux
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> None:  # generous: a loaded machine
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -45,7 +45,7 @@ def serve(project: Path, log: Path, *extra: str) -> Iterator[str]:
                                  "--addr", f"127.0.0.1:{port}", *extra],
                                 stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
         try:
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60  # a daemon starting on a loaded 2-core machine
             while True:
                 if proc.poll() is not None:
                     raise AssertionError(f"metawsm serve exited {proc.returncode}:\n{log.read_text()}")

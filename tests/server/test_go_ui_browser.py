@@ -57,14 +57,14 @@ def test_the_go_ui_works_unchanged(browser: Any, proj: Project, tmp_path: Path) 
         page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
         page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
         page.goto(base + "/")
-        expect(page.get_by_role("heading", name="Threads Explorer")).to_be_visible(timeout=15000)
+        expect(page.get_by_role("heading", name="Threads Explorer")).to_be_visible()
         thread_button = page.get_by_role("button", name="Which database?")
-        expect(thread_button).to_be_visible(timeout=10000)
+        expect(thread_button).to_be_visible()
 
         # the timeline: events (envelope + payload_json) joined with posts by event_id
         thread_button.click()
         detail = page.locator(".detail-meta")
-        expect(detail).to_contain_text("Which database?", timeout=10000)
+        expect(detail).to_contain_text("Which database?")
         timeline = page.locator(".timeline")
         expect(timeline).to_contain_text("postgres or sqlite")
         expect(timeline).to_contain_text("forum.thread.opened")
@@ -72,33 +72,33 @@ def test_the_go_ui_works_unchanged(browser: Any, proj: Project, tmp_path: Path) 
         # respond as human
         page.get_by_placeholder("Write a response to this thread...").fill("sqlite, for now")
         page.get_by_role("button", name="Send Reply").click()
-        expect(timeline).to_contain_text("sqlite, for now", timeout=10000)
+        expect(timeline).to_contain_text("sqlite, for now")
         posts = get(base, f"/api/v1/forum/threads/{first['thread_id']}")["posts"]
         assert [(p["author_type"], p["body"]) for p in posts][-1] == ("human", "sqlite, for now")
 
         # live refresh from a CLI post, no reload
         cli(root, "forum", "post", first["thread_id"], "--body", "posted from the cli", "--actor-type", "agent",
             "--actor-name", "agent")
-        expect(timeline).to_contain_text("posted from the cli", timeout=3000)  # within 3 s
+        expect(timeline).to_contain_text("posted from the cli")
 
         # the search box (substring) on the All Threads board
         page.get_by_role("button", name="All Threads (").click()
         cli(root, "forum", "ask", "--ticket", "METAWSM-002", "--title", "Deploy on Friday?", "--body", "or Monday")
-        expect(page.get_by_role("button", name="Deploy on Friday?")).to_be_visible(timeout=5000)  # live
+        expect(page.get_by_role("button", name="Deploy on Friday?")).to_be_visible()  # live
         page.wait_for_timeout(500)  # let the stream's debounced refresh land (it uses the query of its time)
         search = page.get_by_placeholder("Search title/body")
         search.fill("atabase")
-        expect(page.get_by_role("button", name="Deploy on Friday?")).to_have_count(0, timeout=5000)
+        expect(page.get_by_role("button", name="Deploy on Friday?")).to_have_count(0)
         expect(page.get_by_role("button", name="Which database?")).to_be_visible()
         search.fill("")
-        expect(page.get_by_role("button", name="Deploy on Friday?")).to_be_visible(timeout=5000)
+        expect(page.get_by_role("button", name="Deploy on Friday?")).to_be_visible()
 
         # ask as human
         page.get_by_placeholder("Question ticket (e.g. METAWSM-011)").fill("METAWSM-001")
         page.get_by_placeholder("Question title").fill("Ship it?")
         page.get_by_placeholder("Describe the question for the forum...").fill("tests pass")
         page.get_by_role("button", name="Ask Question").click()
-        expect(page.get_by_role("button", name="Ship it?")).to_be_visible(timeout=10000)
+        expect(page.get_by_role("button", name="Ship it?")).to_be_visible()
         expect(detail).to_contain_text("Ship it?")
         asked = [t for t in get(base, "/api/v1/forum/threads?ticket=METAWSM-001")["threads"] if t["title"] == "Ship it?"]
         assert [(t["opened_by_type"], t["opened_by_name"]) for t in asked] == [("human", "human:operator")]
@@ -106,7 +106,7 @@ def test_the_go_ui_works_unchanged(browser: Any, proj: Project, tmp_path: Path) 
         # system health: the debug snapshot in Go's shape
         page.get_by_role("button", name="Show System Health").click()
         health = page.locator("#debug-panel")
-        expect(health).to_contain_text("healthy=true", timeout=5000)
+        expect(health).to_contain_text("healthy=true")
         expect(health).to_contain_text("Topic Streams (")
         expect(health).to_contain_text("forum.post.added")
         expect(page.locator(".warning")).to_have_count(0)
@@ -116,7 +116,7 @@ def test_the_go_ui_works_unchanged(browser: Any, proj: Project, tmp_path: Path) 
         own = browser.new_page()
         own.goto(base + "/ui/forum")
         link = own.locator("#lane-new").get_by_role("link", name="Which database?")
-        expect(link).to_be_visible(timeout=10000)
+        expect(link).to_be_visible()
         link.click()
         own.wait_for_url(f"{base}/ui/forum/threads/{first['thread_id']}*")
         expect(own.locator("main")).to_contain_text("posted from the cli")
