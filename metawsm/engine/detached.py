@@ -57,25 +57,33 @@ def start(script: str, *, cwd: Path, env: dict[str, str], log: Path, project_roo
     return proc.pid
 
 
+def _exit_code(exit_file: Path) -> int | None:
+    """The recorded exit code, or None while there is none (an unreadable one counts as a failure)."""
+    try:
+        return int(exit_file.read_text(encoding="utf-8").strip() or "1")
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return 1
+
+
 def status(log: Path) -> Status:
     exit_file, pid_file = paths(log)
-    try:
-        return Status(True, int(exit_file.read_text(encoding="utf-8").strip() or "1"), False)
-    except FileNotFoundError:
-        pass
-    except ValueError:
-        return Status(True, 1, False)
+    code = _exit_code(exit_file)
+    if code is not None:
+        return Status(True, code, False)
     try:
         pid = int(pid_file.read_text(encoding="utf-8").strip())
     except (FileNotFoundError, ValueError):
         return Status(False, None, False)
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # our own child that already exited is a zombie until reaped
     alive = pid_alive(pid)
-    if alive:
-        with contextlib.suppress(ChildProcessError, OSError):
-            # our own child that already exited is a zombie until reaped: reap it, then look again
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return status(log) if exit_file.exists() else Status(True, 1, False)
+    if not alive:
+        # it writes its exit code before it exits: a command that ended after the first look has one now
+        code = _exit_code(exit_file)
+        if code is not None:
+            return Status(True, code, False)
     return Status(False, None, alive)
 
 
