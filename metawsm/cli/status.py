@@ -37,7 +37,7 @@ STATE_STYLE = {
     # step
     "pending": "dim", "done": "green", "skipped": "dim",
     # agent
-    "idle": "yellow", "stalled": "red", "dead": "bold red",
+    "idle": "yellow", "stalled": "red", "dead": "bold red", "queued": "yellow",
     # forum thread
     "new": "yellow", "triaged": "cyan", "waiting_operator": "cyan", "waiting_human": "yellow",
     "answered": "green",
@@ -123,7 +123,7 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
     for column in ("step", "status", "tries", "note"):
         steps.add_column(column, overflow="fold")
     for s in snap.steps:
-        note = s.last_error or ""
+        note = s.last_error or s.note or ""
         steps.add_row(Text(s.step_id), styled(s.status), str(s.attempts),
                       Text(note[:NOTE_WIDTH] + ("…" if len(note) > NOTE_WIDTH else "")))
     parts.append(steps)
@@ -135,17 +135,20 @@ def run_view(snap: Any, *, verbose: bool = False) -> Any:
         parts.append(Text("  (notes cut: `metawsm status -v` shows them whole)", style="dim"))
     if snap.agents:
         agents = Table(title="agents", title_justify="left", expand=False, show_edge=False)
-        placed = any(a.backend != "local" for a in snap.agents)  # where each runs, once not all are local
-        for column in ("agent", "status", "health", "attempt", "activity", "progress", *(["where"] * placed)):
+        # where each runs, once not all are local or one waits in the queue (then: why)
+        placed = any(a.backend != "local" or a.queued for a in snap.agents)
+        for column in ("agent", "status", "health", "attempt", "activity", "progress"):
             agents.add_column(column, no_wrap=True)
+        if placed:
+            agents.add_column("where", overflow="fold", min_width=12)
         agents.add_column("why", overflow="fold", min_width=12)
         with_usage = any(a.usage for a in snap.agents)
         if with_usage:
             agents.add_column("usage", overflow="fold")
         for a in snap.agents:
-            where = [Text(a.where or a.backend)] if placed else []
-            row = [Text(a.key), styled(a.status), styled(a.health), str(a.attempt), age(a.activity_age_seconds),
-                   age(a.progress_age_seconds), *where,
+            where = [Text(f"queued: {a.queued}" if a.queued else (a.where or a.backend))] if placed else []
+            row = [Text(a.key), styled("queued" if a.queued else a.status), styled(a.health), str(a.attempt),
+                   age(a.activity_age_seconds), age(a.progress_age_seconds), *where,
                    Text(a.health_reason + (f"; review: {a.review}" if a.review else ""))]
             agents.add_row(*row, *([Text(a.usage.short() if a.usage else "-")] if with_usage else []))
         parts.append(agents)

@@ -109,9 +109,10 @@ def iterate(eng: Engine, run: Run, ticket: str, feedback: str, *, agents: list[s
         (feedback_dir(state_dir, run.run_id, ticket) / f"{a.name}.round").write_text(str(round_no), encoding="utf-8")
         result.threads.append(_post(eng, run, a, round_no, feedback))
     walk(eng, ticket, "working", f"review round {round_no}", run=run)
-    outcome = None
-    for a in chosen:
-        outcome = restart_agents(eng, eng.store.get_run(run.run_id), agent=f"{a.ticket}/{a.name}",
-                                 reason=f"review feedback (round {round_no})", max_parallel=max_parallel)
+    # every chosen agent in one restart: one by one, a reconcile between them could run the implementer to
+    # completion and start its reviewer, which the next restart would then start again
+    outcome = restart_agents(eng, eng.store.get_run(run.run_id), several=[f"{a.ticket}/{a.name}" for a in chosen],
+                             reason=f"review feedback (round {round_no})", max_parallel=max_parallel) \
+        if chosen else None
     result.status = outcome.status if outcome else run.status
     return result

@@ -4,6 +4,7 @@ Ending runs (cleanup, forget) is engine/cleanup.py."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -151,13 +152,17 @@ def restart_note(eng: Engine, run: Run, ticket: str, agent_name: str, reason: st
 
 @locked("restart")
 def restart_agents(eng: Engine, run: Run, *, agent: str | None = None, reason: str = "restarted by a person",
-                   max_parallel: int | None = None) -> ActionResult:
-    """New attempt for the selected agents (all of the run by default); their dependents run again."""
+                   max_parallel: int | None = None, several: Sequence[str] = ()) -> ActionResult:
+    """New attempt for the selected agents (``agent``, or each of ``several``, else all of the run) — all reset
+    before one reconcile, so none restarted here starts twice; their dependents run again."""
     from metawsm.engine.reconcile import reconcile
 
     if run.status in ("closed", "ended"):
         raise MetawsmError(f"run {run.run_id} is {run.status}; nothing to restart")
-    agents = parse_agent(eng, run, agent) if agent else eng.store.list_agents(run.run_id)
+    if several:
+        agents = [a for key in several for a in parse_agent(eng, run, key)]
+    else:
+        agents = parse_agent(eng, run, agent) if agent else eng.store.list_agents(run.run_id)
     result = ActionResult(run.run_id, run.status)
     steps = {s.step_id: s for s in eng.store.list_steps(run.run_id)}
     from metawsm.plan.graph import StepGraph

@@ -64,11 +64,13 @@ class _Pass:
         self.rows: dict[str, Step] = {s.step_id: s for s in eng.store.list_steps(run.run_id)}
         self.events: list[StepEvent] = []
         self.waiting: set[str] = set()
+        self.queued: set[str] = set()  # step ids waiting for a backend slot (seen by this pass)
 
     def running(self) -> int:
         """Running steps that hold a max_parallel slot: an agent blocked in `metawsm ask` (waiting for a
-        person, seen by this pass's poll) does not; an agent waiting on `needs` is still pending."""
-        return sum(1 for s in self.graph.steps if self.rows[s.id].status == "running"
+        person, seen by this pass's poll) does not, nor a session queued for a slot of its backend (an ssh host
+        that is full); an agent waiting on `needs` is still pending."""
+        return sum(1 for s in self.graph.steps if self.rows[s.id].status == "running" and s.id not in self.queued
                    and not (s.agent and s.ticket and self.eng.agent_key(s.ticket, s.agent) in self.waiting))
 
     def ready(self, step_id: str) -> bool:
@@ -80,7 +82,15 @@ class _Pass:
         if outcome.status == "running":
             if outcome.waiting and row.ticket and row.agent:
                 self.waiting.add(self.eng.agent_key(row.ticket, row.agent))
+            if outcome.queued:
+                self.queued.add(sid)
+            else:
+                self.queued.discard(sid)
+            note = outcome.note if outcome.queued else None
+            if self.rows[sid].note != note:  # why it waits, for `status` (cleared by its next transition)
+                self.rows[sid] = store.note_step(self.run.run_id, sid, note)
             return False
+        self.queued.discard(sid)
         if outcome.status == "done":
             self.rows[sid] = store.transition_step(self.run.run_id, sid, "done", outcome.note or "",
                                                    output_log=outcome.output_log)

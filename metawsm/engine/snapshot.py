@@ -23,6 +23,7 @@ from metawsm.engine.health import (
     workspace_paths,
 )
 from metawsm.engine.hookstate import HookEvent, run_hook_events
+from metawsm.engine.queue import queue_reasons
 from metawsm.engine.usageview import AttemptUsageView, UsageView, run_usage, total
 from metawsm.plan.steps import AgentStep, typed
 from metawsm.state.db import iso
@@ -55,6 +56,7 @@ class StepView(_Json):
     last_error: str | None
     started_at: str | None
     finished_at: str | None
+    note: str | None = None  # why a running step waits (a session queued for a backend slot)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class AgentView(_Json):
     review: str | None = None  # a reviewer's verdict for its current attempt ("approved at <sha>", …)
     backend: str = "local"  # the runtime backend the agent runs on (policy runtime.backend or the plan agent's)
     where: str = ""  # where its session runs now (tmux socket, container, host); empty when it has none
+    queued: str = ""  # why it waits to start (engine/queue.py): a backend without a free slot, max_parallel
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
@@ -239,7 +242,7 @@ def _review(signals: Mapping[str, Any], key: str, attempt: int) -> str:
 
 
 def _agent_view(eng: Engine, agent: Any, h: AgentHealth, attempts: list[AttemptUsageView],
-                review: str | None = None, backend: str = "local") -> AgentView:
+                review: str | None = None, backend: str = "local", queued: str = "") -> AgentView:
     state = eng.cached_sessions().get(agent.session) if agent.session else None
     return AgentView(
         ticket=agent.ticket, name=agent.name, key=eng.agent_key(agent.ticket, agent.name), profile=agent.profile,
@@ -251,6 +254,7 @@ def _agent_view(eng: Engine, agent: Any, h: AgentHealth, attempts: list[AttemptU
         attach=shlex.join(attach_command(eng, agent.session, backend)),
         usage=total(attempts), usage_attempts=attempts, review=review,
         backend=state.backend if state is not None else backend, where=state.where if state is not None else "",
+        queued=queued if h.status == "pending" else "",
     )
 
 
@@ -282,6 +286,7 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
         healths = recorded_health(eng, agents, "health not evaluated")
     tickets = sorted({s.ticket for s in steps if s.ticket} | {a.ticket for a in agents})
     backends = session_backends(steps)
+    queued = queue_reasons(run, steps)
     counts: dict[str, int] = {}
     for s in steps:
         counts[s.status] = counts.get(s.status, 0) + 1
@@ -314,9 +319,9 @@ def build_snapshot(eng: Engine, run: Run, *, escalations: list[Escalation] | Non
         created_at=iso(run.created_at), updated_at=iso(run.updated_at), started_at=iso(run.started_at),
         finished_at=iso(run.finished_at), last_error=run.last_error, tickets=tickets, step_counts=counts,
         steps=[StepView(s.step_id, s.kind, s.ticket, s.agent, s.status, tries(s, agents), s.last_error,
-                        iso(s.started_at), iso(s.finished_at)) for s in steps],
+                        iso(s.started_at), iso(s.finished_at), s.note) for s in steps],
         agents=[_agent_view(eng, a, h, usage.get((a.ticket, a.name), []), reviews.get((a.ticket, a.name)),
-                            backends.get((a.ticket, a.name), "local"))
+                            backends.get((a.ticket, a.name), "local"), queued.get((a.ticket, a.name), ""))
                 for a, h in zip(agents, healths, strict=True)],
         questions=questions, escalations=_escalation_views(mine), gates=gates, ticket_states=ticket_views,
         usage=total(ticket_usage.values()), ticket_usage=ticket_usage,

@@ -49,6 +49,7 @@ class DockerRuntime:
         self.settings: DockerSettings = settings if settings is not None else DockerSettings()  # type: ignore[assignment]
         self.docker = DockerCli(self.settings.cli, self.settings.host)
         self._located: dict[str, str] = {}  # session → container, from the last sessions()
+        self._starting: set[str] = set()  # containers created here whose own command is making their sessions
 
     def describe(self) -> str:
         return f"{self.docker.describe()} (image {self.settings.image})"
@@ -75,27 +76,31 @@ class DockerRuntime:
         labels = {**spec.labels, "repo": self.scope, **({"home": self.home} if self.home else {})}
         return replace(spec, labels=labels)
 
-    def _ensure_containers(self, specs: Sequence[SessionSpec]) -> set[str]:
-        """Every container ``specs`` need, running: adopted, started again, or created (in parallel); returns
-        the names of those it created or started again (no tmux server runs in them yet)."""
+    def _ensure_containers(self, wanted: dict[str, list[SessionSpec]]) -> tuple[set[str], set[str]]:
+        """Every container ``wanted`` names, running: adopted, started again, or created (in parallel) with the
+        sessions it is wanted for made by its own command. Returns (created with their sessions, started again —
+        no tmux server runs in those yet)."""
         current = self.docker.containers(self.scope)
-        wanted: dict[str, SessionSpec] = {}
-        for spec in specs:
-            wanted.setdefault(self.container_name(spec), spec)
         stopped = [name for name in wanted if name in current and not current[name].running]
         if stopped:
             self.docker.run("start", *stopped)
         created = [n for n in wanted if n not in current]
-        fresh = set(stopped) | {n for n, ok in zip(created, _parallel(self._create_container,
-                                                                       [(n, wanted[n]) for n in created]),
-                                                   strict=True) if ok}
-        return fresh
+        made = {n for n, ok in zip(created, _parallel(self._create_container, [(n, wanted[n]) for n in created]),
+                                   strict=True) if ok}
+        self._starting |= made
+        return made, set(stopped)
 
-    def _create_container(self, item: tuple[str, SessionSpec]) -> bool:
-        """Create container ``name``; False when another metawsm process of this repository did meanwhile."""
-        name, spec = item
-        result = self.docker.run(*run_args(self.settings, name, self._container_labels(spec), spec, self.home),
-                                 check=False)
+    def _create_container(self, item: tuple[str, list[SessionSpec]]) -> bool:
+        """Create container ``name`` making ``specs``' sessions as it starts; False when another metawsm process
+        of this repository created it meanwhile (its sessions are then made as in any running container)."""
+        name, specs = item
+        first = specs[0]
+        tmux = ContainerTmux(self.docker, name)
+        args: list[str] = []
+        for spec in {spec.name: spec for spec in specs}.values():
+            args += [*([";"] if args else []), *tmux.new_session_args(spec, "#{pane_pid}")]
+        result = self.docker.run(*run_args(self.settings, name, self._container_labels(first), first, self.home,
+                                           tmux=(SOCKET, args)), check=False)
         if result.code == 0:
             return True
         if "is already in use" in result.stderr:  # created meanwhile by another metawsm process
@@ -118,7 +123,9 @@ class DockerRuntime:
         return {f"{LABEL}{k}": v for k, v in labels.items() if v}
 
     def _tmux(self, container: str, *, fresh: bool = False) -> ContainerTmux:
-        return ContainerTmux(self.docker, container, fresh=fresh)
+        starting = container in self._starting  # its first command waits for the sessions the container makes
+        self._starting.discard(container)
+        return ContainerTmux(self.docker, container, fresh=fresh, starting=starting)
 
     def _container_of(self, name: str) -> str | None:
         if name not in self._located:
@@ -133,15 +140,19 @@ class DockerRuntime:
         return self.create_many([spec])[0]
 
     def create_many(self, specs: Sequence[SessionSpec]) -> list[SessionInfo]:
+        """A new container makes its sessions itself (its command runs the tmux invocation: no `docker exec`);
+        sessions in containers that already run are made (or adopted) by one `docker exec` per container."""
         owned = [self._own(spec) for spec in specs]
-        fresh = self._ensure_containers(owned)
         groups: dict[str, list[int]] = {}
         for index, spec in enumerate(owned):
             groups.setdefault(self.container_name(spec), []).append(index)
+        made, restarted = self._ensure_containers({c: [owned[i] for i in ix] for c, ix in groups.items()})
 
         def start(item: tuple[str, list[int]]) -> list[tuple[int, SessionInfo]]:
             container, indexes = item
-            infos = self._tmux(container, fresh=container in fresh).start_many([owned[i] for i in indexes])
+            if container in made:
+                return [(i, SessionInfo(owned[i].name, created=True, pane_pid=None)) for i in indexes]
+            infos = self._tmux(container, fresh=container in restarted).start_many([owned[i] for i in indexes])
             return list(zip(indexes, infos, strict=True))
 
         results = dict(pair for group in _parallel(start, groups.items()) for pair in group)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from metawsm.errors import ExternalError
 from metawsm.runtime import envpass, proc
+from metawsm.runtime.docker_run import READY
 from metawsm.runtime.tmux import Tmux
 from metawsm.runtime.tmux_args import command_args
 from metawsm.runtime.tmux_panes import PaneInfo
@@ -18,6 +19,11 @@ TIMEOUT = 120.0  # seconds for one docker command (a `docker run` on a loaded ma
 SOCKET = "metawsm"  # the tmux socket name inside every container
 _FIELDS = ("repo", "home", "run", "ticket", "agent")
 _FORMAT = "\t".join(["{{.Names}}", "{{.State}}", *(f'{{{{.Label "{LABEL}{k}"}}}}' for k in _FIELDS)])
+
+
+# wait up to ~30 s for the container's own first sessions (docker_run.READY), then run tmux with "$@"
+_AFTER_READY = (f'i=0; while [ ! -e {READY} ] && [ $i -lt 600 ]; do i=$((i+1)); sleep 0.05; done; '
+                'exec tmux -L "$0" "$@"')
 
 
 @dataclass(frozen=True)
@@ -69,11 +75,14 @@ class ContainerTmux(Tmux):
     Sessions get only the variables metawsm sets (METAWSM_*, the agent's own); credentials and PATH come from
     the container's environment, fixed when it was created, so no secret is ever on a command line."""
 
-    def __init__(self, docker: DockerCli, container: str, *, fresh: bool = False) -> None:
+    def __init__(self, docker: DockerCli, container: str, *, fresh: bool = False, starting: bool = False) -> None:
         super().__init__(SOCKET)
         self.tmux_bin = "tmux"
         self.docker, self.container = docker, container
         self._fresh = fresh  # a container just (re)started runs no tmux server: nothing to list the first time
+        # a container just created makes its first sessions itself (docker_run.READY): the first command waits
+        # (bounded) for them to exist, in the same `docker exec`
+        self._starting = starting
 
     def snapshot(self) -> dict[str, PaneInfo]:
         if self._fresh:
@@ -82,7 +91,12 @@ class ContainerTmux(Tmux):
         return super().snapshot()
 
     def _cmd(self, *args: str, check: bool = True) -> tuple[int, list[str], list[str]]:
-        result = self.docker.run("exec", self.container, "tmux", "-L", self.socket_name, *args, check=False)
+        if self._starting:
+            self._starting = False
+            result = self.docker.run("exec", self.container, "sh", "-c", _AFTER_READY, self.socket_name, *args,
+                                     check=False)
+        else:
+            result = self.docker.run("exec", self.container, "tmux", "-L", self.socket_name, *args, check=False)
         out, err = result.stdout.splitlines(), result.stderr.splitlines()
         if check and result.code != 0:
             raise ExternalError(

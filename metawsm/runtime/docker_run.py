@@ -83,9 +83,18 @@ def identity(home: str) -> dict[str, str]:
     return found
 
 
+# The container's command: on its first start, the tmux invocation making its first sessions (its arguments
+# follow, as "$@": nothing is quoted into a string), then a marker saying they exist (a `docker exec` arriving
+# before it waits for it, see ContainerTmux), then sleep as the container's life. A container started again
+# (`docker start`) skips the tmux part: metawsm makes what it needs then.
+READY = "/tmp/.metawsm-ready"
+_MAIN = (f'[ -e {READY} ] || tmux -L "$0" "$@"; : > {READY}; exec sleep infinity')
+
+
 def run_args(settings: DockerSettings, name: str, labels: dict[str, str], spec: SessionSpec,
-             home: str = "") -> list[str]:
-    """The arguments of `docker run` (after the client and its -H) starting container ``name`` for ``spec``."""
+             home: str = "", tmux: tuple[str, list[str]] | None = None) -> list[str]:
+    """The arguments of `docker run` (after the client and its -H) starting container ``name`` for ``spec``;
+    with ``tmux`` (a socket name and a tmux command line), the container runs it as it starts."""
     argv = ["run", "-d", "--init", "--name", name]
     for key, value in sorted(labels.items()):
         argv += ["--label", f"{key}={value}"]
@@ -113,4 +122,6 @@ def run_args(settings: DockerSettings, name: str, labels: dict[str, str], spec: 
     for secret in settings.env:
         if secret in os.environ:
             argv += ["-e", secret]  # by name: docker reads the value from its own environment
-    return [*argv, "-w", spec.cwd, settings.image, "sleep", "infinity"]
+    if tmux is None:
+        return [*argv, "-w", spec.cwd, settings.image, "sleep", "infinity"]
+    return [*argv, "-w", spec.cwd, settings.image, "sh", "-c", _MAIN, tmux[0], *tmux[1]]

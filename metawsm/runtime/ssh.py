@@ -255,7 +255,11 @@ class SshRuntime:
         return True
 
     def attach_command(self, name: str) -> list[str]:
-        rt = self._need(name)
+        """The ssh command attaching to ``name`` on its host (the first host while the session does not exist yet,
+        e.g. queued: `status` shows the command for every agent)."""
+        rt = self._host_of(name) or next(iter(self.hosts.values()), None)
+        if rt is None:
+            raise ExternalError("runtime.ssh.hosts is empty: no host to attach to")
         return rt.host.argv(rt.tmux.remote("attach-session", "-t", f"={name}"), tty=True)
 
     def record_output(self, name: str, path: str | os.PathLike[str]) -> None:

@@ -100,7 +100,7 @@ class Tmux:
             return None
         raise ExternalError(f"tmux -L {self.socket_name} {shlex.join(args)} failed: {' '.join(err)}")
 
-    def _new_session_args(self, spec: SessionSpec, fmt: str) -> list[str]:
+    def new_session_args(self, spec: SessionSpec, fmt: str) -> list[str]:
         """One chained invocation: the session, remain-on-exit, and its labels (so a session is never seen
         without the labels that say whose it is)."""
         check_session_name(spec.name)
@@ -143,7 +143,7 @@ class Tmux:
         if existing is not None:
             self.check_owner(spec, existing)
             return SessionInfo(name, created=False, pane_pid=existing.pane_pid)
-        code, out, err = self._cmd(*self._new_session_args(spec, "#{pane_pid}"), check=False)
+        code, out, err = self._cmd(*self.new_session_args(spec, "#{pane_pid}"), check=False)
         if code != 0:
             if any("duplicate session" in line for line in err):  # created meanwhile by another process
                 pane = self.snapshot().get(name)
@@ -164,7 +164,7 @@ class Tmux:
         for spec in specs:
             if spec.name not in current and spec.name not in {s.name for s in todo}:
                 todo.append(spec)
-        parts = [self._new_session_args(spec, f"#{{pane_pid}}{_SEP}#{{session_name}}") for spec in todo]
+        parts = [self.new_session_args(spec, f"#{{pane_pid}}{_SEP}#{{session_name}}") for spec in todo]
         for group in _chunks(parts):
             args: list[str] = []
             for index in group:

@@ -241,6 +241,11 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX agent_tokens_run ON agent_tokens(run_id, agent)",
     ],
+    [
+        # Why a running step waits (a session queued because its backend has no free slot); cleared on
+        # every transition of the step (state/steps.py note_step).
+        "ALTER TABLE steps ADD COLUMN note TEXT",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

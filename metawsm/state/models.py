@@ -74,6 +74,7 @@ class Step(_Record):
     fields_json: str
     created_at: float
     updated_at: float
+    note: str | None = None  # why a running step waits (e.g. "queued: every ssh host is full (…)")
 
     _time_fields: ClassVar[frozenset[str]] = frozenset(
         {"started_at", "finished_at", "next_attempt_at", "created_at", "updated_at"}

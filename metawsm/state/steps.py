@@ -56,6 +56,16 @@ class StepsMixin:
             )
             return _get(conn, run_id, step_id)
 
+    def note_step(self, run_id: str, step_id: str, note: str | None) -> Step:
+        """Say why a running step waits (None: it no longer does); written only when it changed, and cleared by
+        the step's next transition."""
+        with self.db.write() as conn:
+            step = _get(conn, run_id, step_id)
+            if step.note == note:
+                return step
+            conn.execute("UPDATE steps SET note = ? WHERE run_id = ? AND step_id = ?", (note, run_id, step_id))
+            return _get(conn, run_id, step_id)
+
     def session_backends(self) -> list[str]:
         """The runtime backends other than local that recorded sessions name (steps record a backend only
         when it is not local), so commands serve those sessions wherever they live."""
@@ -108,7 +118,7 @@ class StepsMixin:
                 last_error = None
             conn.execute(
                 "UPDATE steps SET status = ?, attempts = ?, started_at = ?, finished_at = ?, last_error = ?,"
-                " output_log = ?, next_attempt_at = ?, updated_at = ? WHERE run_id = ? AND step_id = ?",
+                " output_log = ?, next_attempt_at = ?, note = NULL, updated_at = ? WHERE run_id = ? AND step_id = ?",
                 (to, attempts, started, finished, last_error,
                  step.output_log if output_log is None else output_log, next_attempt_at, at, run_id, step_id),
             )

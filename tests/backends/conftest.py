@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import sshd
+
 CACHE = Path(os.environ.get("METAWSM_TEST_CACHE") or Path(tempfile.gettempdir()) / "metawsm-tests-cache")
 TAG = "metawsm-test:latest"
 START_SECONDS = 60.0
@@ -113,3 +115,23 @@ def docker_policy(dockerd: Dockerd, *, per: str = "ticket", extra: str = "") -> 
     """The policy block running agents in the tests' daemon, without network."""
     return (f"runtime:\n  backend: docker\n  docker:\n    host: {dockerd.host}\n    image: {TAG}\n"
             f"    network: none\n    per: {per}\n    pids: 256\n    memory: 512m\n    cpus: 1\n{extra}")
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[sshd.Sshd]:
+    """A private sshd on 127.0.0.1 (throwaway keys), shared by every ssh test of the session; stopped by pid."""
+    why = sshd.missing()
+    if why:
+        pytest.skip(why)
+    with tempfile.TemporaryDirectory(prefix="mwsshd-") as base, sshd.running(Path(base) / "sshd") as found:
+        yield found
+
+
+@pytest.fixture
+def control() -> Iterator[Path]:
+    """A short private folder for the ControlMaster sockets (a unix socket path has ~100 bytes)."""
+    with tempfile.TemporaryDirectory(prefix="mwc-", dir="/tmp") as path:
+        yield Path(path)
+        for sock in Path(path).iterdir():  # a connection a test left open (cleanup closes its own): end it
+            subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "any"],
+                           capture_output=True, timeout=30)

@@ -80,8 +80,10 @@ def _session_checks(dockerd: Dockerd, rt: DockerRuntime, repo: Path, tmux_socket
                                               labels=labels, backend="docker", mounts=(str(repo),))])
     finally:
         del os.environ["METAWSM_TEST_SECRET"]
-    assert info.created and info.pane_pid
+    assert info.created  # made by the new container's own command: no docker exec, so no pid reported
     name = "metawsm-aaaa1111-T-1"
+    made = rt.sessions()["s1"]  # the first exec into it waited for the session the container made
+    assert made.pid and not made.dead and made.labels["ticket"] == "T-1" and made.labels["repo"] == "aaaa1111"
     assert labels_of(dockerd, name) == {"metawsm.repo": "aaaa1111", "metawsm.home": str(repo),
                                         "metawsm.run": "r1", "metawsm.ticket": "T-1"}
     inspect = json.loads(dockerd.docker("inspect", name).stdout)[0]

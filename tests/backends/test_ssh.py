@@ -9,8 +9,6 @@ import json
 import shlex
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,32 +28,13 @@ PASSED = ("HOME", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "
           "GIT_CONFIG_NOSYSTEM")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[sshd.Sshd]:
-    why = sshd.missing()
-    if why:
-        pytest.skip(why)
-    with tempfile.TemporaryDirectory(prefix="mwsshd-") as base, sshd.running(Path(base) / "sshd") as found:
-        yield found
-
-
-@pytest.fixture
-def control() -> Iterator[Path]:
-    """A short private folder for the ControlMaster sockets (a unix socket path has ~100 bytes)."""
-    with tempfile.TemporaryDirectory(prefix="mwc-", dir="/tmp") as path:
-        yield Path(path)
-        for sock in Path(path).iterdir():  # a connection a test left open (cleanup closes its own): end it
-            subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "any"],
-                           capture_output=True, timeout=30)
-
-
 def ssh_policy(server: sshd.Sshd, workdir: Path, control: Path, tmux_socket: str, agent_url: str,
-               slots: int = 1) -> str:
+               slots: int = 1, max_parallel: int = 4) -> str:
     return json.dumps({
         "tmux": {"socket_name": tmux_socket},
         "server": {"agent_url": agent_url},
         "operator": {"unhealthy_confirmations": 1, "restart_cooldown_seconds": 0},
-        "execution": {"backoff": {"initial_seconds": 0, "max_seconds": 0}},
+        "execution": {"max_parallel": max_parallel, "backoff": {"initial_seconds": 0, "max_seconds": 0}},
         "runtime": {"backend": "ssh", "ssh": {
             "hosts": [{"name": "h1", "address": "127.0.0.1", "port": server.port, "user": server.user,
                        "key": str(server.key), "workdir": str(workdir), "slots": slots}],
@@ -71,12 +50,13 @@ def remote(server: sshd.Sshd, command: str) -> subprocess.CompletedProcess[str]:
 
 
 def _setup(repo: Path, server: sshd.Sshd, tmp_path: Path, control: Path, tmux_socket: str,
-           slots: int = 1) -> tuple[Path, int]:
+           slots: int = 1, max_parallel: int = 4) -> tuple[Path, int]:
     assert run_metawsm("init", "--demo", cwd=repo).returncode == 0
     port = free_port()
     workdir = tmp_path / "remote"
     (repo / ".metawsm" / "policy.yaml").write_text(
-        ssh_policy(server, workdir, control, tmux_socket, f"http://127.0.0.1:{port}", slots), encoding="utf-8")
+        ssh_policy(server, workdir, control, tmux_socket, f"http://127.0.0.1:{port}", slots, max_parallel),
+        encoding="utf-8")
     commit_all(repo, "ssh policy")
     return workdir, port
 
@@ -187,3 +167,55 @@ def test_killed_remote_session_is_restarted_and_cleanup_refuses_unsaved_work(
     assert code == 0, err
     assert not any(workdir.iterdir()), list(workdir.rglob("*"))
     assert list(control.iterdir()) == []  # the shared connection ended with the last of the repository's work
+
+
+def _agents(repo: Path, run_id: str) -> dict[str, dict[str, object]]:
+    out = run_metawsm("status", "--run", run_id, "--json", cwd=repo, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return {a["key"]: a for a in json.loads(out.stdout)["runs"][0]["agents"]}
+
+
+def test_a_session_queued_for_a_host_slot_holds_no_max_parallel_slot(
+        repo: Path, server: sshd.Sshd, tmp_path: Path, control: Path, tmux_socket: str) -> None:
+    """max_parallel 2, one ssh slot: DEMO-1/far takes the host's slot and DEMO-2/far waits for it — without taking
+    one of the run's two slots, so DEMO-1/near starts beside DEMO-1/far; DEMO-2/near waits for max_parallel.
+    `status` (text and --json) says which agents wait and why, and the queue drains when DEMO-1 stops."""
+    workdir, _ = _setup(repo, server, tmp_path, control, tmux_socket, slots=1, max_parallel=2)
+    (repo / "plans" / "q.yaml").write_text(
+        "name: q\ntickets: [DEMO-1, DEMO-2]\nagents:\n"
+        "  - {name: far, profile: shell, run: 'echo far $METAWSM_TICKET; exec sleep 600'}\n"
+        "  - {name: near, profile: shell, runtime: local, run: 'exec sleep 600'}\n"
+        "checks: ['true']\n", encoding="utf-8")
+    commit_all(repo, "queue plan")
+    applied = run_metawsm("apply", "plans/q.yaml", cwd=repo, timeout=120)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    run_id = _run_id(repo, "q")
+    try:
+        agents = _agents(repo, run_id)
+        assert {k: a["status"] for k, a in agents.items()} == {
+            "DEMO-1/far": "running", "DEMO-1/near": "running", "DEMO-2/far": "pending", "DEMO-2/near": "pending"}
+        assert agents["DEMO-1/far"]["where"] == "ssh h1" and agents["DEMO-1/near"]["backend"] == "local"
+        assert agents["DEMO-2/far"]["queued"] == "every ssh host is full (h1: 1 of 1 slots)", agents["DEMO-2/far"]
+        assert "execution.max_parallel" in agents["DEMO-2/near"]["queued"], agents["DEMO-2/near"]
+        assert agents["DEMO-1/far"]["queued"] == "" and agents["DEMO-1/near"]["queued"] == ""
+        text = run_metawsm("status", "--run", run_id, cwd=repo, timeout=120, env={"COLUMNS": "250"}).stdout
+        row = next(line for line in text.splitlines() if "DEMO-2/far" in line)
+        assert "queued" in row and "every ssh host is full" in row, text
+        assert "ssh h1" in next(line for line in text.splitlines() if "DEMO-1/far" in line), text
+        # DEMO-1 stops: its host slot and its run slots free up, and the queue drains on the next reconcile
+        stopped = run_metawsm("stop", "--ticket", "DEMO-1", cwd=repo, timeout=120)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        eng = Engine.open(Project(repo))
+        try:
+            from metawsm.engine.reconcile import reconcile
+
+            reconcile(eng, run_id)
+        finally:
+            eng.close()
+        agents = _agents(repo, run_id)
+        assert (agents["DEMO-2/far"]["status"], agents["DEMO-2/near"]["status"]) == ("running", "running"), agents
+        assert agents["DEMO-2/far"]["queued"] == "" and agents["DEMO-2/far"]["where"] == "ssh h1"
+    finally:
+        cleaned = run_metawsm("cleanup", "--run", run_id, "--force", cwd=repo, timeout=120)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert not any(workdir.iterdir()), list(workdir.rglob("*"))

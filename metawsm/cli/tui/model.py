@@ -36,7 +36,7 @@ class AgentRow:
 
     @property
     def live(self) -> bool:
-        return self.status not in ("stopped", "pending", "dead", "failed")
+        return self.status not in ("stopped", "pending", "queued", "dead", "failed")
 
     def haystack(self) -> str:
         return " ".join((self.run_id, self.plan, self.run_status, self.ticket, self.ticket_status, self.key,
@@ -64,7 +64,8 @@ def rows_of(snapshot: Mapping[str, Any]) -> list[AgentRow]:
             run_id=str(snapshot["run_id"]), plan=str(snapshot.get("plan_name") or ""),
             run_status=str(snapshot.get("status") or ""), ticket=str(a["ticket"]),
             ticket_status=str(tickets.get(a["ticket"], "")), agent=str(a["name"]), key=str(a["key"]),
-            status=str(a["status"]), health=a.get("health"), health_reason=str(a.get("health_reason") or ""),
+            status="queued" if a.get("queued") else str(a["status"]), health=a.get("health"),
+            health_reason=f"queued: {a['queued']}" if a.get("queued") else str(a.get("health_reason") or ""),
             attempt=int(a.get("attempt") or 0), activity_age=a.get("activity_age_seconds"),
             last_activity=a.get("last_activity_at"),
             session=str(a.get("session") or ""), question=q["question"] if q else None,

@@ -132,9 +132,9 @@ class AgentKind:
         return Outcome.running(note=f"attempt {attempt} started in session {ref.typed(AgentStep).session}")
 
     def start_many(self, eng: Engine, refs: Sequence[StepRef]) -> list[Outcome]:
-        """`start` for all of a reconcile round's ready agents with few Runtime calls: one snapshot, one
-        batched `create_many` for sessions that are missing, one `respawn_many`. An agent the batch could
-        not start is started on its own, so its error is its own."""
+        """`start` for all of a reconcile round's ready agents with few Runtime calls: one `respawn_many`, and
+        for sessions that turned out missing one batched `create_many` and a second `respawn_many`. An agent the
+        batch could not start is started on its own, so its error is its own."""
         launches = []
         early: dict[str, Outcome] = {}
         for ref in refs:
@@ -155,13 +155,14 @@ class AgentKind:
                                log=transcript(eng, ref, attempt), backend=step.backend or "local",
                                mounts=step.mounts)
             launches.append((ref, attempt, spec, note_file))
+        # The sessions normally exist (their session steps made them): respawn first, and make only those that
+        # could not be respawned — no listing of every session before (on docker, one `docker exec` per container).
         try:
-            current = eng.sessions(refresh=True)
-            missing = [replace(spec, command=None, log=None) for _, _, spec, _ in launches
-                       if spec.name not in current]
-            if missing:
-                eng.runtime.create_many(missing)
             pids = eng.runtime.respawn_many([spec for _, _, spec, _ in launches])
+            missing = [spec for _, _, spec, _ in launches if spec.name not in pids]
+            if missing:
+                eng.runtime.create_many([replace(spec, command=None, log=None) for spec in missing])
+                pids.update(eng.runtime.respawn_many(missing))
         except MetawsmError:
             pids = {}
         outcomes: dict[str, Outcome] = dict(early)

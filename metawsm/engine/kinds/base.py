@@ -26,10 +26,12 @@ class Outcome:
     output_log: str | None = None
     note: str | None = None
     waiting: bool = False  # an agent waits for an answer to its question
+    queued: bool = False  # it waits for capacity (a backend slot): it holds no execution.max_parallel slot
 
     @classmethod
-    def running(cls, output_log: str | None = None, note: str | None = None, *, waiting: bool = False) -> Outcome:
-        return cls("running", output_log=output_log, note=note, waiting=waiting)
+    def running(cls, output_log: str | None = None, note: str | None = None, *, waiting: bool = False,
+                queued: bool = False) -> Outcome:
+        return cls("running", output_log=output_log, note=note, waiting=waiting, queued=queued)
 
     @classmethod
     def done(cls, note: str | None = None, output_log: str | None = None) -> Outcome:

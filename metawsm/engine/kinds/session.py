@@ -38,7 +38,7 @@ class SessionKind(Immediate):
         try:
             info = eng.runtime.create(spec_for(ref))
         except NoCapacity as exc:  # the queue: this step stays running and tries again on the next reconcile
-            return Outcome.running(note=f"queued: {exc.message}")
+            return Outcome.running(note=f"queued: {exc.message}", queued=True)
         except MetawsmError as exc:
             return Outcome.failed(f"session of {ref.step.step_id}: {exc.message}")
         eng.forget_sessions()
