@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     eng = Engine.open(repository(args))
     try:
         agent = _find(eng, args)
+        from metawsm.engine.remotelogs import sync_transcripts
+
+        sync_transcripts(eng, agent.run_id, ticket=agent.ticket, agent=agent.name)  # an ssh agent's, from its host
         logs = eng.project.logs_dir
         known = attempts(logs, agent.run_id, agent.ticket, agent.name)
         attempt = args.attempt or (known[-1] if known else agent.attempt)
@@ -99,10 +102,12 @@ def run(args: argparse.Namespace) -> int:
         probe = Again.open(repository(args))
         try:
             state = probe.sessions(refresh=True).get(session)
+            if state is None or state.dead:
+                time.sleep(0.3)  # the pipe's last bytes
+            sync_transcripts(probe, agent.run_id, ticket=agent.ticket, agent=agent.name)  # ssh: from its host
         finally:
             probe.close()
         if state is None or state.dead:  # the attempt ended (a dead pane stays for its exit status)
-            time.sleep(0.3)  # the pipe's last bytes
             with path.open("rb") as handle:
                 handle.seek(offset)
                 rest = handle.read()

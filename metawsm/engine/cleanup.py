@@ -72,6 +72,9 @@ def cleanup_run(eng: Engine, run: Run, *, keep_workspaces: bool = False, force: 
     for agent in eng.store.list_agents(run.run_id):
         if agent.status in LIVE_AGENT:
             move(eng, agent, "stopping", "stopped", reason="cleaned up")
+    from metawsm.engine.remotelogs import sync_transcripts
+
+    sync_transcripts(eng, run.run_id)  # transcripts kept on a host come back before its folder is removed
     for name in _sessions(eng, run):
         if eng.runtime.kill(name):
             result.actions.append(f"ended session {name}")

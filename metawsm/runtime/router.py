@@ -142,6 +142,12 @@ class RoutedRuntime:
         collect = getattr(runtime, "collect", None)  # optional: only backends with their own copy have it
         return collect(name, cwd) if collect is not None else None
 
+    def fetch_outputs(self, backend: str, name: str, paths: Sequence[str]) -> list[str]:
+        """Bring the local transcripts ``paths`` of session ``name`` up to date, for a backend that writes them
+        elsewhere (ssh: on the host); returns those that grew ([] for backends that write them here)."""
+        fetch = getattr(self.backend_runtime(backend), "fetch_outputs", None)  # optional, like collect
+        return list(fetch(name, paths)) if fetch is not None else []
+
     def release(self, run: str) -> list[str]:
         return [item for name in self._in_use for item in self.backend_runtime(name).release(run)]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from metawsm.errors import ExternalError, MetawsmError
-from metawsm.runtime import proc, ssh_worktree
+from metawsm.runtime import proc, ssh_logs, ssh_worktree
 from metawsm.runtime.base import NoCapacity, RuntimeConfig, Screen, SessionInfo, SessionSpec, SessionState
 from metawsm.runtime.local import TmuxRuntime
 from metawsm.runtime.ssh_conn import HostSpec, SshHost, control_dir, short_id
@@ -172,7 +172,8 @@ class SshRuntime:
                 path = self._env_file(rt.host, spec.name)
                 files[path] = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
                 command = f". {shlex.quote(path)}\n{command}"
-            remote.append(replace(spec, cwd=cwd, env={}, command=command, log=None))
+            log = self._remote_log(rt.host, spec.log) if spec.log else None  # fetched back by fetch_outputs
+            remote.append(replace(spec, cwd=cwd, env={}, command=command, log=log))
         if files:
             rt.host.write_files(files)
         return remote
@@ -264,9 +265,22 @@ class SshRuntime:
 
     def record_output(self, name: str, path: str | os.PathLike[str]) -> None:
         rt = self._need(name)
-        remote = f"{self.base(rt.host)}/logs/{Path(path).name}"
+        remote = self._remote_log(rt.host, os.fspath(path))
         rt.host.run(f"mkdir -p {shlex.quote(str(Path(remote).parent))}")
         rt.record_output(name, remote)
+
+    # -- transcripts: written on the host, brought back on request (ssh_logs) --------------------------
+    def _remote_log(self, host: SshHost, local: str) -> str:
+        return ssh_logs.remote_log(self.base(host), local)
+
+    def fetch_outputs(self, name: str, paths: Sequence[str]) -> list[str]:
+        """Append to each local transcript in ``paths`` what its copy on the session's host has beyond it (every
+        host is asked once the session ended); returns the paths that grew."""
+        rt = self._host_of(name)
+        grown: list[str] = []
+        for host in [rt.host] if rt is not None else [h.host for h in self.hosts.values()]:
+            grown += [p for p in ssh_logs.fetch(host, self.base(host), paths) if p not in grown]
+        return grown
 
     # -- bringing work back, and cleaning up -------------------------------------------------------------
     def collect(self, name: str, cwd: str) -> str:

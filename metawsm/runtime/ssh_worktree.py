@@ -47,7 +47,7 @@ def prepare(host: SshHost, base: str, specs: Sequence[SessionSpec]) -> list[Copy
     """The host's copy for each spec (made where missing), in the order of ``specs``."""
     q = shlex.quote
     copies = [_locate(spec.cwd, base) for spec in specs]
-    checks = [f"mkdir -p {q(base)}/meta"]
+    checks = [f"mkdir -p {q(base)}/meta {q(base)}/logs"]  # logs: the sessions' transcripts (SshRuntime)
     for mirror in dict.fromkeys(c.mirror for c in copies):
         checks.append(f"{{ test -d {q(mirror)} || git init -q --bare {q(mirror)}; }}")
     for index, copy in enumerate(copies):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from metawsm.agents import transcripts
+from metawsm.engine.remotelogs import written_elsewhere
 
 TRANSCRIPT_SHOWN = 2_000_000  # characters of a transcript a page shows: the last ones (where it ended)
 
@@ -30,6 +31,8 @@ def agent_extras(logs_dir: Path, snap: Any) -> tuple[dict[str, str], dict[str, l
         if step is not None and step.status == "failed" and step.last_error:
             notes[a.key] = step.last_error
         logs[a.key] = transcripts.attempts(logs_dir, snap.run_id, a.ticket, a.name)
+        if written_elsewhere(a.backend) and a.attempt >= 1:  # on its host (an ssh agent): fetched when opened
+            logs[a.key] = sorted({*logs[a.key], *range(1, a.attempt + 1)})
     return notes, logs
 
 

@@ -174,6 +174,9 @@ def transcript_page(request: Request, run_id: str, ticket: str, agent: str,
             eng.store.get_run(run_id)
         except NotFoundError as exc:
             return _error(request, exc, 404)
+        from metawsm.engine.remotelogs import sync_transcripts
+
+        sync_transcripts(eng, run_id, ticket=ticket, agent=agent)  # an ssh agent's transcript, from its host
         found = read_transcript(eng.project.logs_dir, run_id, ticket, agent, attempt)
         if found is None:
             what = f"attempt {attempt} of " if attempt else ""

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from metawsm.config.loader import load_policy
 from metawsm.config.project import Project
 from metawsm.engine.context import Engine
+from metawsm.server.app import create_app
 from metawsm.state import StateStore
 from tests.backends import sshd
 from tests.conftest import git, run_metawsm
 from tests.engine.conftest import commit_all, wait_for
-from tests.server.conftest import free_port
+from tests.server.conftest import LoopbackClient, free_port
 from tests.server.test_serve import start, stop
 
 pytestmark = [pytest.mark.backends, pytest.mark.slow, pytest.mark.tmux]
@@ -108,6 +110,18 @@ def test_demo_plan_end_to_end_on_ssh(repo: Path, server: sshd.Sshd, tmp_path: Pa
             ["tmux", "-L", tmux_socket, "capture-pane", "-p", "-t", "=viewer:"], capture_output=True,
             text=True).stdout, 30, "the remote pane in the attached terminal")
         subprocess.run(["tmux", "-L", tmux_socket, "kill-session", "-t", "=viewer"], check=False)
+        # transcripts: written on the host, brought back when read — by `metawsm logs` and by the web UI
+        logs = run_metawsm("logs", "DEMO-1/writer", "--run", run_id, "--json", cwd=repo, timeout=120)
+        assert logs.returncode == 0, logs.stdout + logs.stderr
+        shown_log = json.loads(logs.stdout)
+        assert shown_log["attempts"] == [1] and "completion recorded" in shown_log["text"], shown_log
+        with LoopbackClient(create_app(Project(repo), load_policy(Project(repo)), worker=False),
+                            base_url="http://127.0.0.1") as client:
+            page = client.get(f"/runs/{run_id}")
+            assert f"/runs/{run_id}/agents/DEMO-2/writer/transcript?attempt=1" in page.text
+            assert '<span class="muted small" data-where>ssh' in page.text  # where each agent runs
+            page = client.get(f"/runs/{run_id}/agents/DEMO-2/writer/transcript")
+            assert page.status_code == 200 and "completion recorded" in page.text, page.text[-2000:]
         closed = run_metawsm("close", "--ticket", "DEMO-1", cwd=repo, timeout=120)  # merged: saved, so removable
         assert closed.returncode == 0, closed.stdout + closed.stderr
         cleaned = run_metawsm("cleanup", "--run", run_id, "--force", "--json", cwd=repo, timeout=120)
@@ -116,6 +130,8 @@ def test_demo_plan_end_to_end_on_ssh(repo: Path, server: sshd.Sshd, tmp_path: Pa
         code, err = stop(daemon)
     assert code == 0, err
     assert not any(workdir.iterdir()), list(workdir.rglob("*"))  # nothing left on the host
+    kept = Project(repo).logs_dir / run_id / "DEMO-2" / "writer.1.log"  # cleanup brought it back first
+    assert "completion recorded" in kept.read_text(encoding="utf-8", errors="replace")
     written = [p for p in (repo / ".metawsm").rglob("*") if p.is_file()]
     for token in tokens:  # in no log, no state, no transcript, nor in the daemon's output
         assert token not in err and not [p for p in written if token.encode() in p.read_bytes()]

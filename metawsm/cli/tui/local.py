@@ -87,7 +87,9 @@ class LocalSource:
 
     def transcript(self, row: AgentRow) -> str:
         from metawsm.agents.transcripts import attempts, plain, transcript_path
+        from metawsm.engine.remotelogs import sync_transcripts
 
+        sync_transcripts(self.eng, row.run_id, ticket=row.ticket, agent=row.agent)  # an ssh agent's, from its host
         logs = self.eng.project.logs_dir
         known = attempts(logs, row.run_id, row.ticket, row.agent)
         if not known:
