@@ -16,13 +16,15 @@ if TYPE_CHECKING:
     from metawsm.engine.context import Engine
 
 log = logging.getLogger(__name__)
-_HERE = frozenset({"local", "tmux", "docker"})  # backends whose sessions write the local transcript themselves
+# backends whose sessions write their transcripts away from this machine, brought back by the backend's
+# `fetch_outputs` (the others write the local file themselves, or keep none)
+ELSEWHERE = frozenset({"ssh"})
 
 
 def written_elsewhere(backend: str) -> bool:
     """Whether agents on ``backend`` write their transcripts away from this machine (they have one per attempt
     all the same: listing them does not need the files here)."""
-    return (backend or "local") not in _HERE
+    return backend in ELSEWHERE
 
 
 def sync_transcripts(eng: Engine, run_id: str, *, ticket: str | None = None, agent: str | None = None) -> None:
