@@ -154,7 +154,8 @@ class SshRuntime:
         keys = [(rt.host.name, spec.cwd, spec.labels.get("run", "")) for spec in specs]
         todo = [(key, spec) for key, spec in zip(keys, specs, strict=True) if key not in self._prepared]
         if todo:
-            copies = ssh_worktree.prepare(rt.host, self.base(rt.host), [spec for _, spec in todo])
+            copies = ssh_worktree.prepare(rt.host, self.base(rt.host), [spec for _, spec in todo],
+                                          {"repo": self.scope, "home": self.root})
             for (key, _), copy in zip(todo, copies, strict=True):
                 self._prepared[key] = copy.cwd
         return [self._prepared[key] for key in keys]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from metawsm.errors import ExternalError
 from metawsm.runtime import proc
 from metawsm.runtime.base import SessionSpec
 from metawsm.runtime.ssh_conn import SshHost, short_id
@@ -30,8 +31,13 @@ class Copy:
 
 
 def _locate(cwd: str, base: str) -> Copy:
-    out = proc.run(["git", "-C", cwd, "rev-parse", "--show-toplevel", "--git-common-dir", "--abbrev-ref", "HEAD"],
-                   timeout=60).stdout.splitlines()
+    found = proc.run(["git", "-C", cwd, "rev-parse", "--show-toplevel", "--git-common-dir", "--abbrev-ref", "HEAD"],
+                     timeout=60, check=False)
+    if not found.ok:  # a ticket with several repositories works in a folder holding one worktree per repository
+        raise ExternalError(f"the ssh backend copies one git worktree per ticket to its host, and {cwd} is not one "
+                            "(a ticket with several repositories works in a folder of worktrees)",
+                            hint="run this ticket's agents on local or docker (`runtime: local` on the plan agent)")
+    out = found.stdout.splitlines()
     local, common, branch = out[0], str(Path(out[0], out[1]).resolve()), out[2]
     mirror = f"{base}/{short_id(common)}.git"
     worktree = f"{base}/{short_id(common)}-{branch.replace('/', '-')}"
@@ -43,8 +49,9 @@ def meta_path(base: str, ticket: str) -> str:
     return f"{base}/meta/{ticket}.json"
 
 
-def prepare(host: SshHost, base: str, specs: Sequence[SessionSpec]) -> list[Copy]:
-    """The host's copy for each spec (made where missing), in the order of ``specs``."""
+def prepare(host: SshHost, base: str, specs: Sequence[SessionSpec], owner: dict[str, str] | None = None) -> list[Copy]:
+    """The host's copy for each spec (made where missing), in the order of ``specs``; ``owner`` (the repository's
+    ``repo`` id and ``home``) is recorded in each worktree's bookkeeping beside its run and ticket."""
     q = shlex.quote
     copies = [_locate(spec.cwd, base) for spec in specs]
     checks = [f"mkdir -p {q(base)}/meta {q(base)}/logs"]  # logs: the sessions' transcripts (SshRuntime)
@@ -66,7 +73,8 @@ def prepare(host: SshHost, base: str, specs: Sequence[SessionSpec]) -> list[Copy
     for spec, copy in zip(specs, copies, strict=True):
         ticket = spec.labels.get("ticket", "")
         if ticket:  # no secret in it: it may travel on the command line
-            meta = {"run": spec.labels.get("run", ""), "ticket": ticket, "branch": copy.branch, "local": copy.local,
+            meta = {**(owner or {}), "run": spec.labels.get("run", ""), "ticket": ticket, "branch": copy.branch,
+                    "local": copy.local,
                     "common": copy.common, "mirror": copy.mirror, "worktree": copy.worktree}
             steps.append(f"printf '%s\\n' {q(json.dumps(meta))} > {q(meta_path(base, ticket))}")
     if steps:

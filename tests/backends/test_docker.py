@@ -144,7 +144,16 @@ def test_demo_plan_end_to_end_then_cleanup_leaves_no_container(dockerd: Dockerd,
     assert set(containers(dockerd, project)) == {f"metawsm-{n}" for n in _names(project, "DEMO-1", "DEMO-2")}
     agents = agents_of(status(cli, project))
     assert {a["backend"] for a in agents.values()} == {"docker"}
-    result = cli("cleanup", "--force", "--json", cwd=project)
+    # another run of the repository (its own ticket): cleaning up the first removes exactly the first's containers
+    (project / "tickets" / "DEMO-3.yaml").write_text("id: DEMO-3\ntitle: Another\n", encoding="utf-8")
+    other = start(cli, project, agents_plan(project, "other", {"w": "exec sleep 300"}, tickets=("DEMO-3",)))
+    (mine,) = _names(project, "DEMO-3")
+    assert labels_of(dockerd, f"metawsm-{mine}")["metawsm.run"] == other
+    result = cli("cleanup", "--run", run["run_id"], "--force", "--json", cwd=project)
+    assert result.code == 0, result.out + result.err
+    assert set(containers(dockerd, project)) == {f"metawsm-{mine}"}
+    assert agents_of(status(cli, project, "--run", other))["DEMO-3/w"]["status"] == "running"
+    result = cli("cleanup", "--run", other, "--force", "--json", cwd=project)
     assert result.code == 0, result.out + result.err
     assert containers(dockerd, project) == {}
 

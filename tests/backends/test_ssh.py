@@ -143,11 +143,15 @@ def test_killed_remote_session_is_restarted_and_cleanup_refuses_unsaved_work(
     (repo / "plans" / "long.yaml").write_text(
         "name: long\ntickets: [DEMO-1]\nagents:\n  - name: worker\n    profile: shell\n"
         "    run: echo started attempt $METAWSM_ATTEMPT; exec sleep 600\nchecks: ['true']\n", encoding="utf-8")
+    (repo / "plans" / "other.yaml").write_text(  # another run of the repository on the same host
+        "name: other\ntickets: [DEMO-2]\nagents:\n  - {name: worker, profile: shell, run: exec sleep 600}\n",
+        encoding="utf-8")
     commit_all(repo, "long plan")
     daemon, _ = start(repo, port=port)
     try:
         assert run_metawsm("apply", "plans/long.yaml", cwd=repo, timeout=120).returncode == 0
-        run_id = _run_id(repo, "long")
+        assert run_metawsm("apply", "plans/other.yaml", cwd=repo, timeout=120).returncode == 0
+        run_id, other_id = _run_id(repo, "long"), _run_id(repo, "other")
         sock = str(next(workdir.glob("*/tmux.sock")))
         session = "long-DEMO-1-worker"
         wait_for(lambda: "attempt 1" in remote(server, f"tmux -S {sock} capture-pane -p -t ={session}:").stdout,
@@ -177,6 +181,16 @@ def test_killed_remote_session_is_restarted_and_cleanup_refuses_unsaved_work(
         assert (wt / "unsaved.txt").exists()
         (wt / "unsaved.txt").unlink()
         cleaned = run_metawsm("cleanup", "--run", run_id, "--force", cwd=repo, timeout=120)
+        assert cleaned.returncode == 0, cleaned.stderr
+        # cleanup removed exactly what it made for that run: the other run's worktree, bookkeeping and session stay
+        base = next(workdir.iterdir())
+        assert not wt.exists() and [p.name for p in base.glob("meta/*.json")] == ["DEMO-2.json"]
+        meta = json.loads((base / "meta" / "DEMO-2.json").read_text())
+        assert (meta["repo"], meta["home"], meta["run"], meta["ticket"]) == (base.name, str(repo), other_id, "DEMO-2")
+        assert Path(meta["worktree"]).is_dir()
+        listed = remote(server, f"tmux -S {sock} list-sessions -F '#{{session_name}} #{{@metawsm_run}}'")
+        assert listed.stdout.split() == ["other-DEMO-2-worker", other_id], listed
+        cleaned = run_metawsm("cleanup", "--run", other_id, "--force", cwd=repo, timeout=120)
         assert cleaned.returncode == 0, cleaned.stderr
     finally:
         code, err = stop(daemon)
