@@ -13,6 +13,7 @@ from metawsm.runtime.kube_cli import KubeEngine
 from metawsm.runtime.kube_manifest import ENV_DIR, SOCKET
 from metawsm.runtime.tmux import Tmux
 from metawsm.runtime.tmux_args import command_args
+from metawsm.runtime.tmux_panes import PaneInfo
 
 TIMEOUT = 120.0
 
@@ -34,7 +35,7 @@ class PodTmux(Tmux):
         # -u: tabs in -F formats stay tabs whatever the locale
         return self.engine.exec_argv(self.pod, ["tmux", "-u", "-L", SOCKET, *args], stdin=stdin, tty=tty)
 
-    def snapshot(self):  # type: ignore[no-untyped-def]
+    def snapshot(self) -> dict[str, PaneInfo]:
         if self._fresh:
             self._fresh = False
             return {}

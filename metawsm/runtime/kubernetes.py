@@ -89,10 +89,22 @@ class KubeRuntime:
         stale = [k for k in wanted if k in current and current[k].phase in ("Succeeded", "Failed")]
         for k in stale:
             self.engine.delete(selector(repo=self.scope, pod=k))
+        if stale:  # kubectl deletes in the background: a name is free again once its pod is gone
+            self._wait_gone(stale)
         made = [k for k in wanted if k not in current or k in stale]
         if made:
             self.engine.apply([manifest(self.settings, wanted[k], self.scope, self.home) for k in made])
         return self._wait_running(list(wanted)), set(made)
+
+    def _wait_gone(self, keys: list[str]) -> None:
+        deadline = time.monotonic() + self.settings.start_seconds
+        pause = 0.2
+        while any(k in self._pods() for k in keys):
+            if time.monotonic() > deadline:
+                raise ExternalError(f"pods still there {self.settings.start_seconds}s after deleting them: "
+                                    f"{', '.join(keys)}", hint="`kubectl describe pod` says what holds them")
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     def _wait_running(self, keys: list[str]) -> dict[str, str]:
         deadline = time.monotonic() + self.settings.start_seconds

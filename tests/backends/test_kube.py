@@ -6,7 +6,7 @@
 - the demo plan end to end with `engine: podman` (the backend's own code path but for the client binary): pods
   made, agents reporting through a daemon the test starts with their own tokens, attach shown by capture-pane,
   cleanup leaving no pod;
-- a pod removed under a running agent is a dead agent the operator restarts in a new pod.
+- a pod removed under a running agent, or ended, is a dead agent the operator restarts in a new pod.
 
 What this does not prove: talking to a real Kubernetes API server (none can run here): kubectl's own commands are
 checked for their arguments, and the manifests against the Kubernetes schemas (test_kube_render.py)."""
@@ -214,6 +214,16 @@ def test_a_removed_pod_is_a_dead_agent_the_operator_restarts(repo: Path, podman:
         status = json.loads(run_metawsm("status", "--run", run_id, "--json", cwd=repo).stdout)
         [agent] = status["runs"][0]["agents"]
         assert (agent["attempt"], agent["where"]) == (2, f"pod/{second['Name']}"), agent
+        # a pod that ended (its session killed inside: the keeper exits) is dead too, and is made again
+        podman.run("exec", f"{second['Name']}-agent", "tmux", "-L", "metawsm", "kill-session", "-t", f"={session}")
+        wait_for(lambda: podman.pods()[0]["Status"] != "Running", 60, "the pod to end with its session")
+        for _ in range(3):
+            run_metawsm("operator", "--run", run_id, "--once", cwd=repo, timeout=180)
+            if "attempt 3" in pane():
+                break
+        wait_for(lambda: "attempt 3" in pane(), 60, "the restart in a pod made again")
+        [third] = podman.pods()
+        assert third["Id"] != second["Id"] and third["Status"] == "Running"
         stopped = run_metawsm("cleanup", "--run", run_id, "--force", cwd=repo, timeout=180)
         assert stopped.returncode == 0, stopped.stderr
         assert podman.pods() == []
