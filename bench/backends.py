@@ -14,6 +14,10 @@ agents by `apply` with `runtime.backend: ssh` (one host, N slots), against its r
 `ssh host tmux new-session -d … 'sleep 600'`, each with a new connection and all over one shared ControlMaster
 connection; memory per agent is the RSS of the host's tmux server and its descendants.
 
+The swarm backend (bench/_backends_swarm.py, run from here): N agents on a two-node swarm of the tests' own (two
+dockerd in network namespaces), against `docker service create` + `docker exec … tmux new-session` measured in
+the same run.
+
 Needs root, dockerd and docker (it starts its own daemon: own data root, exec root, pidfile and socket, no
 bridge, stopped by pid) and the base image's root filesystem tarball (built by `metawsm image build` into the
 tests' cache, METAWSM_TEST_CACHE or $TMPDIR/metawsm-tests-cache; built here when missing). Without them it prints
@@ -291,6 +295,10 @@ def main() -> int:
         else:  # ssh + tmux on a private sshd on 127.0.0.1, its raw floor measured in the same run
             figures["ssh"] = ssh = run_ssh(n, socket)
             figures["ssh_vs_local"] = round(ssh["apply_to_running_s"] / local_s, 3)  # type: ignore[operator]
+        import _backends_swarm as backends_swarm  # the swarm row: two nodes, its raw floor measured in the same run
+
+        why = backends_swarm.why_not()
+        figures["swarm" if not why else "swarm_skipped"] = why or backends_swarm.run_swarm(n, socket, local_s)
     finally:
         for root in roots:
             cleanup(root)

@@ -25,6 +25,7 @@ from metawsm.runtime.docker_cli import LABEL, DockerCli
 from metawsm.runtime.docker_run import STANDARD_PATH, identity, metawsm_paths
 
 START_TIMEOUT = 120.0  # seconds for a new service's task to run (image start on a loaded node)
+POLL_SECONDS = 0.1  # between looks at a node's running containers while waiting for new tasks
 _FIELDS = ("repo", "home", "run", "ticket", "agent", "session", "node")
 _PS_FORMAT = "\t".join(["{{.Names}}", "{{.State}}", *(f'{{{{.Label "{LABEL}{k}"}}}}' for k in _FIELDS)])
 
@@ -221,7 +222,7 @@ class SwarmCli:
         them by service. A task swarm rejected or that ended is an ExternalError naming swarm's reason."""
         deadline = time.monotonic() + timeout
         found: dict[str, Task] = {}
-        delay = 0.05
+        polls = 0
         while True:
             for node in {wanted[s] for s in wanted if s not in found}:
                 for task in self.tasks(node, repo=repo):
@@ -230,12 +231,12 @@ class SwarmCli:
             missing = [s for s in wanted if s not in found]
             if not missing:
                 return found
-            failed = self.failures(missing) if delay >= 0.2 else {}
+            polls += 1
+            failed = self.failures(missing) if polls % 10 == 0 else {}  # swarm's verdict about once a second
             if failed:
                 raise ExternalError("swarm did not run " + "; ".join(f"{s} ({why})" for s, why in failed.items()),
                                     hint="is the image on every node? (`metawsm image build --docker-host` there)")
             if time.monotonic() > deadline:
                 raise ExternalError(f"swarm did not run {', '.join(missing)} within {timeout:g}s "
                                     f"(`{' '.join(self.manager.base)} service ps {missing[0]}` says why)")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            time.sleep(POLL_SECONDS)
