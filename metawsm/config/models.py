@@ -1,4 +1,7 @@
-"""Typed, frozen records built from validated configuration. Lists become tuples."""
+"""Typed, frozen records built from validated configuration. Lists become tuples.
+
+Every record has a docstring: a dataclass without one gets a generated docstring from `inspect.signature`,
+which costs as much as the rest of the class's creation, and every command imports this module."""
 
 from __future__ import annotations
 
@@ -15,12 +18,16 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- policy
 @dataclass(frozen=True)
 class RepoSpec:
+    """One repository a ticket can work in (`repos.<name>`): its path and base branch."""
+
     path: str
     base_branch: str | None = None
 
 
 @dataclass(frozen=True)
 class SetupPolicy:
+    """`workspace.setup`: files copied or linked into a new worktree, and commands run there."""
+
     copy: tuple[str, ...] = ()
     symlink: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
@@ -28,6 +35,8 @@ class SetupPolicy:
 
 @dataclass(frozen=True)
 class WorkspacePolicy:
+    """`workspace`: where ticket worktrees are made, from which branch, named how."""
+
     root: str
     base_branch: str
     branch_prefix: str
@@ -36,17 +45,23 @@ class WorkspacePolicy:
 
 @dataclass(frozen=True)
 class TmuxPolicy:
+    """`tmux`: the local backend's socket and session names (older spelling of `runtime`)."""
+
     socket_name: str
     session_pattern: str
 
 
 @dataclass(frozen=True)
 class LocalRuntimePolicy:
+    """`runtime.local`: the tmux socket of the local backend."""
+
     socket_name: str = "metawsm-{repo}"
 
 
 @dataclass(frozen=True)
 class DockerRuntimePolicy:
+    """`runtime.docker`: the image, limits and options of the docker backend."""
+
     image: str = "metawsm-base:latest"
     per: str = "ticket"  # "ticket" | "agent"
     host: str = ""
@@ -75,6 +90,8 @@ class SshHostPolicy:
 
 @dataclass(frozen=True)
 class SshRuntimePolicy:
+    """`runtime.ssh`: the hosts of the ssh backend and how to reach them."""
+
     hosts: tuple[SshHostPolicy, ...] = ()
     known_hosts: str = ""
     control_dir: str = ""
@@ -156,6 +173,8 @@ class RuntimePolicy:
 
 @dataclass(frozen=True)
 class BackoffPolicy:
+    """`execution.backoff`: the wait between retries of a failed step."""
+
     initial_seconds: float
     multiplier: float
     max_seconds: float
@@ -163,6 +182,8 @@ class BackoffPolicy:
 
 @dataclass(frozen=True)
 class ExecutionPolicy:
+    """`execution`: how many steps run at once and how failed steps are retried."""
+
     max_parallel: int
     step_retries: int
     backoff: BackoffPolicy
@@ -171,6 +192,8 @@ class ExecutionPolicy:
 
 @dataclass(frozen=True)
 class HealthPolicy:
+    """`health`: when an agent counts as idle, stalled in activity, or stalled in progress."""
+
     idle_seconds: int
     activity_stalled_seconds: int
     progress_stalled_seconds: int
@@ -178,12 +201,16 @@ class HealthPolicy:
 
 @dataclass(frozen=True)
 class EscalationPolicy:
+    """`operator.escalation`: the priority and assignee of an escalated thread."""
+
     priority: str
     assignee: str
 
 
 @dataclass(frozen=True)
 class LLMPolicy:
+    """`operator.llm`: the optional model the operator asks (off, assist, auto)."""
+
     mode: str
     command: str
     model: str
@@ -194,6 +221,8 @@ class LLMPolicy:
 
 @dataclass(frozen=True)
 class OperatorPolicy:
+    """`operator`: the supervision loop's pace, restart budget and escalation."""
+
     interval_seconds: int
     unhealthy_confirmations: int
     restart_budget: int
@@ -205,16 +234,22 @@ class OperatorPolicy:
 
 @dataclass(frozen=True)
 class SLAPolicy:
+    """`forum.sla`: how old an unanswered thread may get before it escalates."""
+
     escalation_minutes: int
 
 
 @dataclass(frozen=True)
 class DocsSyncPolicy:
+    """`forum.docs_sync`: whether docs-sync requests are posted."""
+
     enabled: bool
 
 
 @dataclass(frozen=True)
 class ForumPolicy:
+    """`forum`: durability of the log, body size limit, SLA and docs sync."""
+
     fsync: str
     max_body_bytes: int
     sla: SLAPolicy
@@ -231,12 +266,16 @@ class CloseCheck:
 
 @dataclass(frozen=True)
 class ManualValidation:
+    """`close.manual_validation`: whether, and from whom, a hand-typed validation is trusted."""
+
     allowed: bool = False
     by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ClosePolicy:
+    """`close`: the gate's required checks, forbidden files and how a ticket is closed."""
+
     required_checks: tuple[CloseCheck, ...]
     forbidden_file_patterns: tuple[str, ...]
     merge: str
@@ -250,12 +289,16 @@ class ClosePolicy:
 
 @dataclass(frozen=True)
 class ReviewPolicy:
+    """`review`: whether a reviewer's requested changes start another round, and how many."""
+
     auto_iterate: bool = False
     max_rounds: int = 3
 
 
 @dataclass(frozen=True)
 class AgentProfile:
+    """`agent_profiles.<name>`: the command that runs an agent and how it is set up."""
+
     command: str
     description: str = ""
     base_prompt: str | None = None
@@ -268,6 +311,8 @@ class AgentProfile:
 
 @dataclass(frozen=True)
 class ServerPolicy:
+    """`server`: the daemon's address, token and pace."""
+
     addr: str
     token_file: str | None
     reconcile_interval: float
@@ -278,6 +323,8 @@ class ServerPolicy:
 
 @dataclass(frozen=True)
 class Policy:
+    """The whole policy (`.metawsm/policy.yaml` with every default filled in)."""
+
     version: int
     repos: dict[str, RepoSpec]
     workspace: WorkspacePolicy
@@ -300,6 +347,8 @@ class Policy:
 # --------------------------------------------------------------------------- ticket
 @dataclass(frozen=True)
 class Ticket:
+    """One ticket (`tickets/<ID>.yaml`)."""
+
     id: str
     title: str
     goal: str = ""
@@ -314,6 +363,8 @@ class Ticket:
 # --------------------------------------------------------------------------- plan
 @dataclass(frozen=True)
 class AgentSpec:
+    """One agent of a plan (`agents[]`)."""
+
     name: str
     profile: str
     prompt: str | None = None
@@ -330,6 +381,8 @@ class AgentSpec:
 
 @dataclass(frozen=True)
 class StepSpec:
+    """One extra step of a plan (`steps[]`)."""
+
     id: str
     run: str
     for_each: str = "tickets"
@@ -344,6 +397,8 @@ class StepSpec:
 
 @dataclass(frozen=True)
 class Plan:
+    """One plan (`plans/<name>.yaml`)."""
+
     name: str
     tickets: tuple[str, ...]
     agents: tuple[AgentSpec, ...]

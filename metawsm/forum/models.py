@@ -55,6 +55,8 @@ class _Json:
 
 @dataclass(frozen=True)
 class Event(_Json):
+    """One event of the log, as the index stores it (the envelope's fields and the payload)."""
+
     sequence: int
     event_id: str
     event_type: str
@@ -126,6 +128,8 @@ class Thread(_Json):
 
 @dataclass(frozen=True)
 class Post(_Json):
+    """One post of a thread (an event the projector marked as a post)."""
+
     post_id: str
     thread_id: str
     event_id: str
@@ -137,6 +141,8 @@ class Post(_Json):
 
 @dataclass(frozen=True)
 class Seen(_Json):
+    """How far one viewer has read one thread."""
+
     thread_id: str
     viewer_type: str
     viewer_id: str
@@ -146,6 +152,8 @@ class Seen(_Json):
 
 @dataclass(frozen=True)
 class StatRow(_Json):
+    """One group of `forum stats`: threads per ticket, run, state and priority."""
+
     ticket: str
     run_id: str | None
     state: str
@@ -156,6 +164,8 @@ class StatRow(_Json):
 
 @dataclass(frozen=True)
 class Escalation(_Json):
+    """A thread that needs a person, and why."""
+
     thread: Thread
     reason: str  # "priority" or "sla"
     waiting_minutes: float

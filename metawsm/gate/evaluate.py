@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """The outcome of one gate check: passed or not, why, and what to do."""
+
     name: str
     passed: bool
     reason: str
@@ -42,10 +44,14 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class GateResult:
+    """Every check of one ticket's gate at one sha."""
+
     run_id: str
     ticket: str
     sha: str | None
     checks: tuple[CheckResult, ...] = field(default=())
+    # the judging policy the checks used (the base branch's): callers judging more need not read it again
+    policy: Policy | None = field(default=None, compare=False, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -68,11 +74,12 @@ def workspace_spec(eng: Engine, run_id: str, ticket: str) -> WorkspaceStep:
     return typed(step, WorkspaceStep)
 
 
-def _clean_tree(ws: WorkspaceStep) -> CheckResult:
+def _clean_tree(ws: WorkspaceStep, status: dict[str, list[str]]) -> CheckResult:
     dirty: list[str] = []
     for name, repo in sorted(ws.repos.items()):
         try:
-            dirty += [f"{name}:{p}" if len(ws.repos) > 1 else p for p in git.is_dirty(repo.path)]
+            status[repo.path] = git.is_dirty(repo.path)
+            dirty += [f"{name}:{p}" if len(ws.repos) > 1 else p for p in status[repo.path]]
         except MetawsmError as exc:
             return CheckResult("clean_tree", False, f"cannot read worktree {repo.path}: {exc.message}")
     if dirty:
@@ -152,11 +159,11 @@ def _policy_change(changed: list[str], base: str) -> CheckResult:
                                            "these files from the branch")
 
 
-def _forbidden(ws: WorkspaceStep, patterns: tuple[str, ...]) -> CheckResult:
+def _forbidden(ws: WorkspaceStep, patterns: tuple[str, ...], status: dict[str, list[str]]) -> CheckResult:
     hits: list[str] = []
     for name, repo in sorted(ws.repos.items()):
-        try:
-            changed = git.changed_files(repo.path, repo.base_branch)
+        try:  # a worktree clean_tree just found clean needs no second walk (git.changed_files)
+            changed = git.changed_files(repo.path, repo.base_branch, clean=status.get(repo.path) == [])
         except MetawsmError as exc:
             return CheckResult("forbidden_files", False, f"cannot list changes in {repo.path}: {exc.message}")
         for path in changed:
@@ -189,17 +196,19 @@ def evaluate(eng: Engine, run: Run, ticket: str, *, sha: str | None = None) -> G
         return GateResult(run.run_id, ticket, None, (CheckResult("workspace", False, exc.message),))
     policy = trust.judging_policy(eng, primary.path, primary.base_branch)
     results: list[CheckResult] = []
+    status: dict[str, list[str]] = {}  # worktree path -> what `git status` listed, during this evaluation
     for check in policy.close.required_checks:
         if check.run is not None:
+            status.clear()  # a command may change the worktree
             results.append(_command(check.name, check.run, primary.path))
         elif check.name == "clean_tree":
-            results.append(_clean_tree(ws))
+            results.append(_clean_tree(ws, status))
         elif check.name == "completion":
             results.append(_completion(eng, run.run_id, ticket))
         elif check.name == "validation":
             results.append(_validation(eng, run.run_id, ticket, target, policy))
         elif check.name == "forbidden_files":
-            results.append(_forbidden(ws, policy.close.forbidden_file_patterns))
+            results.append(_forbidden(ws, policy.close.forbidden_file_patterns, status))
     verdict = review.review_check(eng, run.run_id, ticket, target, policy)
     if verdict is not None:
         results.append(verdict)
@@ -209,4 +218,4 @@ def evaluate(eng: Engine, run: Run, ticket: str, *, sha: str | None = None) -> G
         changed = []
     if changed:
         results.append(_policy_change(changed, primary.base_branch))
-    return GateResult(run.run_id, ticket, target, tuple(results))
+    return GateResult(run.run_id, ticket, target, tuple(results), policy)

@@ -184,12 +184,15 @@ def gate_failures(eng: Engine, ticket: str, sha: str) -> tuple[list[CheckResult]
     if run is None:
         return [CheckResult("run", False, f"no metawsm run has ticket {ticket}, so this branch has never "
                                           "passed validation", fix=f"metawsm apply (a plan with {ticket})")], None
-    from metawsm.gate.trust import judging_policy
-
     result = evaluate(eng, run, ticket, sha=sha)
     failed = result.failed()
     repo = workspace_spec(eng, run.run_id, ticket).primary
-    policy = judging_policy(eng, repo.path, repo.base_branch)  # the base branch's, as evaluate
+    if result.policy is not None:
+        policy = result.policy  # the base branch's, which evaluate read
+    else:  # evaluate stopped before reading it (no worktree): read it here
+        from metawsm.gate.trust import judging_policy
+
+        policy = judging_policy(eng, repo.path, repo.base_branch)
     patterns = policy.close.forbidden_file_patterns
     names = [c.name for c in policy.close.required_checks]
     if "forbidden_files" in names and not any(c.name == "forbidden_files" for c in failed):

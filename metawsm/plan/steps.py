@@ -66,6 +66,8 @@ def _placement(backend: str, mounts: tuple[str, ...]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RepoWorktree:
+    """One repository's worktree of a ticket workspace."""
+
     path: str
     repo_root: str
     base_branch: str
@@ -76,6 +78,8 @@ class RepoWorktree:
 
 @dataclass(frozen=True)
 class WorkspaceStep:
+    """The recorded fields of a `workspace:T` step."""
+
     kind: ClassVar[str] = "workspace"
     path: str
     branch: str
@@ -115,6 +119,8 @@ class WorkspaceStep:
 
 @dataclass(frozen=True)
 class SessionStep:
+    """The recorded fields of a `session:T:A` step."""
+
     kind: ClassVar[str] = "session"
     name: str
     cwd: str
@@ -154,6 +160,8 @@ class OwnWorktree:
 
 @dataclass(frozen=True)
 class AgentStep:
+    """The recorded fields of an `agent:T:A` step."""
+
     kind: ClassVar[str] = "agent"
     session: str
     cwd: str
@@ -203,6 +211,8 @@ class AgentStep:
 
 @dataclass(frozen=True)
 class CheckStep:
+    """The recorded fields of a `check:T` step."""
+
     kind: ClassVar[str] = "check"
     commands: tuple[str, ...]
     cwd: str
@@ -217,6 +227,8 @@ class CheckStep:
 
 @dataclass(frozen=True)
 class GateStep:
+    """The recorded fields of a `gate:T` step."""
+
     kind: ClassVar[str] = "gate"
     checks: tuple[str, ...] = ()
     forbidden_file_patterns: tuple[str, ...] = ()
@@ -231,6 +243,8 @@ class GateStep:
 
 @dataclass(frozen=True)
 class CloseStep:
+    """The recorded fields of a `close:T` step."""
+
     kind: ClassVar[str] = "close"
     merge: str = "merge"
     delete_branch: bool = True
@@ -245,6 +259,8 @@ class CloseStep:
 
 @dataclass(frozen=True)
 class ShellStep:
+    """The recorded fields of a plan's own shell step."""
+
     kind: ClassVar[str] = "shell"
     run: str
     cwd: str

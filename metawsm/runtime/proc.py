@@ -27,6 +27,8 @@ TAIL_CHARS = 2000
 
 @dataclass(frozen=True)
 class Completed:
+    """A finished command: its argv, exit code and output."""
+
     argv: tuple[str, ...]
     code: int
     stdout: str

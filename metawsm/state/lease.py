@@ -11,7 +11,6 @@ serialized before a run exists (apply creating a plan's run).
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import time
 import uuid
@@ -44,6 +43,8 @@ def pid_alive(pid: int) -> bool:
 
 
 def _hostname() -> str:
+    import socket  # here, not at the top: the state store is opened by the git hooks, and socket is not free
+
     return socket.gethostname()
 
 

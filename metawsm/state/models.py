@@ -36,6 +36,8 @@ class _Record:
 
 @dataclass(frozen=True)
 class Run(_Record):
+    """A row of `runs`: one apply of a plan."""
+
     run_id: str
     plan_name: str
     plan_hash: str
@@ -58,6 +60,8 @@ class Run(_Record):
 
 @dataclass(frozen=True)
 class Step(_Record):
+    """A row of `steps`: one step of a run's graph, with its recorded fields."""
+
     run_id: str
     step_id: str
     kind: str
@@ -83,6 +87,8 @@ class Step(_Record):
 
 @dataclass(frozen=True)
 class Agent(_Record):
+    """A row of `agents`: one agent of a run's ticket, its attempt and health."""
+
     run_id: str
     ticket: str
     name: str
@@ -117,6 +123,8 @@ class Agent(_Record):
 
 @dataclass(frozen=True)
 class Transition(_Record):
+    """A row of `transitions`: one recorded state change (the audit trail)."""
+
     id: int
     run_id: str
     entity: str
@@ -131,6 +139,8 @@ class Transition(_Record):
 
 @dataclass(frozen=True)
 class OperatorAgentState(_Record):
+    """A row of `operator_agent_state`: the operator's persisted view of one agent (confirmations, restart budget)."""
+
     run_id: str
     ticket: str
     agent: str
@@ -146,6 +156,8 @@ class OperatorAgentState(_Record):
 
 @dataclass(frozen=True)
 class Lease(_Record):
+    """A row of `leases`: who holds a run's reconcile lease, until when."""
+
     run_id: str
     holder_pid: int
     holder_host: str

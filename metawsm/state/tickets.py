@@ -18,6 +18,8 @@ from metawsm.state.models import _Record
 
 @dataclass(frozen=True)
 class ClosedTicket(_Record):
+    """A row of `closed_tickets`: a ticket a run closed (merged) or abandoned."""
+
     run_id: str
     ticket: str
     strategy: str
@@ -30,6 +32,8 @@ class ClosedTicket(_Record):
 
 @dataclass(frozen=True)
 class TicketState(_Record):
+    """A row of `tickets`: one ticket's state across runs (open ... merged)."""
+
     ticket: str
     status: str
     run_id: str | None

@@ -9,7 +9,6 @@ run is revoked when the run stops or ends (:meth:`TokensMixin.revoke_run_tokens`
 from __future__ import annotations
 
 import hashlib
-import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,8 @@ class TokensMixin:
 
     def mint_agent_token(self, run_id: str, ticket: str, agent: str) -> str:
         """A new token for this agent of this run (its earlier tokens are revoked); only the hash is kept."""
+        import secrets  # here, not at the top: every command that opens the state store imports this module
+
         token = PREFIX + secrets.token_urlsafe(32)
         at = now()
         with self.db.write() as conn:

@@ -15,6 +15,8 @@ USAGE_COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_wri
 
 @dataclass(frozen=True)
 class AttemptUsage(_Record):
+    """A row of `agent_usage`: what one attempt of an agent used (tokens, cost)."""
+
     run_id: str
     ticket: str
     agent: str

@@ -148,6 +148,25 @@ def test_changed_files_unmerged_commits_times(repo: Path, tmp_path: Path) -> Non
     assert g.unmerged_commits(repo, "mw/T1", "main") == []
 
 
+def test_changed_files_of_a_clean_worktree_from_the_commits_alone(repo: Path, tmp_path: Path) -> None:
+    # issue 20: the gate lists a clean worktree's changes with one tree-to-tree diff (no working-tree walk);
+    # it must name exactly what the full listing names, deletions and a main that moved on included
+    path = tmp_path / "wt" / "T1"
+    g.add_worktree(repo, path, "mw/T1", "main")
+    assert g.changed_files(path, "main", clean=True) == g.changed_files(path, "main") == []
+    _commit(path, "src/a.py", "a")
+    _commit(repo, "main-only.txt", "m")
+    git(path, "rm", "-q", "README.md")
+    git(path, "commit", "-q", "-m", "drop the readme")
+    assert g.is_dirty(path) == []
+    assert g.changed_files(path, "main", clean=True) == g.changed_files(path, "main") == ["README.md", "src/a.py"]
+    # a worktree that is not clean is listed in full; `clean` is the caller's promise, so only pass it after
+    # is_dirty found nothing (the gate does): here the promise is broken on purpose, and the commits show
+    (path / "untracked.txt").write_text("u", encoding="utf-8")
+    assert g.changed_files(path, "main") == ["README.md", "src/a.py", "untracked.txt"]
+    assert g.changed_files(path, "main", clean=True) == ["README.md", "src/a.py"]
+
+
 def test_git_env_is_stripped(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     other = tmp_path / "other"
     other.mkdir()
