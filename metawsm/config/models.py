@@ -144,6 +144,8 @@ class SwarmPlacementPolicy:
 
 @dataclass(frozen=True)
 class SwarmRuntimePolicy:
+    """`runtime.swarm`: the swarm manager, its nodes and where agents are placed."""
+
     manager: str = ""
     nodes: tuple[SwarmNodePolicy, ...] = ()
     placement: tuple[SwarmPlacementPolicy, ...] = ()
