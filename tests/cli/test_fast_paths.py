@@ -71,6 +71,7 @@ HEAVY_FOR_VALIDATE = ("dataclasses", "inspect", "metawsm.config.models", "shutil
 
 
 def test_validate_imports_nothing_heavy(tmp_path: Path) -> None:
+    (tmp_path / ".metawsm").mkdir()  # the repository root is here, whatever the folders above hold
     (tmp_path / "tickets").mkdir()
     (tmp_path / "plans").mkdir()
     (tmp_path / "tickets" / "T-1.yaml").write_text("id: T-1\ntitle: One\nlabels: [a]\n", encoding="utf-8")
