@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +19,7 @@ from metawsm.state import StateStore
 
 if TYPE_CHECKING:
     from metawsm.runtime.router import RoutedRuntime
+    from metawsm.state.models import Agent
 
 CHECKS_AGENT = GATE_CHECKS_AGENT  # the pseudo-agent whose control thread records a ticket's check results
 
@@ -73,6 +74,27 @@ class Engine:
         if self._snapshot is None or refresh:
             self._snapshot = self.runtime.sessions()
         return self._snapshot
+
+    def agent_session(self, name: str, pid: int | None) -> SessionState | None:
+        """Session `name` as it is now for an agent whose current attempt was launched as process `pid` (None:
+        not known). The cached view is asked again, once, when it lacks the session or shows another process:
+        it may predate that attempt (a restart since then killed or respawned the session), and judging the new
+        attempt by the old one's session would fail it ("session disappeared", "exited") and start another."""
+        state = self.sessions().get(name)
+        if state is None or (pid is not None and state.pid is not None and state.pid != pid):
+            state = self.sessions(refresh=True).get(name)
+        return state
+
+    def stale_for(self, agents: Iterable[Agent]) -> bool:
+        """Whether the cached view of sessions predates the current attempt of one of `agents` (see above)."""
+        if self._snapshot is None:
+            return False
+        for a in agents:
+            state = self._snapshot.get(a.session)
+            if a.session and a.attempt >= 1 and (
+                    state is None or (a.pane_pid is not None and state.pid is not None and state.pid != a.pane_pid)):
+                return True
+        return False
 
     def cached_sessions(self) -> dict[str, SessionState]:
         """The sessions the last :meth:`sessions` call saw (empty when none was made: no Runtime query)."""

@@ -27,7 +27,8 @@ and dead agents are left alone, and so is an agent that already signalled comple
 times, pane hash and exit status are the only other fields written, and only when they change — and only
 under the run's lease (engine/locking.py): inside an operation on the run, or when the lease is free at
 once. While another command holds it (a `status` during an `apply`), health is evaluated and reported but
-not written.
+not written. What is written is judged on the agents as they are under the lease and on sessions seen after
+their current attempt started (a view cached before a restart is asked again: `Engine.stale_for`).
 """
 
 from __future__ import annotations
@@ -282,6 +283,10 @@ def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
     from metawsm.engine.locking import try_operation
 
     with try_operation(eng, run_id, "status") as held:
+        if held:  # what is written is judged on the state under the lease, not on a view read before it
+            agents = _current(eng, run_id, agents)
+            if panes is None and eng.stale_for(a for a in agents if a.status in EVALUATED):
+                eng.forget_sessions()
         ev = _Evaluator(eng, eng.sessions() if panes is None else panes, now or eng.clock(), write=held)
         idle = [a.session for a in agents if ev.needs_capture(a)]
         if len(idle) > 1:  # one batched capture of every idle-looking session, not one call each
@@ -293,6 +298,13 @@ def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
             hooks = run_hook_events(eng, run_id)
         return [ev.agent(a, signals.get(key := eng.agent_key(a.ticket, a.name)), workspaces.get(a.ticket),
                          hooks.get(key)) for a in agents]
+
+
+def _current(eng: Engine, run_id: str, agents: list[Agent]) -> list[Agent]:
+    """`agents` as they are now (same order): a caller may have listed them before the run's lease was taken,
+    and a restart meanwhile started another attempt (its health must not be written from the old one's)."""
+    rows = {(a.ticket, a.name): a for a in eng.store.list_agents(run_id)}
+    return [rows.get((a.ticket, a.name), a) for a in agents]
 
 
 def recorded_health(eng: Engine, agents: list[Agent], reason: str | None = None) -> list[AgentHealth]:

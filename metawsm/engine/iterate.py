@@ -1,7 +1,9 @@
 """`metawsm iterate`: a new review round for a ticket — its (selected) agents start a new attempt with the
 feedback appended to their prompt ($METAWSM_FEEDBACK / $METAWSM_FEEDBACK_FILE for shell agents, see
 engine/kinds/agent_inputs.py); the feedback is posted in each agent's control thread, so earlier rounds stay
-in the thread; the ticket goes back to `working` (engine/tickets.py) and its checks and gate run again."""
+in the thread; the ticket goes back to `working` (engine/tickets.py) and its checks and gate run again. One
+operation under the run's lease: two rounds started at once never take the same round number, and the restarts
+of its agents come after the round's files and posts (restart_agents re-enters the lease)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metawsm.engine.kinds.agent_inputs import agent_round, feedback_dir, round_file
+from metawsm.engine.locking import locked
 from metawsm.errors import MetawsmError, NotFoundError, UsageError
 from metawsm.state.machines import SETTLED_TICKET_STATES
 
@@ -73,6 +76,7 @@ def _post(eng: Engine, run: Run, agent: Agent, round_no: int, text: str) -> str:
                                      actor_type="human", actor_name="iterate").thread_id
 
 
+@locked("iterate")
 def iterate(eng: Engine, run: Run, ticket: str, feedback: str, *, agents: list[str] | None = None,
             dry_run: bool = False, max_parallel: int | None = None) -> IterateResult:
     from metawsm.engine.lifecycle import restart_agents

@@ -79,8 +79,13 @@ def env_args(env: Mapping[str, str], command: str | None = None) -> list[str]:
 # The window command: the user's command runs in an inner /bin/sh (passed as "$1", never interpolated);
 # its exit code is then stored in the pane option @metawsm_exit through the pane's own server ($TMUX).
 # tmux's own #{pane_dead_status} is sometimes left empty for panes that exit close together (tmux 3.3),
-# so the snapshot reads the option first.
-WRAPPER = '/bin/sh -c "$1"; s=$?; "$2" set-option -p -t "$TMUX_PANE" @metawsm_exit "$s" 2>/dev/null; exit "$s"'
+# so the snapshot reads the option first. The code is stored as `CODE:PID` with the wrapper's pid ($$, the
+# pane's process: tmux execs the argv and /usr/bin/env execs /bin/sh): a respawn keeps the pane (its id), so
+# an old command's wrapper that records its code just after a respawn (`respawn-pane -k` does not stop a
+# tmux client already sending the option) would otherwise mark the new attempt's live pane as exited; the
+# snapshot keeps a code only when PID is the pane's current pid (tmux_panes.parse_pane).
+WRAPPER = ('/bin/sh -c "$1"; s=$?; "$2" set-option -p -t "$TMUX_PANE" @metawsm_exit "$s:$$" 2>/dev/null; '
+           'exit "$s"')
 EXIT_OPTION = "@metawsm_exit"
 
 

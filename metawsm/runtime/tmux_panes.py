@@ -43,6 +43,16 @@ def to_int(text: str) -> int | None:
         return None
 
 
+def recorded_exit(recorded: str, pane_pid: int | None) -> int | None:
+    """The exit code the window wrapper recorded (`CODE:PID`, tmux_args.WRAPPER) when it is the code of the pane's
+    current process; None for a code a replaced process wrote after a respawn (another PID: the new attempt
+    runs). A bare `CODE` (written by an older wrapper) is taken as it is."""
+    code, sep, writer = recorded.partition(":")
+    if sep and (pane_pid is None or to_int(writer) != pane_pid):
+        return None
+    return to_int(code)
+
+
 def parse_pane(line: str) -> PaneInfo | None:
     parts = line.split(SEP, len(PANE_FIELDS) - 1)
     if len(parts) != len(PANE_FIELDS):
@@ -52,7 +62,7 @@ def parse_pane(line: str) -> PaneInfo | None:
     labels = {key: value for key, value in zip(LABEL_KEYS, parts[12:-1], strict=True) if value}
     # The wrapper records the exit code just before the pane's shell exits; tmux's own status may lag or
     # stay empty. A pane killed from outside (no recorded code, no tmux status) is dead with status None.
-    exit_status = to_int(recorded)
+    exit_status = recorded_exit(recorded, to_int(pid))
     is_dead = dead == "1" or exit_status is not None
     if is_dead and exit_status is None:
         code, signum = to_int(status), to_int(sig)
