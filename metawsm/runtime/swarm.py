@@ -130,8 +130,14 @@ class SwarmRuntime:
             self.swarm.create(create_args(self.settings, service, self.swarm.node_id(node),
                                           self._service_labels(spec, node), spec, self.home))
 
-        _parallel(create, make)
-        running = self.swarm.wait_running(placed, self.scope)
+        try:
+            _parallel(create, make)
+            running = self.swarm.wait_running(placed, self.scope)
+        except ExternalError:  # none of what this call made stays behind: no half-made session is ever adopted
+            made = set(self.swarm.services(self.scope)) & set(make)
+            self.swarm.remove(sorted(made), [t for t in self._all_tasks(self.scope, all_states=True)
+                                             if t.service in made])
+            raise
         return {**ours, **running}, set(make)
 
     def _place(self, make: Sequence[str], specs: dict[str, SessionSpec], load: Counter[str]) -> dict[str, str]:

@@ -12,10 +12,15 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from metawsm.errors import ExternalError
+from metawsm.runtime.base import RuntimeConfig, SessionSpec
+from metawsm.runtime.swarm import SwarmRuntime
+from metawsm.runtime.swarm_cli import PlacementRule, SwarmNode, SwarmSettings
 from tests.backends import swarmd
 from tests.backends.conftest import CACHE, TAG
 from tests.conftest import git, run_metawsm
@@ -158,3 +163,30 @@ def test_a_killed_task_is_a_dead_agent_the_operator_restarts(swarm: swarmd.Swarm
     result = cli("stop", "--run", run_id, "--json", cwd=project)
     assert result.code == 0, result.out + result.err
     assert swarm.services() == [] and swarm.containers() == {}  # the service and its containers went with it
+
+
+def test_ownership_release_and_a_task_swarm_cannot_run(swarm: swarmd.Swarm, repo: Path) -> None:
+    nodes = tuple(SwarmNode(n.name, n.host, {"pool": pool}) for n, pool in zip(swarm.nodes, ("a", "b"), strict=True))
+    settings = SwarmSettings(nodes=nodes, placement=(PlacementRule({"pool": "b"}),), image=TAG)
+    rt = SwarmRuntime(RuntimeConfig("swarm", "", "aaaa1111", str(repo), settings))
+    assert rt.problems() == []
+    spec = SessionSpec("s1", str(repo), {}, "exec sleep 300", labels={"run": "r1", "ticket": "T-1", "agent": "a"},
+                       backend="swarm", mounts=(str(repo),))
+    (info,) = rt.create_many([spec])
+    assert info.created and info.pane_pid
+    assert rt.sessions()["s1"].where == "swarm n2/mw-aaaa1111-s1"
+    # another repository sees none of it and can neither end nor release it
+    other = SwarmRuntime(RuntimeConfig("swarm", "", "bbbb2222", "/elsewhere", settings))
+    assert other.sessions() == {} and not other.kill("s1") and other.release("r1") == []
+    assert swarm.services() == ["mw-aaaa1111-s1"]
+    # a service of the run whose session ended some other way is removed by release (what cleanup calls)
+    (container,) = swarm.nodes[1].containers("label=metawsm.session=s1")
+    swarm.nodes[1].docker("exec", container, "tmux", "-L", "metawsm", "kill-server")
+    assert rt.release("r1") == ["service mw-aaaa1111-s1"]
+    assert swarm.services() == [] and swarm.containers() == {}
+    # a task swarm cannot run (no such image on the node) fails with swarm's reason and leaves nothing behind
+    broken = SwarmRuntime(RuntimeConfig("swarm", "", "aaaa1111", str(repo), replace(settings, image="mw-none:1")))
+    assert any("'mw-none:1' is not on swarm node n2" in p for p in broken.problems()), broken.problems()
+    with pytest.raises(ExternalError, match="No such image"):
+        broken.create(spec)
+    assert swarm.services() == [] and swarm.containers() == {}
