@@ -67,6 +67,10 @@ def running() -> Iterator[Podman]:
     """A private podman with the base image as :data:`TAG`; afterwards every pod and container in that private
     storage (only the tests' own can be there) is removed, then the folder (the image with it)."""
     base = Path(tempfile.mkdtemp(prefix="mwpodman-", dir="/tmp"))
+    # podman (as root) keeps an image blob cache in /var/lib/containers/cache whatever its configuration says:
+    # when that folder is made by these tests, they remove it afterwards
+    shared = Path("/var/lib/containers")
+    made_shared = not shared.exists()
     env = _write_config(base)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # metawsm (in-process and its subprocesses) runs podman with this configuration
@@ -87,3 +91,5 @@ def running() -> Iterator[Podman]:
             else:
                 os.environ[key] = value
         shutil.rmtree(base, ignore_errors=True)
+        if made_shared:
+            shutil.rmtree(shared, ignore_errors=True)
