@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +123,19 @@ def test_any_document_parses_as_the_full_path_parses_it(text: str, allow_empty: 
 @given(text=st.text(alphabet=st.sampled_from(list("ab:-[]{},&*!'\"#\n \t|>~1.")), max_size=60))
 def test_any_text_parses_as_the_full_path_parses_it(text: str) -> None:
     _assert_same(text)
+
+
+def test_ticket_files_are_the_yaml_files_by_name(tmp_path: Path) -> None:
+    from metawsm.config.project import Project
+
+    folder = tmp_path / "tickets"
+    folder.mkdir()
+    for name in ("b.yml", "a.yaml", ".yaml", "c.txt", "a.yaml.bak", "..yaml"):
+        (folder / name).write_text("x: 1\n", encoding="utf-8")
+    (folder / "dir.yaml").mkdir()  # a folder is not a file
+    (folder / "link.yaml").symlink_to(folder / "a.yaml")  # a link to a file is one
+    expected = sorted((p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()),
+                      key=lambda p: p.name)
+    assert Project(tmp_path).ticket_files() == expected
+    assert [p.name for p in expected] == ["..yaml", "a.yaml", "b.yml", "link.yaml"]
+    assert Project(tmp_path).plan_files() == []  # no plans folder
