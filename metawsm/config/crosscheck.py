@@ -4,7 +4,6 @@ tickets naming unknown repos or misnamed, plans naming unknown tickets or profil
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from metawsm.config import schemas, yamlload
@@ -65,7 +64,7 @@ def policy_checks(loaded: Loaded) -> list[Diagnostic]:
 def ticket_checks(loaded: Loaded, policy: dict[str, Any]) -> list[Diagnostic]:
     data = loaded.data or {}
     out: list[Diagnostic] = []
-    stem = Path(loaded.source.display).stem
+    stem = _stem(loaded.source.display)
     if stem != data["id"]:
         line, col = yamlload.locate(loaded.text, ["id"])
         out.append(yamlload.diag(loaded.source.display, loaded.text, line, col, "id",
@@ -110,3 +109,10 @@ def plan_checks(loaded: Loaded, policy: dict[str, Any], tickets: Mapping[str, An
             at(["steps", i, "id"], f"duplicate step id {step['id']!r}")
         step_ids.add(step["id"])
     return out
+
+
+def _stem(display: str) -> str:
+    """`Path(display).stem` for a '/'-separated display path, without a Path per ticket file."""
+    name = display.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name

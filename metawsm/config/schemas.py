@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from metawsm.config import yamlload
 from metawsm.errors import Diagnostic
@@ -135,12 +135,17 @@ def _clone(value: Any) -> Any:
 _MISSING = object()
 
 
-class _Defaults(NamedTuple):
-    """What to fill in at one level of a document: property defaults and child levels."""
+class _Defaults:
+    """What to fill in at one level of a document: property defaults and child levels. (A plain class:
+    a NamedTuple or a dataclass costs more to create at import than this whole module's other work.)"""
 
-    props: tuple[tuple[str, Any, _Defaults | None], ...] = ()
-    extra: _Defaults | None = None  # for additionalProperties maps
-    items: _Defaults | None = None  # for lists of objects
+    __slots__ = ("extra", "items", "props")
+
+    def __init__(self, props: tuple[tuple[str, Any, _Defaults | None], ...] = (), extra: _Defaults | None = None,
+                 items: _Defaults | None = None) -> None:
+        self.props = props
+        self.extra = extra  # for additionalProperties maps
+        self.items = items  # for lists of objects
 
 
 def _compile_defaults(schema: dict[str, Any], root: dict[str, Any], depth: int = 0) -> _Defaults | None:

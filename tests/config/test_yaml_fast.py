@@ -139,3 +139,11 @@ def test_ticket_files_are_the_yaml_files_by_name(tmp_path: Path) -> None:
     assert Project(tmp_path).ticket_files() == expected
     assert [p.name for p in expected] == ["..yaml", "a.yaml", "b.yml", "link.yaml"]
     assert Project(tmp_path).plan_files() == []  # no plans folder
+
+
+@pytest.mark.parametrize("display", ["tickets/A-1.yaml", "tickets/.yaml", "tickets/a.b.yaml", "x", "tickets/a.",
+                                     "a/b/c.yml", "..yaml", "tickets/..yaml", "tickets/A-1"])
+def test_the_file_name_stem_is_paths(display: str) -> None:
+    from metawsm.config.crosscheck import _stem
+
+    assert _stem(display) == Path(display).stem
