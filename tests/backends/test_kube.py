@@ -30,7 +30,8 @@ from tests.engine.conftest import commit_all, wait_for
 from tests.server.conftest import free_port
 from tests.server.test_serve import start, stop
 
-pytestmark = [pytest.mark.backends, pytest.mark.slow, pytest.mark.tmux]
+# the first test also imports the image (and debootstraps it when no docker test cached the rootfs: minutes)
+pytestmark = [pytest.mark.backends, pytest.mark.slow, pytest.mark.tmux, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
