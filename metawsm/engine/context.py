@@ -75,18 +75,10 @@ class Engine:
             self._snapshot = self.runtime.sessions()
         return self._snapshot
 
-    def agent_session(self, name: str, pid: int | None) -> SessionState | None:
-        """Session `name` as it is now for an agent whose current attempt was launched as process `pid` (None:
-        not known). The cached view is asked again, once, when it lacks the session or shows another process:
-        it may predate that attempt (a restart since then killed or respawned the session), and judging the new
-        attempt by the old one's session would fail it ("session disappeared", "exited") and start another."""
-        state = self.sessions().get(name)
-        if state is None or (pid is not None and state.pid is not None and state.pid != pid):
-            state = self.sessions(refresh=True).get(name)
-        return state
-
     def stale_for(self, agents: Iterable[Agent]) -> bool:
-        """Whether the cached view of sessions predates the current attempt of one of `agents` (see above)."""
+        """Whether the cached view of sessions may predate the current attempt of one of `agents`: it lacks the
+        agent's session, or shows another process than the one its attempt launched (a restart since killed or
+        respawned the session). Judging the new attempt by that view would take it for dead and restart it."""
         if self._snapshot is None:
             return False
         for a in agents:

@@ -284,7 +284,9 @@ def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
 
     with try_operation(eng, run_id, "status") as held:
         if held:  # what is written is judged on the state under the lease, not on a view read before it
-            agents = _current(eng, run_id, agents)
+            before, agents = agents, _current(eng, run_id, agents)
+            if any((a.attempt, a.status) != (b.attempt, b.status) for a, b in zip(agents, before, strict=True)):
+                signals, hooks = run_signals(eng, run_id), None  # a new attempt's signals came after the read
             if panes is None and eng.stale_for(a for a in agents if a.status in EVALUATED):
                 eng.forget_sessions()
         ev = _Evaluator(eng, eng.sessions() if panes is None else panes, now or eng.clock(), write=held)

@@ -190,22 +190,28 @@ def test_operator_restart_of_a_stalled_agent_keeps_the_new_attempt(harness: Harn
     assert {t: a for t, (a, _, _) in h.agents().items()} == dict.fromkeys(TICKETS, 3)
 
 
-def test_health_judged_on_a_session_view_from_before_a_restart_asks_again(harness: Harness) -> None:
-    """A command (the operator over several runs, `status`, the daemon) whose cached view of sessions predates
-    a restart by another process does not judge the new attempt by the old pane (dead, another process)."""
+def test_health_judged_on_a_view_from_before_a_restart_reads_again(harness: Harness) -> None:
+    """A command that listed the agents and the sessions before another process restarted an agent (`status`
+    lists them before it takes the lease; the operator and the daemon keep one view of the sessions for several
+    runs) does not judge the new attempt by the old attempt's row and exited pane: it reads them again."""
     h = harness
     start(h)
     for t in TICKETS:
         h.release_exit(t, 1)
-    until(lambda: all(p["dead"] for p in h.panes().values()), "attempt 1's panes exited")
+    h.metawsm("restart")  # every agent of the run
+    h.check_running(2)
+    for t in TICKETS:  # attempt 2's command ends without completing (nothing reconciles: the test does)
+        h.let_go(t, 2, "fail")
+        h.release_exit(t, 2)
+    until(lambda: all(p["dead"] for p in h.panes().values()), "attempt 2's panes exited")
     eng = engine(h.root)
     try:
-        before = eng.sessions()  # attempt 1's panes: exited
-        assert sorted(s.labels.get("ticket") for s in before.values() if s.dead) == list(TICKETS)
-        h.concurrently(*(("restart", "--agent", f"{t}/impl") for t in TICKETS))
-        healths = evaluate_run(eng, h.run_id)  # with that view still cached
+        agents = eng.store.list_agents(h.run_id)  # attempt 2, running
+        assert sorted(s.labels.get("ticket") for s in eng.sessions().values() if s.dead) == list(TICKETS)
+        h.metawsm("restart")  # another process restarts them: attempt 3, in new sessions
+        healths = evaluate_run(eng, h.run_id, agents=agents)  # with that list and that view of the sessions
         assert {(x.ticket, x.status, x.health) for x in healths} == {(t, "running", "healthy") for t in TICKETS}
     finally:
         eng.close()
-    h.check_running(2)
-    h.completed(2)
+    h.check_running(3)
+    h.completed(3)

@@ -190,7 +190,7 @@ class AgentKind:
         key = eng.agent_key(ref.ticket, ref.agent)
         state = eng.forum.control_state(ref.run_id, key, agent.attempt)
         if state.completion is None:
-            pane = eng.agent_session(agent.session, agent.pane_pid)
+            pane = eng.sessions().get(agent.session)
             if pane is not None and not pane.dead:
                 timeout = ref.typed(AgentStep).timeout_seconds
                 started = ref.step.started_at or eng.clock()
