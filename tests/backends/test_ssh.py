@@ -232,6 +232,10 @@ def test_a_session_queued_for_a_host_slot_holds_no_max_parallel_slot(
         row = next(line for line in text.splitlines() if "DEMO-2/far" in line)
         assert "queued" in row and "every ssh host is full" in row, text
         assert "ssh h1" in next(line for line in text.splitlines() if "DEMO-1/far" in line), text
+        with LoopbackClient(create_app(Project(repo), load_policy(Project(repo)), worker=False),
+                            base_url="http://127.0.0.1") as client:  # the web UI's run page says it too
+            page = client.get(f"/runs/{run_id}").text
+            assert '<span class="small" data-queued>queued: every ssh host is full (h1: 1 of 1 slots)' in page
         # DEMO-1 stops: its host slot and its run slots free up, and the queue drains on the next reconcile
         stopped = run_metawsm("stop", "--ticket", "DEMO-1", cwd=repo, timeout=120)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
