@@ -58,14 +58,15 @@ class DockerRuntime:
         if shutil.which(self.settings.cli) is None:
             return [f"the docker client {self.settings.cli!r} is not installed (or not on PATH); "
                     "runtime.backend docker runs agents in containers"]
+        # one call when all is well (an image found proves the daemon answers); the second says what is wrong
+        image = self.docker.run("image", "inspect", "--format", "{{.Id}}", self.settings.image, check=False, timeout=30)
+        if image.code == 0:
+            return []
         version = self.docker.run("version", "--format", "{{.Server.Version}}", check=False, timeout=30)
         if version.code != 0:
             return [f"the docker daemon is not reachable ({self.docker.describe()}): "
                     + (version.stderr.strip().splitlines() or ["no answer"])[-1]]
-        image = self.docker.run("image", "inspect", "--format", "{{.Id}}", self.settings.image, check=False, timeout=30)
-        if image.code != 0:
-            return [f"docker image {self.settings.image!r} not found; build it with `metawsm image build`"]
-        return []
+        return [f"docker image {self.settings.image!r} not found; build it with `metawsm image build`"]
 
     # -- containers ---------------------------------------------------------------------------------------
     def container_name(self, spec: SessionSpec) -> str:

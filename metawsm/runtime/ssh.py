@@ -125,7 +125,16 @@ class SshRuntime:
                 self._where[session] = name
         return found
 
-    def _place(self, spec: SessionSpec, snap: dict[str, dict[str, SessionState]]) -> HostRuntime:
+    def _worktrees(self) -> dict[str, set[str]]:
+        """Per host, the tickets that have a worktree there (their bookkeeping files), one command per host."""
+        found: dict[str, set[str]] = {}
+        for name, rt in self.hosts.items():
+            listing = rt.host.run(f"ls {shlex.quote(self.base(rt.host))}/meta 2>/dev/null || true", check=False)
+            found[name] = {f[:-len(".json")] for f in listing.stdout.split() if f.endswith(".json")}
+        return found
+
+    def _place(self, spec: SessionSpec, snap: dict[str, dict[str, SessionState]],
+               worktrees: dict[str, set[str]]) -> HostRuntime:
         """The ticket's host (a session or its worktree there), else the host with the most free slots."""
         ticket = spec.labels.get("ticket", "")
         counts: dict[str, int] = {}
@@ -133,10 +142,9 @@ class SshRuntime:
             if ticket and any(s.labels.get("ticket") == ticket for s in states.values()):
                 return self.hosts[name]
             counts[name] = sum(1 for s in states.values() if not s.dead)
-        if ticket:
-            for rt in self.hosts.values():
-                if rt.host.run(f"test -e {shlex.quote(self._meta_path(rt.host, ticket))}", check=False).ok:
-                    return rt
+        for name, tickets in worktrees.items():
+            if ticket in tickets:
+                return self.hosts[name]
         free = sorted(((rt.host.spec.slots - counts[n], n) for n, rt in self.hosts.items()), reverse=True)
         if not free or free[0][0] <= 0:
             taken = ", ".join(f"{n}: {counts[n]} of {rt.host.spec.slots} slots" for n, rt in self.hosts.items())
@@ -188,10 +196,13 @@ class SshRuntime:
         ones), then create them with one batched tmux call per host. NoCapacity when every host is full for one
         of them (nothing is created then; a caller starting them one by one gets the others)."""
         snap = self._snapshot()
+        worktrees: dict[str, set[str]] | None = None
         placed: dict[str, list[tuple[int, SessionSpec]]] = {}
         for index, spec in enumerate(specs):
             where = self._where.get(spec.name)
-            rt = self.hosts[where] if where in self.hosts else self._place(spec, snap)
+            if where not in self.hosts and worktrees is None:  # asked once per batch, not once per session
+                worktrees = self._worktrees()
+            rt = self.hosts[where] if where in self.hosts else self._place(spec, snap, worktrees or {})
             self._where[spec.name] = rt.host.name
             snap[rt.host.name][spec.name] = SessionState(spec.name, None, False, None, 0.0, labels=dict(spec.labels))
             placed.setdefault(rt.host.name, []).append((index, spec))

@@ -67,6 +67,11 @@ def test_sessions_labels_limits_mounts_attach_and_ownership(dockerd: Dockerd, im
     settings = DockerSettings(image=TAG, host=dockerd.host, network="none", cpus=1, memory="256m", pids=64,
                               env=("METAWSM_TEST_SECRET",))
     rt = DockerRuntime(RuntimeConfig("docker", "", "aaaa1111", str(repo), settings))
+    assert rt.problems() == []  # apply's preflight: the daemon answers and has the image
+    for changed, said in ((replace(settings, image="metawsm-absent:1"), "docker image 'metawsm-absent:1' not found"),
+                          (replace(settings, host="unix:///nonexistent/docker.sock"), "daemon is not reachable")):
+        (problem,) = DockerRuntime(RuntimeConfig("docker", "", "aaaa1111", str(repo), changed)).problems()
+        assert said in problem, problem
     _session_checks(dockerd, rt, repo, tmux_socket, settings)
 
 
