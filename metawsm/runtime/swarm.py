@@ -120,23 +120,30 @@ class SwarmRuntime:
         except NoCapacity:  # a slot is free again once its session's command ended: count only live ones
             ended = [task for task in ours.values() if not self._live(task)]
             placed = self._place(make, specs, load - Counter(t.node for t in ended))
-        stale = set(self.swarm.services(self.scope)) & set(make)
+        existing = sorted(set(self.swarm.services(self.scope)) & set(make))
+        stale = set(self.swarm.failures(existing)) if existing else set()
         if stale:  # its task ended (a killed container): the service is made again, its old container removed
             ended = [t for t in self._all_tasks(self.scope, all_states=True) if t.service in stale]
             self.swarm.remove(sorted(stale), ended)
 
-        def create(service: str) -> None:
+        def create(service: str) -> tuple[bool, ExternalError | None]:
             node, spec = placed[service], specs[service]
-            self.swarm.create(create_args(self.settings, service, self.swarm.node_id(node),
-                                          self._service_labels(spec, node), spec, self.home))
+            try:
+                return self.swarm.create(create_args(self.settings, service, self.swarm.node_id(node),
+                                                     self._service_labels(spec, node), spec, self.home)), None
+            except ExternalError as exc:
+                return False, exc
 
+        results = _parallel(create, make)
+        made = [service for service, (ok, _) in zip(make, results, strict=True) if ok]
         try:
-            _parallel(create, make)
-            running = self.swarm.wait_running(placed, self.scope)
-        except ExternalError:  # none of what this call made stays behind: no half-made session is ever adopted
-            made = set(self.swarm.services(self.scope)) & set(make)
-            self.swarm.remove(sorted(made), [t for t in self._all_tasks(self.scope, all_states=True)
-                                             if t.service in made])
+            failed = next((exc for _, exc in results if exc is not None), None)
+            if failed is not None:
+                raise failed
+            # a service another metawsm process made meanwhile is waited for wherever its task runs
+            running = self.swarm.wait_running({s: placed[s] if s in made else None for s in make}, self.scope)
+        except ExternalError:  # what this call made does not stay behind: no half-made session is ever adopted
+            self.swarm.remove(made, [t for t in self._all_tasks(self.scope, all_states=True) if t.service in made])
             raise
         return {**ours, **running}, set(make)
 

@@ -184,8 +184,16 @@ class SwarmCli:
         filters = [f"--filter=label={LABEL}{k}={v}" for k, v in {"repo": repo, **labels}.items()]
         return self.manager.run("service", "ls", *filters, "--format", "{{.Name}}").stdout.split()
 
-    def create(self, argv: Sequence[str]) -> None:
-        self.manager.run(*argv, timeout=60)
+    def create(self, argv: Sequence[str]) -> bool:
+        """`docker service create …`; False when a service of that name exists (another metawsm process of
+        this repository made it meanwhile: it is waited for like ours, and never removed as ours)."""
+        result = self.manager.run(*argv, check=False, timeout=60)
+        if result.code == 0:
+            return True
+        if "AlreadyExists" in result.stderr or "already exists" in result.stderr:
+            return False
+        raise ExternalError(f"cannot create swarm service: {proc.tail(result.stderr)}",
+                            hint="check runtime.swarm in the policy (manager, nodes, image)")
 
     def remove(self, services: Sequence[str], tasks: Sequence[Task] = ()) -> None:
         """Remove services and their task containers (swarm removes those itself, later: done here at once)."""
@@ -217,16 +225,19 @@ class SwarmCli:
             failed[name.rsplit(".", 1)[0]] = f"{state}: {error}".strip(": ")
         return failed
 
-    def wait_running(self, wanted: Mapping[str, str], repo: str, timeout: float = START_TIMEOUT) -> dict[str, Task]:
-        """Wait until each service of ``wanted`` (service → node) has a running container on its node; returns
-        them by service. A task swarm rejected or that ended is an ExternalError naming swarm's reason."""
+    def wait_running(self, wanted: Mapping[str, str | None], repo: str,
+                     timeout: float = START_TIMEOUT) -> dict[str, Task]:
+        """Wait until each service of ``wanted`` (service → node, None: any node) has a running container on its
+        node; returns them by service. A task swarm rejected or that ended is an ExternalError naming swarm's
+        reason."""
         deadline = time.monotonic() + timeout
         found: dict[str, Task] = {}
         polls = 0
         while True:
-            for node in {wanted[s] for s in wanted if s not in found}:
-                for task in self.tasks(node, repo=repo):
-                    if task.service in wanted and wanted[task.service] == node:
+            nodes = {wanted[s] for s in wanted if s not in found}
+            for node in self.nodes if None in nodes else nodes:
+                for task in self.tasks(str(node), repo=repo):
+                    if task.service in wanted and wanted[task.service] in (node, None):
                         found[task.service] = task
             missing = [s for s in wanted if s not in found]
             if not missing:

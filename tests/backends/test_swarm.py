@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -179,6 +180,14 @@ def test_ownership_release_and_a_task_swarm_cannot_run(swarm: swarmd.Swarm, repo
     other = SwarmRuntime(RuntimeConfig("swarm", "", "bbbb2222", "/elsewhere", settings))
     assert other.sessions() == {} and not other.kill("s1") and other.release("r1") == []
     assert swarm.services() == ["mw-aaaa1111-s1"]
+    # two metawsm processes making the same session at once (apply and the operator): one service, one session
+    twins = [SwarmRuntime(RuntimeConfig("swarm", "", "aaaa1111", str(repo), settings)) for _ in range(2)]
+    same = replace(spec, name="s3", labels={**spec.labels, "ticket": "T-3"})
+    with ThreadPoolExecutor(2) as pool:
+        infos = list(pool.map(lambda twin: twin.create(same), twins))
+    assert sorted(info.created for info in infos) == [False, True], infos
+    assert sorted(swarm.services()) == ["mw-aaaa1111-s1", "mw-aaaa1111-s3"]
+    assert rt.kill("s3") and swarm.services() == ["mw-aaaa1111-s1"]
     # a service of the run whose session ended some other way is removed by release (what cleanup calls)
     (container,) = swarm.nodes[1].containers("label=metawsm.session=s1")
     swarm.nodes[1].docker("exec", container, "tmux", "-L", "metawsm", "kill-server")
