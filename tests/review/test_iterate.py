@@ -107,3 +107,22 @@ def test_iterate_errors(ready: Path, cli, tmp_path: Path) -> None:  # type: igno
     assert cli("close", "--ticket", "DEMO-1", cwd=ready).code == 0
     merged = cli("iterate", "DEMO-1", "--feedback", "x", cwd=ready)
     assert merged.code == 1 and "merged" in merged.err
+
+
+def test_iterate_of_a_busy_run_starts_no_half_round(ready: Path) -> None:
+    """iterate is one operation under the run's lease: while another command holds it, `iterate` waits, then
+    fails naming the holder — before it writes the round's feedback, posts it or moves the ticket (it used to do
+    all that, then fail at the restart: a round no agent ever saw)."""
+    from metawsm.engine.locking import operation
+    from tests.conftest import run_metawsm
+
+    eng = engine(ready)
+    (run,) = eng.store.list_runs()
+    events = ready / ".metawsm/state/forum/events.jsonl"
+    before = events.read_text()
+    with operation(eng, run.run_id, "stop"):
+        r = run_metawsm("iterate", "DEMO-1", "--feedback", "x", "--lock-timeout", "0.5", cwd=ready)
+    assert r.returncode == 1 and "is locked by" in r.stderr and "(metawsm stop)" in r.stderr, r.stderr
+    assert not (ready / ".metawsm/state/feedback").exists() and events.read_text() == before
+    assert eng.store.get_ticket("DEMO-1").status == "ready"
+    eng.close()
