@@ -19,8 +19,9 @@ iterates every open ticket of run R.
 
 The feedback is at most 60,000 bytes (--feedback-file - reads stdin).
 
-exit codes: 0 ok, 1 no such run, ticket or agent, or the ticket is merged, abandoned or closing,
-2 usage (no feedback, both or neither of T and --run)"""
+exit codes: 0 ok, 1 no such run, ticket or agent, the ticket is merged, abandoned or closing, or another
+command held the run past --lock-timeout (nothing of the round is written then), 2 usage (no feedback, both or
+neither of T and --run)"""
 
 
 def add_parser(subparsers: Any) -> None:

@@ -15,7 +15,8 @@ attempt is ended; signals it sends later no longer count. The agent is told it i
 latest forum context ($METAWSM_RESTART_NOTE, and in front of the prompt for AI profiles). Steps after
 the agent (checks, gate) run again.
 
-exit codes: 0 ok, 1 no such run or agent, 2 ambiguous agent name"""
+exit codes: 0 ok, 1 no such run or agent, or another command held the run past --lock-timeout,
+2 ambiguous agent name"""
 
 
 def add_parser(subparsers: Any) -> None:
