@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from metawsm.config.loader import load_policy
 from metawsm.config.project import Project
 from metawsm.server.app import create_app
-from tests.agents.conftest import agent_plan, status_agents, use_model
+from tests.agents.conftest import agent_plan, status_agents, steps, use_model
 from tests.agents.fakemodel import FakeModel, bash, say
 from tests.agents.test_scenarios import COMMIT, SIGNAL, run_id_of, wait_step
 from tests.engine.conftest import commit_all, project, wait_for  # noqa: F401 - fixture
@@ -147,7 +147,9 @@ def test_an_interactive_agent_reports_its_tokens_without_a_cost(  # type: ignore
         model.tokens = dict(TOKENS)
         use_model(name, model, monkeypatch, isolated_env)
         plan = agent_plan(project, f"ui{name}", name, mode="interactive")
-        assert cli("apply", str(plan), "--wait", "--timeout", "90", cwd=project).code == 0, model.summary()
+        applied = cli("apply", str(plan), "--wait", "--timeout", "90", cwd=project)
+        assert applied.code == 0, (model.summary(), applied.out, {  # which step failed, and why (seen once in CI)
+            k: (s["status"], s["last_error"]) for k, s in steps(cli, project).items() if s["status"] != "done"})
         model.wait_turn(2)
         want = expected(name, TOKENS, len(model.main_requests()))
 
