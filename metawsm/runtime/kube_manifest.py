@@ -31,7 +31,10 @@ SOCKET = "metawsm"  # the tmux socket name inside every pod
 ENV_DIR = "/tmp/metawsm-env"  # per-session env files inside the pod (written through exec's stdin, mode 0600)
 # The keeper: wait (at most 10 minutes) for the first tmux session, then live as long as any session does.
 # (`sleep & wait`: a trapped TERM interrupts `wait` at once, so the pod stops without waiting for its grace period)
-KEEPER = (f"trap 'exit 0' TERM INT; i=0; while ! tmux -L {SOCKET} has-session 2>/dev/null; do i=$((i+1)); "
+# The first wait also ends when tmux's socket exists (it outlives the server): a session that began and ended
+# between two polls would otherwise leave the pod waiting its 10 minutes.
+KEEPER = (f"trap 'exit 0' TERM INT; i=0; while ! tmux -L {SOCKET} has-session 2>/dev/null "
+          f"&& [ ! -S \"${{TMUX_TMPDIR:-/tmp}}/tmux-$(id -u)/{SOCKET}\" ]; do i=$((i+1)); "
           "[ $i -gt 600 ] && exit 1; sleep 1 & wait $!; done; "
           f"while tmux -L {SOCKET} has-session 2>/dev/null; do sleep 2 & wait $!; done")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
