@@ -65,13 +65,16 @@ def leaves_nothing(swarm: swarmd.Swarm) -> Iterator[None]:
         pytest.fail(f"left behind: services {services}, containers {containers}")
 
 
-def use_swarm(root: Path, swarm: swarmd.Swarm, tmux_socket: str, *, extra: str = "") -> None:
-    """Node n1 has pool=a and 2 slots, n2 pool=b and 1 slot; DEMO-1 needs pool a, every other ticket pool b."""
+def use_swarm(root: Path, swarm: swarmd.Swarm, tmux_socket: str, *, extra: str = "",
+              first: list[dict[str, object]] | None = None) -> None:
+    """Node n1 has pool=a and 2 slots, n2 pool=b and 1 slot; DEMO-1 needs pool a, every other ticket pool b
+    (placement rules in `first` come before those)."""
     nodes = [{"name": n.name, "host": n.host, "labels": {"pool": pool}, "slots": slots}
              for n, pool, slots in zip(swarm.nodes, ("a", "b"), (2, 1), strict=True)]
+    placement = [*(first or []), {"ticket": "DEMO-1", "labels": {"pool": "a"}},
+                 {"ticket": "DEMO-*", "labels": {"pool": "b"}}]
     runtime = {"backend": "swarm", "swarm": {
-        "nodes": nodes, "image": TAG, "pids": 256, "memory": "512m", "cpus": 1,
-        "placement": [{"ticket": "DEMO-1", "labels": {"pool": "a"}}, {"ticket": "DEMO-*", "labels": {"pool": "b"}}]}}
+        "nodes": nodes, "image": TAG, "pids": 256, "memory": "512m", "cpus": 1, "placement": placement}}
     (root / ".metawsm" / "policy.yaml").write_text(
         f"tmux:\n  socket_name: {tmux_socket}\n"
         "execution:\n  step_retries: 0\n  backoff: {initial_seconds: 0, max_seconds: 0}\n"
@@ -198,4 +201,28 @@ def test_ownership_release_and_a_task_swarm_cannot_run(swarm: swarmd.Swarm, repo
     assert any("'mw-none:1' is not on swarm node n2" in p for p in broken.problems()), broken.problems()
     with pytest.raises(ExternalError, match="No such image"):
         broken.create(spec)
+    assert swarm.services() == [] and swarm.containers() == {}
+
+
+def test_review_scenario_across_the_two_nodes(swarm: swarmd.Swarm, project: Path, cli,  # type: ignore[no-untyped-def]  # noqa: F811
+                                              tmux_socket: str) -> None:
+    """tests/review's scenario (implementer, a reviewer whose requested changes go back as round 2 by
+    review.auto_iterate, then its approval makes the ticket ready) with the implementer on n1 and the reviewer on
+    n2: commits, signals and verdicts from both nodes' containers reach the gate."""
+    from tests.backends.test_review_scenario import REVIEW_YAML, _reviewed
+    from tests.engine.conftest import write_plan
+    from tests.review.test_verdicts import AUTO
+
+    use_swarm(project, swarm, tmux_socket, extra=REVIEW_YAML,
+              first=[{"ticket": "DEMO-1", "agent": "reviewer", "labels": {"pool": "b"}}])
+    write_plan(project, "auto", AUTO)
+    try:
+        result = cli("apply", "plans/auto.yaml", "--wait", "--timeout", "180", cwd=project)
+        assert result.code == 0, result.out + result.err
+        _reviewed(project)
+        assert list(swarm.containers("label=metawsm.agent=impl")) == ["n1"]
+        assert list(swarm.containers("label=metawsm.agent=reviewer")) == ["n2"]
+    finally:
+        result = cli("cleanup", "--force", "--json", cwd=project)
+    assert result.code == 0, result.out + result.err
     assert swarm.services() == [] and swarm.containers() == {}
