@@ -14,31 +14,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TypeVar
 
 from metawsm.errors import ExternalError
-from metawsm.runtime.base import ForeignSession, RuntimeConfig, Screen, SessionInfo, SessionSpec, SessionState
+from metawsm.runtime.base import ForeignSession, RuntimeConfig, SessionInfo, SessionSpec, SessionState
 from metawsm.runtime.docker_cli import LABEL, SOCKET, Container, ContainerTmux, DockerCli
 from metawsm.runtime.docker_run import DockerSettings, run_args
+from metawsm.runtime.fanout import InnerTmuxIO, parallel
 from metawsm.runtime.tmux_panes import PaneInfo
 
-T = TypeVar("T")
-R = TypeVar("R")
-WORKERS = 8  # docker commands in flight at once (each is a CLI process; the daemon serves them together)
 
-
-def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    todo = list(items)
-    if len(todo) <= 1:
-        return [fn(item) for item in todo]
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(todo))) as pool:
-        return list(pool.map(fn, todo))
-
-
-class DockerRuntime:
+class DockerRuntime(InnerTmuxIO):
     """Agent sessions of one repository in containers of one docker daemon."""
 
     backend = "docker"
@@ -86,7 +73,7 @@ class DockerRuntime:
         if stopped:
             self.docker.run("start", *stopped)
         created = [n for n in wanted if n not in current]
-        made = {n for n, ok in zip(created, _parallel(self._create_container, [(n, wanted[n]) for n in created]),
+        made = {n for n, ok in zip(created, parallel(self._create_container, [(n, wanted[n]) for n in created]),
                                    strict=True) if ok}
         self._starting |= made
         return made, set(stopped)
@@ -156,7 +143,7 @@ class DockerRuntime:
             infos = self._tmux(container, fresh=container in restarted).start_many([owned[i] for i in indexes])
             return list(zip(indexes, infos, strict=True))
 
-        results = dict(pair for group in _parallel(start, groups.items()) for pair in group)
+        results = dict(pair for group in parallel(start, groups.items()) for pair in group)
         for spec in owned:
             self._located[spec.name] = self.container_name(spec)
         return [results[i] for i in range(len(specs))]
@@ -182,7 +169,7 @@ class DockerRuntime:
             return self._tmux(item[0]).respawn_many(item[1])
 
         pids: dict[str, int | None] = {}
-        for found in _parallel(respawn, groups.items()):
+        for found in parallel(respawn, groups.items()):
             pids.update(found)
         return pids
 
@@ -202,7 +189,7 @@ class DockerRuntime:
         running = [c for c in self.docker.containers(self.scope).values() if c.running]
         result: dict[str, SessionState] = {}
         located: dict[str, str] = {}
-        for found in _parallel(self._panes, running):
+        for found in parallel(self._panes, running):
             for container, pane in found:
                 located[pane.session] = container
                 result[pane.session] = SessionState(
@@ -224,7 +211,7 @@ class DockerRuntime:
             if container is not None:
                 groups.setdefault(container, []).append(name)
         result: dict[str, str] = {}
-        for found in _parallel(lambda item: self._tmux(item[0]).capture_many(item[1], lines), groups.items()):
+        for found in parallel(lambda item: self._tmux(item[0]).capture_many(item[1], lines), groups.items()):
             result.update(found)
         return result
 
@@ -233,19 +220,6 @@ class DockerRuntime:
         if container is None:
             raise ForeignSession(f"no session {name!r} in this repository's containers")
         return self._tmux(container)
-
-    def screen(self, name: str, *, ansi: bool = True) -> Screen:
-        from metawsm.runtime.tmux_screen import capture_screen
-
-        return capture_screen(self._session_tmux(name), name, ansi=ansi)
-
-    def send(self, name: str, text: str, *, enter: bool = True) -> None:
-        self._session_tmux(name).send_keys(name, text, enter=enter)
-
-    def paste(self, name: str, text: str, *, enter: bool = True) -> None:
-        from metawsm.runtime.tmux_screen import paste
-
-        paste(self._session_tmux(name), name, text, enter=enter)
 
     def kill(self, name: str) -> bool:
         """End session ``name``; its container goes with its last session."""

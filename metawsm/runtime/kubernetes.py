@@ -15,32 +15,19 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TypeVar
 
 from metawsm.errors import ExternalError
-from metawsm.runtime.base import ForeignSession, RuntimeConfig, Screen, SessionInfo, SessionSpec, SessionState
+from metawsm.runtime.base import ForeignSession, RuntimeConfig, SessionInfo, SessionSpec, SessionState
+from metawsm.runtime.fanout import InnerTmuxIO, parallel
 from metawsm.runtime.kube_cli import STUCK, PodInfo, open_engine
 from metawsm.runtime.kube_manifest import KubeSettings, label_value, manifest, pod_name, selector
 from metawsm.runtime.kube_tmux import PodTmux, env_file
 from metawsm.runtime.tmux_panes import PaneInfo
 
-T = TypeVar("T")
-R = TypeVar("R")
-WORKERS = 8  # client commands in flight at once
 
-
-def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    todo = list(items)
-    if len(todo) <= 1:
-        return [fn(item) for item in todo]
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(todo))) as pool:
-        return list(pool.map(fn, todo))
-
-
-class KubeRuntime:
+class KubeRuntime(InnerTmuxIO):
     """Agent sessions of one repository, one pod each."""
 
     backend = "kubernetes"
@@ -138,7 +125,7 @@ class KubeRuntime:
             self.sessions()
         return self._located.get(name)
 
-    def _need(self, name: str) -> PodTmux:
+    def _session_tmux(self, name: str) -> PodTmux:
         pod = self._pod_of(name)
         if pod is None:
             raise ForeignSession(f"no session {name!r} in this repository's pods",
@@ -172,14 +159,14 @@ class KubeRuntime:
                 tmux.write_env({spec.name: env})
             return tmux.start_many([spec])[0]
 
-        infos = _parallel(start, range(len(owned)))
+        infos = parallel(start, range(len(owned)))
         for spec in owned:
             self._located[spec.name] = pods[self.key(spec)]
         return infos
 
     def respawn(self, spec: SessionSpec) -> int | None:
         spec = self._own(spec)
-        tmux = self._need(spec.name)
+        tmux = self._session_tmux(spec.name)
         run, env = self._with_env_file(spec)
         if env is not None:
             tmux.write_env({spec.name: env})
@@ -199,7 +186,7 @@ class KubeRuntime:
             except ExternalError:
                 return None  # the caller's own respawn reports it
 
-        return dict(found for found in _parallel(one, specs) if found is not None)
+        return dict(found for found in parallel(one, specs) if found is not None)
 
     def exists(self, name: str) -> bool:
         return name in self.sessions()
@@ -217,7 +204,7 @@ class KubeRuntime:
         running = [p for p in self._pods().values() if p.running]
         result: dict[str, SessionState] = {}
         located: dict[str, str] = {}
-        for found in _parallel(self._panes, running):
+        for found in parallel(self._panes, running):
             for pod, pane in found:
                 located[pane.session] = pod
                 result[pane.session] = SessionState(
@@ -227,7 +214,7 @@ class KubeRuntime:
         return result
 
     def capture(self, name: str, lines: int = 200) -> str:
-        return self._need(name).capture_pane(name, lines)
+        return self._session_tmux(name).capture_pane(name, lines)
 
     def capture_many(self, names: Sequence[str], lines: int = 200) -> dict[str, str]:
         located = [(name, self._pod_of(name)) for name in names]
@@ -236,22 +223,9 @@ class KubeRuntime:
             return self._tmux(item[1]).capture_many([item[0]], lines)
 
         result: dict[str, str] = {}
-        for found in _parallel(one, [(n, p) for n, p in located if p is not None]):
+        for found in parallel(one, [(n, p) for n, p in located if p is not None]):
             result.update(found)
         return result
-
-    def screen(self, name: str, *, ansi: bool = True) -> Screen:
-        from metawsm.runtime.tmux_screen import capture_screen
-
-        return capture_screen(self._need(name), name, ansi=ansi)
-
-    def send(self, name: str, text: str, *, enter: bool = True) -> None:
-        self._need(name).send_keys(name, text, enter=enter)
-
-    def paste(self, name: str, text: str, *, enter: bool = True) -> None:
-        from metawsm.runtime.tmux_screen import paste
-
-        paste(self._need(name), name, text, enter=enter)
 
     def kill(self, name: str) -> bool:
         """End session ``name`` and delete its pod (or job)."""
@@ -270,7 +244,7 @@ class KubeRuntime:
                                            "-t", f"={name}"], tty=True)
 
     def record_output(self, name: str, path: str | os.PathLike[str]) -> None:
-        self._need(name).pipe_output(name, path)
+        self._session_tmux(name).pipe_output(name, path)
 
     def release(self, run: str) -> list[str]:
         """Delete the pods and jobs made for ``run`` (by label selector: this repository's, that run's) that hold

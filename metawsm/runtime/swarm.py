@@ -17,40 +17,26 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TypeVar
 
 from metawsm.errors import ExternalError
 from metawsm.runtime.base import (
     ForeignSession,
     NoCapacity,
     RuntimeConfig,
-    Screen,
     SessionInfo,
     SessionSpec,
     SessionState,
 )
 from metawsm.runtime.docker_cli import SOCKET, ContainerTmux
+from metawsm.runtime.fanout import InnerTmuxIO, parallel
 from metawsm.runtime.swarm_cli import SwarmCli, SwarmSettings, Task, create_args, service_name
 from metawsm.runtime.swarm_place import choose
 from metawsm.runtime.tmux_panes import PaneInfo
 
-T = TypeVar("T")
-R = TypeVar("R")
-WORKERS = 8  # docker commands in flight at once
 
-
-def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    todo = list(items)
-    if len(todo) <= 1:
-        return [fn(item) for item in todo]
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(todo))) as pool:
-        return list(pool.map(fn, todo))
-
-
-class SwarmRuntime:
+class SwarmRuntime(InnerTmuxIO):
     """Agent sessions of one repository in Docker Swarm services, one service per session."""
 
     backend = "swarm"
@@ -89,7 +75,7 @@ class SwarmRuntime:
                         f"(`metawsm image build --docker-host {self.swarm.nodes[node].host}`)"]
             return []
 
-        return found + [p for problems in _parallel(check, self.swarm.nodes) for p in problems]
+        return found + [p for problems in parallel(check, self.swarm.nodes) for p in problems]
 
     # -- services -----------------------------------------------------------------------------------------
     def _own(self, spec: SessionSpec) -> SessionSpec:
@@ -97,7 +83,7 @@ class SwarmRuntime:
         return replace(spec, labels=labels)
 
     def _all_tasks(self, repo: str | None = None, *, all_states: bool = False) -> list[Task]:
-        return [t for found in _parallel(lambda node: self.swarm.tasks(node, repo=repo, all_states=all_states),
+        return [t for found in parallel(lambda node: self.swarm.tasks(node, repo=repo, all_states=all_states),
                                          self.swarm.nodes) for t in found]
 
     def _service_labels(self, spec: SessionSpec, node: str) -> dict[str, str]:
@@ -134,7 +120,7 @@ class SwarmRuntime:
             except ExternalError as exc:
                 return False, exc
 
-        results = _parallel(create, make)
+        results = parallel(create, make)
         made = [service for service, (ok, _) in zip(make, results, strict=True) if ok]
         try:
             failed = next((exc for _, exc in results if exc is not None), None)
@@ -195,7 +181,7 @@ class SwarmRuntime:
             self._located[spec.name] = tasks[service]
             return spec.name, info
 
-        infos = dict(_parallel(start, by_service))
+        infos = dict(parallel(start, by_service))
         return [infos[spec.name] for spec in owned]
 
     # A service is this repository's (its name and `metawsm.repo` label say so), so the one session in its
@@ -212,7 +198,7 @@ class SwarmRuntime:
             return self._tmux(task).respawn_many([spec])
 
         pids: dict[str, int | None] = {}
-        for found in _parallel(respawn, [self._own(spec) for spec in specs]):
+        for found in parallel(respawn, [self._own(spec) for spec in specs]):
             pids.update(found)
         return pids
 
@@ -231,7 +217,7 @@ class SwarmRuntime:
     def sessions(self) -> dict[str, SessionState]:
         result: dict[str, SessionState] = {}
         located: dict[str, Task] = {}
-        for found in _parallel(self._panes, self._all_tasks(self.scope)):
+        for found in parallel(self._panes, self._all_tasks(self.scope)):
             for task, pane in found:
                 located[pane.session] = task
                 result[pane.session] = SessionState(
@@ -249,22 +235,9 @@ class SwarmRuntime:
     def capture_many(self, names: Sequence[str], lines: int = 200) -> dict[str, str]:
         tasks = [(name, task) for name in names if (task := self._task_of(name)) is not None]
         result: dict[str, str] = {}
-        for found in _parallel(lambda item: self._tmux(item[1]).capture_many([item[0]], lines), tasks):
+        for found in parallel(lambda item: self._tmux(item[1]).capture_many([item[0]], lines), tasks):
             result.update(found)
         return result
-
-    def screen(self, name: str, *, ansi: bool = True) -> Screen:
-        from metawsm.runtime.tmux_screen import capture_screen
-
-        return capture_screen(self._session_tmux(name), name, ansi=ansi)
-
-    def send(self, name: str, text: str, *, enter: bool = True) -> None:
-        self._session_tmux(name).send_keys(name, text, enter=enter)
-
-    def paste(self, name: str, text: str, *, enter: bool = True) -> None:
-        from metawsm.runtime.tmux_screen import paste
-
-        paste(self._session_tmux(name), name, text, enter=enter)
 
     def kill(self, name: str) -> bool:
         """End session ``name``; its service (and the service's container) goes with it."""
@@ -296,7 +269,7 @@ class SwarmRuntime:
             return []
         tasks = [t for t in self._all_tasks(self.scope, all_states=True) if t.service in services]
         keep: set[str] = set()
-        for found in _parallel(self._panes, [t for t in tasks if t.running]):
+        for found in parallel(self._panes, [t for t in tasks if t.running]):
             keep.update(task.service for task, pane in found if pane.labels.get("run") not in (None, run))
         doomed = sorted(services - keep)
         self.swarm.remove(doomed, [t for t in tasks if t.service in doomed])
