@@ -35,7 +35,7 @@ class Parser(argparse.ArgumentParser):
     def _get_formatter(self) -> argparse.HelpFormatter:
         # argparse makes a formatter for every add_argument (to check the metavar), and a formatter
         # without a width imports shutil to ask for the terminal's; the same width, found without it
-        return self.formatter_class(prog=self.prog, width=_columns() - 2)
+        return self.formatter_class(prog=self.prog, width=_columns() - 2)  # type: ignore[call-arg]
 
 
 def global_options() -> argparse.ArgumentParser:

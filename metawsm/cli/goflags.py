@@ -50,7 +50,7 @@ def add_aliases(parser: argparse.ArgumentParser) -> None:
             if isinstance(action, argparse._SubParsersAction):
                 stack.extend(action.choices.values())
             elif "--run" in action.option_strings and "--run-id" not in p._option_string_actions:
-                action.option_strings.append("--run-id")
+                action.option_strings = [*action.option_strings, "--run-id"]
                 p._option_string_actions["--run-id"] = action
                 if "--db" not in p._option_string_actions:
                     add_db(p)

@@ -57,7 +57,7 @@ def run(argv: list[str]) -> int | None:
         return None
     ctx = _context(flags)
     payload = _payload(ctype, flags, ctx) if ctx else None
-    if payload is None:
+    if ctx is None or payload is None:
         return None
     tid = f"fctrl-{_seg(payload['run_id'])}-{_seg(payload['agent_name'])}"
     path = os.path.join(os.path.realpath(home), ".metawsm", "state", "forum", "events.jsonl")
@@ -254,12 +254,13 @@ def decode(raw: bytes) -> Any:
     from _json import make_scanner
 
     class Ctx:
-        strict, object_hook, object_pairs_hook, memo = True, None, None, {}
+        strict, object_hook, object_pairs_hook = True, None, None
+        memo: dict[str, str] = {}  # noqa: RUF012 (the scanner's own interned keys)
         parse_float, parse_int, parse_constant = float, int, float
 
     try:
         text = raw.decode("utf-8").strip(" \t\r\n")
-        obj, end = make_scanner(Ctx)(text, 0)
+        obj, end = make_scanner(Ctx)(text, 0)  # type: ignore[arg-type]
     except Exception:  # StopIteration, or json.JSONDecodeError (whose import costs re)
         return None
     return obj if end == len(text) else None

@@ -58,9 +58,10 @@ def total(items: Iterable[UsageView]) -> UsageView | None:
     if not items:
         return None
     costs = [i.cost_usd for i in items if i.cost_usd is not None]
-    return UsageView(*(sum(getattr(i, name) for i in items) for name in (
+    sums = {name: sum(getattr(i, name) for i in items) for name in (
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-        "total_tokens", "requests")), cost_usd=round(sum(costs), 10) if costs else None)
+        "total_tokens", "requests")}
+    return UsageView(**sums, cost_usd=round(sum(costs), 10) if costs else None)
 
 
 def attempt_view(row: AttemptUsage) -> AttemptUsageView:

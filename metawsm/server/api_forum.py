@@ -24,7 +24,7 @@ def forum_of(request: Request) -> Forum:
     return request.app.state.forum  # type: ignore[no-any-return]
 
 
-def _viewer(viewer_type: str | None, viewer_id: str | None) -> dict[str, str | None]:
+def _viewer(viewer_type: str | None, viewer_id: str | None) -> dict[str, Any]:
     """A viewer_id alone is a human's; a viewer_type alone means its default viewer (`operator`)."""
     if not viewer_type and not viewer_id:
         return {"viewer_type": None, "viewer_id": None}
@@ -32,7 +32,7 @@ def _viewer(viewer_type: str | None, viewer_id: str | None) -> dict[str, str | N
 
 
 def _filters(ticket: str | None, run_id: str | None, state: str | None, priority: str | None,
-             assignee: str | None) -> dict[str, str | None]:
+             assignee: str | None) -> dict[str, Any]:
     return {"ticket": ticket or None, "run_id": run_id or None, "state": state or None,
             "priority": priority or None, "assignee": assignee or None}
 

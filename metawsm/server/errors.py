@@ -85,7 +85,7 @@ def _validation_code(exc: RequestValidationError) -> str:
     """invalid_limit / invalid_cursor for those query parameters (their codes before the contract
     carried the bounds), else invalid_input."""
     errs = exc.errors()
-    loc = errs[0].get("loc", ()) if errs else ()
+    loc: tuple[Any, ...] = tuple(errs[0].get("loc", ())) if errs else ()
     if (len(loc) == 2 and loc[0] == "query" and loc[1] in ("limit", "cursor")
             and errs[0].get("type") in ("greater_than_equal", "less_than_equal")):
         return f"invalid_{loc[1]}"

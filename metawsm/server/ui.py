@@ -242,8 +242,8 @@ def board_page(request: Request, viewer: str | None = None, q: str | None = None
                ticket: str | None = None, run_id: str | None = None) -> Response:
     raw, kind, name = _viewer(viewer)
     prio = priority if priority in PRIORITIES else None
-    filters = {"ticket": ticket or None, "run_id": run_id or None, "priority": prio}
-    who = {"viewer_type": kind, "viewer_id": name}
+    filters: dict[str, Any] = {"ticket": ticket or None, "run_id": run_id or None, "priority": prio}
+    who: dict[str, Any] = {"viewer_type": kind, "viewer_id": name}
     with _engine(request) as eng:
         forum = eng.forum
         try:
