@@ -56,14 +56,40 @@ def metawsm_paths() -> list[str]:
     return paths
 
 
-def _bind(path: str, *, readonly: bool = False) -> list[str]:
+def bind(path: str, *, readonly: bool = False, into: str = "a container") -> list[str]:
+    """A docker `--mount` of ``path`` at its own place (docker run and docker service create alike)."""
     if "," in path or "=" in path or not Path(path).is_absolute():
-        raise ExternalError(f"cannot mount {path!r} into a container: an absolute path without ',' or '=' is needed")
+        raise ExternalError(f"cannot mount {path!r} into {into}: an absolute path without ',' or '=' is needed")
     return ["--mount", f"type=bind,source={path},target={path}" + (",readonly" if readonly else "")]
 
 
 def _within(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What an agent's container (docker, swarm task or pod) gets from this machine: the paths it writes at
+    their own places, metawsm's own paths read-only, and its environment (secrets are passed by name apart)."""
+
+    writable: tuple[str, ...]
+    readonly: tuple[str, ...]
+    env: dict[str, str]
+
+
+def placement(spec: SessionSpec, home: str, *, mount_metawsm: bool, into: str = "a container") -> Placement:
+    """The mounts and environment of ``spec``'s container: its mounts (else its cwd and the repository),
+    metawsm's environment read-only with its bin first on PATH (``mount_metawsm``), and the git identity."""
+    writable = sorted(set(spec.mounts or (spec.cwd, *([home] if home else []))))
+    for path in writable:
+        if not Path(path).is_absolute():
+            raise ExternalError(f"cannot mount {path!r} into {into}: an absolute path is needed")
+    readonly = [p for p in metawsm_paths() if not _within(p, writable)] if mount_metawsm else []
+    path = f"{Path(sys.prefix) / 'bin'}:{STANDARD_PATH}" if mount_metawsm else STANDARD_PATH
+    # LANG: tmux in the C locale prints a tab in a format as "_" (the pane listing is tab-separated)
+    env = {"PATH": path, "HOME": "/tmp", "TERM": "xterm-256color", "LANG": "C.UTF-8", "METAWSM_KICK": "0",
+           **identity(home)}
+    return Placement(tuple(writable), tuple(readonly), env)
 
 
 def identity(home: str) -> dict[str, str]:
@@ -105,19 +131,12 @@ def run_args(settings: DockerSettings, name: str, labels: dict[str, str], spec: 
         argv += ["--memory", settings.memory]
     if settings.pids:
         argv += ["--pids-limit", str(settings.pids)]
-    writable = sorted(set(spec.mounts or (spec.cwd, *([home] if home else []))))
-    for path in writable:
-        argv += _bind(path)
-    path = STANDARD_PATH
-    if settings.mount_metawsm:
-        for extra in metawsm_paths():
-            if not _within(extra, writable):
-                argv += _bind(extra, readonly=True)
-        path = f"{Path(sys.prefix) / 'bin'}:{STANDARD_PATH}"
-    # LANG: tmux in the C locale prints a tab in a format as "_" (the pane listing is tab-separated)
-    env = {"PATH": path, "HOME": "/tmp", "TERM": "xterm-256color", "LANG": "C.UTF-8", "METAWSM_KICK": "0",
-           **identity(home)}
-    for key, value in env.items():
+    plan = placement(spec, home, mount_metawsm=settings.mount_metawsm)
+    for path in plan.writable:
+        argv += bind(path)
+    for path in plan.readonly:
+        argv += bind(path, readonly=True)
+    for key, value in plan.env.items():
         argv += ["-e", f"{key}={value}"]
     for secret in settings.env:
         if secret in os.environ:

@@ -18,12 +18,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from metawsm.errors import ExternalError
 from metawsm.runtime.base import SessionSpec
-from metawsm.runtime.docker_run import STANDARD_PATH, identity, metawsm_paths
+from metawsm.runtime.docker_run import Placement, placement
 
 PREFIX = "metawsm/"  # label and annotation keys: metawsm/repo, metawsm/run, …
 CONTAINER = "agent"  # the pod's container name (kubectl exec -c agent)
@@ -99,12 +98,9 @@ def _quantities(values: Mapping[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in values.items() if str(v)}
 
 
-def _volumes(settings: KubeSettings, spec: SessionSpec, home: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(settings: KubeSettings, plan: Placement) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(volumes, volumeMounts): the session's paths read-write at their own places, metawsm read-only."""
-    writable = sorted(set(spec.mounts or (spec.cwd, *([home] if home else []))))
-    for path in writable:
-        if not Path(path).is_absolute():
-            raise ExternalError(f"cannot mount {path!r} into a pod: an absolute path is needed")
+    writable = plan.writable
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     if settings.claim:
@@ -121,22 +117,10 @@ def _volumes(settings: KubeSettings, spec: SessionSpec, home: str) -> tuple[list
         for i, path in enumerate(writable):
             volumes.append({"name": f"work-{i}", "hostPath": {"path": path, "type": "Directory"}})
             mounts.append({"name": f"work-{i}", "mountPath": path})
-    if settings.mount_metawsm:
-        for i, path in enumerate(p for p in metawsm_paths() if not any(
-                p == w or p.startswith(w.rstrip("/") + "/") for w in writable)):
-            volumes.append({"name": f"metawsm-{i}", "hostPath": {"path": path, "type": "Directory"}})
-            mounts.append({"name": f"metawsm-{i}", "mountPath": path, "readOnly": True})
+    for i, path in enumerate(plan.readonly):
+        volumes.append({"name": f"metawsm-{i}", "hostPath": {"path": path, "type": "Directory"}})
+        mounts.append({"name": f"metawsm-{i}", "mountPath": path, "readOnly": True})
     return volumes, mounts
-
-
-def _env(settings: KubeSettings, home: str) -> list[dict[str, str]]:
-    import sys
-
-    path = f"{Path(sys.prefix) / 'bin'}:{STANDARD_PATH}" if settings.mount_metawsm else STANDARD_PATH
-    # LANG: tmux in the C locale prints a tab in a format as "_" (the pane listing is tab-separated)
-    env = {"PATH": path, "HOME": "/tmp", "TERM": "xterm-256color", "LANG": "C.UTF-8", "METAWSM_KICK": "0",
-           **identity(home)}
-    return [{"name": k, "value": v} for k, v in env.items()]
 
 
 def _user(settings: KubeSettings) -> tuple[int, int]:
@@ -153,11 +137,13 @@ def labels_of(scope: str, spec: SessionSpec, name: str) -> dict[str, str]:
 
 
 def pod_spec(settings: KubeSettings, spec: SessionSpec, home: str) -> dict[str, Any]:
-    volumes, mounts = _volumes(settings, spec, home)
+    plan = placement(spec, home, mount_metawsm=settings.mount_metawsm, into="a pod")
+    volumes, mounts = _volumes(settings, plan)
     uid, gid = _user(settings)
     container: dict[str, Any] = {
         "name": CONTAINER, "image": settings.image, "imagePullPolicy": settings.image_pull_policy,
-        "command": ["/bin/sh", "-c", KEEPER], "workingDir": spec.cwd, "env": _env(settings, home),
+        "command": ["/bin/sh", "-c", KEEPER], "workingDir": spec.cwd,
+        "env": [{"name": k, "value": v} for k, v in plan.env.items()],
         "volumeMounts": mounts, "securityContext": {"runAsUser": uid, "runAsGroup": gid},
     }
     if settings.env_secrets:

@@ -12,17 +12,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from metawsm.errors import ExternalError
 from metawsm.runtime import proc
 from metawsm.runtime.base import SessionSpec
 from metawsm.runtime.docker_cli import LABEL, DockerCli
-from metawsm.runtime.docker_run import STANDARD_PATH, identity, metawsm_paths
+from metawsm.runtime.docker_run import bind, placement
 
 START_TIMEOUT = 120.0  # seconds for a new service's task to run (image start on a loaded node)
 POLL_SECONDS = 0.1  # between looks at a node's running containers while waiting for new tasks
@@ -99,12 +97,6 @@ def service_name(scope: str, session: str) -> str:
     return name
 
 
-def _mount(path: str, *, readonly: bool = False) -> list[str]:
-    if "," in path or "=" in path or not Path(path).is_absolute():
-        raise ExternalError(f"cannot mount {path!r} into a service: an absolute path without ',' or '=' is needed")
-    return ["--mount", f"type=bind,source={path},target={path}" + (",readonly" if readonly else "")]
-
-
 def create_args(settings: SwarmSettings, name: str, node_id: str, labels: Mapping[str, str], spec: SessionSpec,
                 home: str) -> list[str]:
     """The arguments of `docker service create` (after the client and its -H) for ``spec`` on ``node_id``."""
@@ -122,18 +114,12 @@ def create_args(settings: SwarmSettings, name: str, node_id: str, labels: Mappin
         argv += ["--limit-memory", settings.memory]
     if settings.pids:
         argv += ["--limit-pids", str(settings.pids)]
-    writable = sorted(set(spec.mounts or (spec.cwd, *([home] if home else []))))
-    for path in writable:
-        argv += _mount(path)
-    path = STANDARD_PATH
-    if settings.mount_metawsm:
-        for extra in metawsm_paths():
-            if not any(extra == w or extra.startswith(w.rstrip("/") + "/") for w in writable):
-                argv += _mount(extra, readonly=True)
-        path = f"{Path(sys.prefix) / 'bin'}:{STANDARD_PATH}"
-    env = {"PATH": path, "HOME": "/tmp", "TERM": "xterm-256color", "LANG": "C.UTF-8", "METAWSM_KICK": "0",
-           **identity(home)}
-    for key, value in env.items():
+    plan = placement(spec, home, mount_metawsm=settings.mount_metawsm, into="a service")
+    for path in plan.writable:
+        argv += bind(path, into="a service")
+    for path in plan.readonly:
+        argv += bind(path, readonly=True, into="a service")
+    for key, value in plan.env.items():
         argv += ["--env", f"{key}={value}"]
     for secret in settings.env:
         if secret in os.environ:
