@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from metawsm.errors import ExternalError
 from metawsm.runtime import envpass, proc
 from metawsm.runtime.docker_run import READY
-from metawsm.runtime.tmux import Tmux
-from metawsm.runtime.tmux_args import command_args
-from metawsm.runtime.tmux_panes import PaneInfo
+from metawsm.runtime.tmux_exec import ExecTmux
 
 LABEL = "metawsm."  # a container label `metawsm.repo` is the session label `repo`
 TIMEOUT = 120.0  # seconds for one docker command (a `docker run` on a loaded machine takes a few)
@@ -69,47 +66,26 @@ class DockerCli:
                 raise ExternalError(f"cannot remove containers {', '.join(names)}: {proc.tail(result.stderr)}")
 
 
-class ContainerTmux(Tmux):
+class ContainerTmux(ExecTmux):
     """The tmux server inside one container (``docker exec C tmux -L metawsm …``).
 
     Sessions get only the variables metawsm sets (METAWSM_*, the agent's own); credentials and PATH come from
     the container's environment, fixed when it was created, so no secret is ever on a command line."""
 
     def __init__(self, docker: DockerCli, container: str, *, fresh: bool = False, starting: bool = False) -> None:
-        super().__init__(SOCKET)
-        self.tmux_bin = "tmux"
+        super().__init__(SOCKET, f"container {container}", fresh=fresh)
         self.docker, self.container = docker, container
-        self._fresh = fresh  # a container just (re)started runs no tmux server: nothing to list the first time
         # a container just created makes its first sessions itself (docker_run.READY): the first command waits
         # (bounded) for them to exist, in the same `docker exec`
         self._starting = starting
 
-    def snapshot(self) -> dict[str, PaneInfo]:
-        if self._fresh:
-            self._fresh = False
-            return {}
-        return super().snapshot()
-
-    def _cmd(self, *args: str, check: bool = True) -> tuple[int, list[str], list[str]]:
+    def argv(self, *args: str, stdin: bool = False, tty: bool = False) -> list[str]:
+        flags = [*(["-i"] if stdin or tty else []), *(["-t"] if tty else [])]
         if self._starting:
             self._starting = False
-            result = self.docker.run("exec", self.container, "sh", "-c", _AFTER_READY, self.socket_name, *args,
-                                     check=False)
-        else:
-            result = self.docker.run("exec", self.container, "tmux", "-L", self.socket_name, *args, check=False)
-        out, err = result.stdout.splitlines(), result.stderr.splitlines()
-        if check and result.code != 0:
-            raise ExternalError(
-                f"tmux in container {self.container} failed with exit code {result.code}: "
-                f"tmux {shlex.join(args)}\n" + "\n".join("  " + line for line in err[-10:]))
-        return result.code, out, err
-
-    def load_buffer(self, buffer: str, text: str) -> None:
-        proc.run([*self.docker.base, "exec", "-i", self.container, "tmux", "-L", self.socket_name, "load-buffer",
-                  "-b", buffer, "-"], input=text, timeout=15)
+            return [*self.docker.base, "exec", *flags, self.container, "sh", "-c", _AFTER_READY, self.socket_name,
+                    *args]
+        return [*self.docker.base, "exec", *flags, self.container, "tmux", "-L", self.socket_name, *args]
 
     def session_env(self, env: Mapping[str, str]) -> dict[str, str]:
         return {k: v for k, v in env.items() if k != "PATH" and not k.startswith(envpass.PASS_PREFIXES)}
-
-    def window_command(self, command: str | None, env: Mapping[str, str]) -> list[str]:
-        return command_args(command, self.tmux_bin, None)

@@ -1,5 +1,5 @@
-"""tmux inside one pod: the local backend's :class:`~metawsm.runtime.tmux.Tmux` with every invocation run through
-the engine's exec (``kubectl exec POD -c agent -- tmux -u -L metawsm …``), and each session's variables in an env
+"""tmux inside one pod (:class:`~metawsm.runtime.tmux_exec.ExecTmux`), every invocation run through the engine's
+exec (``kubectl exec POD -c agent -- tmux -u -L metawsm …``), and each session's variables in an env
 file written through exec's standard input (mode 0600 inside the pod), never on a command line."""
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from metawsm.errors import ExternalError
 from metawsm.runtime import proc
 from metawsm.runtime.kube_cli import KubeEngine
 from metawsm.runtime.kube_manifest import ENV_DIR, SOCKET
-from metawsm.runtime.tmux import Tmux
-from metawsm.runtime.tmux_args import command_args
-from metawsm.runtime.tmux_panes import PaneInfo
+from metawsm.runtime.tmux_exec import ExecTmux
 
 TIMEOUT = 120.0
 
@@ -22,41 +20,19 @@ def env_file(session: str) -> str:
     return f"{ENV_DIR}/{session}.env"
 
 
-class PodTmux(Tmux):
+class PodTmux(ExecTmux):
     """The tmux server in pod ``pod``."""
 
     def __init__(self, engine: KubeEngine, pod: str, *, fresh: bool = False) -> None:
-        super().__init__(SOCKET)
-        self.tmux_bin = "tmux"
+        super().__init__(SOCKET, f"pod {pod}", fresh=fresh)
         self.engine, self.pod = engine, pod
-        self._fresh = fresh  # a pod just started runs no tmux server yet: nothing to list the first time
 
     def argv(self, *args: str, stdin: bool = False, tty: bool = False) -> list[str]:
         # -u: tabs in -F formats stay tabs whatever the locale
         return self.engine.exec_argv(self.pod, ["tmux", "-u", "-L", SOCKET, *args], stdin=stdin, tty=tty)
 
-    def snapshot(self) -> dict[str, PaneInfo]:
-        if self._fresh:
-            self._fresh = False
-            return {}
-        return super().snapshot()
-
-    def _cmd(self, *args: str, check: bool = True) -> tuple[int, list[str], list[str]]:
-        result = proc.run(self.argv(*args), check=False, timeout=TIMEOUT)
-        out, err = result.stdout.splitlines(), result.stderr.splitlines()
-        if check and result.code != 0:
-            raise ExternalError(f"tmux in pod {self.pod} failed with exit code {result.code}: "
-                                f"tmux {' '.join(args[:1])}\n" + "\n".join("  " + line for line in err[-10:]))
-        return result.code, out, err
-
-    def load_buffer(self, buffer: str, text: str) -> None:
-        proc.run(self.argv("load-buffer", "-b", buffer, "-", stdin=True), input=text, timeout=15)
-
     def session_env(self, env: Mapping[str, str]) -> dict[str, str]:
         return {}  # the pod's own environment plus the session's env file (see write_env)
-
-    def window_command(self, command: str | None, env: Mapping[str, str]) -> list[str]:
-        return command_args(command, self.tmux_bin, None)
 
     def write_env(self, files: Mapping[str, Mapping[str, str]]) -> None:
         """Write each session's variables to its env file in the pod, all through one exec's stdin."""
