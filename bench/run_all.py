@@ -60,6 +60,7 @@ class Row:
     peer: str = ""  # what it is compared with
     peer_value: str = ""  # path
     ratio: str = ""  # path of a ratio the bench computed, or "" to compute value/peer
+    unless: tuple[str, ...] = ()  # keys the bench sets (to the reason) when it could not measure this row here
 
 
 def at_most(limit: float, path: str | None = None) -> Callable[[Any, dict[str, Any]], bool | None]:
@@ -195,17 +196,19 @@ ROWS = [
         "UI thread CPU p95", "frames.frame_cpu_ms.p95"),
     Row("backends", "apply → agents running, what docker adds over local (20 agents; --quick 4)", "docker_added_s", "s",
         "≤ 1.5x the raw floor", at_most(1.5, "docker_added_vs_floor"),
-        "`docker run` + `docker exec tmux new-session`, 8 at once", "floor.parallel_8_s", "docker_added_vs_floor"),
+        "`docker run` + `docker exec tmux new-session`, 8 at once", "floor.parallel_8_s", "docker_added_vs_floor",
+        unless=("docker_skipped",)),
     Row("backends", "… apply → agents running on local", "local.apply_to_running_s", "s", "(reported)",
-        lambda v, d: None, "on docker", "docker.apply_to_running_s"),
+        lambda v, d: None, "on docker", "docker.apply_to_running_s", unless=("docker_skipped",)),
     Row("backends", "memory per agent on docker (container cgroup)", "docker.memory_per_agent_mib", "MiB",
-        "(reported)", lambda v, d: None, "local: tmux server + panes RSS per agent", "local.memory_per_agent_mib"),
+        "(reported)", lambda v, d: None, "local: tmux server + panes RSS per agent", "local.memory_per_agent_mib",
+        unless=("docker_skipped",)),
     Row("backends", "apply → agents running, what swarm (2 nodes) adds over local", "swarm.added_s", "s",
         "≤ 1.5x the raw floor", at_most(1.5, "swarm.added_vs_floor"),
         "`docker service create` + wait + `docker exec tmux new-session`, 8 at once", "swarm.floor_parallel_8_s",
-        "swarm.added_vs_floor"),
+        "swarm.added_vs_floor", unless=("docker_skipped", "swarm_skipped")),
     Row("backends", "memory per agent on swarm (service containers' cgroups)", "swarm.memory_per_agent_mib", "MiB",
-        "(reported)", lambda v, d: None),
+        "(reported)", lambda v, d: None, unless=("docker_skipped", "swarm_skipped")),
     Row("server", "RSS after 20,000 events streamed", "rss.rss_mb_after_20000", "MB", "no growth",
         lambda v, d: None, "RSS after 10,000", "rss.rss_mb_after_10000"),
     Row("screens", "daemon CPU, 10 Chromium pages watching one live screen", "daemon_cpu_watching.percent_of_one_core",
@@ -303,9 +306,11 @@ def bench_names(only: list[str] | None) -> list[str]:
 
 def missing_figures(results: dict[str, dict[str, Any] | None]) -> list[str]:
     """`bench: figure` of every table row whose bench ran but whose figure is absent (a bench that reported
-    {"skipped": reason} — it needs something this machine lacks — has none missing)."""
+    {"skipped": reason} — it needs something this machine lacks — has none missing; nor has a row whose bench
+    reported one of the row's `unless` keys, e.g. {"docker_skipped": reason} beside its ssh figures)."""
     return [f"{row.bench}: {row.value}" for row in ROWS
             if results.get(row.bench) is not None and not (results[row.bench] or {}).get("skipped")
+            and not any((results[row.bench] or {}).get(key) for key in row.unless)
             and get(results[row.bench] or {}, row.value) is None]
 
 

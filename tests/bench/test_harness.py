@@ -101,3 +101,20 @@ def test_every_bench_accepts_the_arguments_run_all_quick_gives_it(tmp_path: Path
         assert [o for o in options if o not in usage] == [], name
     assert set(run_all.QUICK_ARGS) <= set(run_all.bench_names(None))
     assert {row.bench for row in run_all.ROWS} <= set(run_all.bench_names(None))
+
+
+def test_a_row_the_bench_could_not_measure_here_is_not_missing() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    ssh_only = {"agents": 4, "docker_skipped": "dockerd is not installed", "ssh": {"apply_to_running_s": 1.0}}
+    assert run_all.missing_figures({"backends": ssh_only}) == []
+    # without the reason, the same absent figures are missing (a bench that lost them by mistake fails)
+    lost = run_all.missing_figures({"backends": {"agents": 4, "ssh": {"apply_to_running_s": 1.0}}})
+    assert "backends: docker_added_s" in lost and "backends: swarm.added_s" in lost
+    # docker measured, swarm could not be: only swarm's rows are excused
+    no_swarm = {"docker_added_s": 1.0, "local": {"apply_to_running_s": 1.0},
+                "docker": {"memory_per_agent_mib": 9.0}, "swarm_skipped": "one dockerd only"}
+    assert run_all.missing_figures({"backends": no_swarm}) == []
