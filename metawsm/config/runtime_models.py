@@ -1,5 +1,7 @@
 """The policy's `runtime:` records (where agents run: local, docker, ssh, kubernetes, swarm), built
 from validated configuration like every record of :mod:`metawsm.config.models`, which re-exports them.
+The container backends' blocks are their own settings records (:mod:`metawsm.runtime.settings`): the
+backend reads the block as built here, with no second copy of its fields.
 
 Every record has a docstring (see models.py: a generated one costs as much as the class's creation)."""
 
@@ -7,29 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from metawsm.runtime.settings import DockerSettings as DockerRuntimePolicy
+from metawsm.runtime.settings import KubeSettings as KubernetesRuntimePolicy
+from metawsm.runtime.settings import PlacementRule as SwarmPlacementPolicy
+from metawsm.runtime.settings import SwarmNode as SwarmNodePolicy
+from metawsm.runtime.settings import SwarmSettings as SwarmRuntimePolicy
+
+__all__ = ["DockerRuntimePolicy", "KubernetesRuntimePolicy", "LocalRuntimePolicy", "RuntimePolicy", "SshHostPolicy",
+           "SshRuntimePolicy", "SwarmNodePolicy", "SwarmPlacementPolicy", "SwarmRuntimePolicy"]
+
 
 @dataclass(frozen=True)
 class LocalRuntimePolicy:
     """`runtime.local`: the tmux socket of the local backend."""
 
     socket_name: str = "metawsm-{repo}"
-
-
-@dataclass(frozen=True)
-class DockerRuntimePolicy:
-    """`runtime.docker`: the image, limits and options of the docker backend."""
-
-    image: str = "metawsm-base:latest"
-    per: str = "ticket"  # "ticket" | "agent"
-    host: str = ""
-    cli: str = "docker"
-    cpus: float = 0
-    memory: str = ""
-    pids: int = 0
-    network: str = "bridge"
-    env: tuple[str, ...] = ()
-    user: str = ""
-    mount_metawsm: bool = True
 
 
 @dataclass(frozen=True)
@@ -54,67 +48,6 @@ class SshRuntimePolicy:
     control_dir: str = ""
     path: str = ""
     env: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class KubernetesRuntimePolicy:
-    """`runtime.kubernetes` (metawsm.runtime.kube_manifest.KubeSettings has the same fields)."""
-
-    kind: str = "pod"  # "pod" | "job"
-    engine: str = "kubectl"  # "kubectl" | "podman"
-    cli: str = ""
-    context: str = ""
-    namespace: str = "default"
-    image: str = "metawsm-base:latest"
-    image_pull_policy: str = "IfNotPresent"
-    requests: dict[str, str] = field(default_factory=dict)
-    limits: dict[str, str] = field(default_factory=dict)
-    claim: str = ""
-    claim_path: str = ""
-    service_account: str = ""
-    node_selector: dict[str, str] = field(default_factory=dict)
-    env_secrets: tuple[str, ...] = ()
-    host_network: bool = False
-    user: str = ""
-    mount_metawsm: bool = True
-    start_seconds: int = 300
-
-
-@dataclass(frozen=True)
-class SwarmNodePolicy:
-    """One node of the swarm backend (`runtime.swarm.nodes[]`): its own docker daemon runs exec and attach."""
-
-    name: str
-    host: str
-    labels: dict[str, str] = field(default_factory=dict)
-    slots: int = 4
-
-
-@dataclass(frozen=True)
-class SwarmPlacementPolicy:
-    """`runtime.swarm.placement[]`: agents whose ticket and agent name match these globs need these node labels."""
-
-    labels: dict[str, str]
-    ticket: str = "*"
-    agent: str = "*"
-
-
-@dataclass(frozen=True)
-class SwarmRuntimePolicy:
-    """`runtime.swarm`: the swarm manager, its nodes and where agents are placed."""
-
-    manager: str = ""
-    nodes: tuple[SwarmNodePolicy, ...] = ()
-    placement: tuple[SwarmPlacementPolicy, ...] = ()
-    image: str = "metawsm-base:latest"
-    cli: str = "docker"
-    cpus: float = 0
-    memory: str = ""
-    pids: int = 0
-    network: str = ""
-    env: tuple[str, ...] = ()
-    user: str = ""
-    mount_metawsm: bool = True
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from metawsm.errors import ExternalError, UsageError
 from metawsm.plan.build import render_plan
 from metawsm.plan.steps import SessionStep
 from metawsm.runtime.base import SessionSpec
-from metawsm.runtime.kube_manifest import KubeSettings, manifest
+from metawsm.runtime.kube_manifest import manifest
 from metawsm.runtime.scope import repo_id
+from metawsm.runtime.settings import KubeSettings
 
 
 def render_manifests(config: Config, plans: Sequence[Plan], root: Path, *, kind: str | None = None,

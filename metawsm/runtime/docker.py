@@ -20,8 +20,9 @@ from dataclasses import replace
 from metawsm.errors import ExternalError
 from metawsm.runtime.base import ForeignSession, RuntimeConfig, SessionInfo, SessionSpec, SessionState
 from metawsm.runtime.docker_cli import LABEL, SOCKET, Container, ContainerTmux, DockerCli
-from metawsm.runtime.docker_run import DockerSettings, run_args
+from metawsm.runtime.docker_run import run_args
 from metawsm.runtime.fanout import InnerTmuxIO, parallel
+from metawsm.runtime.settings import DockerSettings
 from metawsm.runtime.tmux_panes import PaneInfo
 
 

@@ -18,28 +18,12 @@ from pathlib import Path
 from metawsm.errors import ExternalError
 from metawsm.runtime import proc
 from metawsm.runtime.base import SessionSpec
+from metawsm.runtime.settings import DockerSettings
 
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SYSTEM_PREFIXES = ("/", "/usr")  # never mounted over the image's own
 _IDENTITY = (("GIT_AUTHOR_NAME", "user.name"), ("GIT_AUTHOR_EMAIL", "user.email"),
              ("GIT_COMMITTER_NAME", "user.name"), ("GIT_COMMITTER_EMAIL", "user.email"))
-
-
-@dataclass(frozen=True)
-class DockerSettings:
-    """`runtime.docker` of the policy (config.models.DockerRuntimePolicy has the same fields)."""
-
-    image: str = "metawsm-base:latest"
-    per: str = "ticket"
-    host: str = ""
-    cli: str = "docker"
-    cpus: float = 0
-    memory: str = ""
-    pids: int = 0
-    network: str = "bridge"
-    env: tuple[str, ...] = ()
-    user: str = ""
-    mount_metawsm: bool = True
 
 
 def metawsm_paths() -> list[str]:

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from metawsm.errors import ExternalError
 from metawsm.runtime import proc
-from metawsm.runtime.kube_manifest import CONTAINER, PREFIX, KubeSettings, as_list
+from metawsm.runtime.kube_manifest import CONTAINER, PREFIX, as_list
+from metawsm.runtime.settings import KubeSettings
 
 TIMEOUT = 120.0  # seconds for one client command
 # a container that waits for one of these will not start by itself: fail now, naming it

@@ -17,12 +17,12 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 from metawsm.errors import ExternalError
 from metawsm.runtime.base import SessionSpec
 from metawsm.runtime.docker_run import Placement, placement
+from metawsm.runtime.settings import KubeSettings
 
 PREFIX = "metawsm/"  # label and annotation keys: metawsm/repo, metawsm/run, …
 CONTAINER = "agent"  # the pod's container name (kubectl exec -c agent)
@@ -37,39 +37,6 @@ KEEPER = (f"trap 'exit 0' TERM INT; i=0; while ! tmux -L {SOCKET} has-session 2>
           "[ $i -gt 600 ] && exit 1; sleep 1 & wait $!; done; "
           f"while tmux -L {SOCKET} has-session 2>/dev/null; do sleep 2 & wait $!; done")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
-
-@dataclass(frozen=True)
-class KubeSettings:
-    """`runtime.kubernetes` of the policy (config.models.KubernetesRuntimePolicy has the same fields)."""
-
-    kind: str = "pod"  # pod | job
-    engine: str = "kubectl"  # kubectl: the user's cluster; podman: `podman kube play` on this machine (pods only)
-    cli: str = ""  # the client binary; "": kubectl or podman
-    context: str = ""
-    namespace: str = "default"
-    image: str = "metawsm-base:latest"
-    image_pull_policy: str = "IfNotPresent"
-    requests: Mapping[str, str] = field(default_factory=dict)  # cpu, memory, ephemeral-storage
-    limits: Mapping[str, str] = field(default_factory=dict)
-    claim: str = ""  # a PersistentVolumeClaim holding the repository and worktrees, mounted at claim_path
-    claim_path: str = ""
-    service_account: str = ""
-    node_selector: Mapping[str, str] = field(default_factory=dict)
-    env_secrets: tuple[str, ...] = ()
-    host_network: bool = False
-    user: str = ""  # uid[:gid]; "": the user running metawsm
-    mount_metawsm: bool = True
-    start_seconds: int = 300  # how long a new pod may take to run (scheduling, image pull)
-
-    @classmethod
-    def of(cls, obj: object) -> KubeSettings:
-        """The settings from the policy's record (read by field name), or the defaults for None."""
-        if obj is None:
-            return cls()
-        if isinstance(obj, cls):
-            return obj
-        return cls(**{f.name: getattr(obj, f.name) for f in fields(cls) if hasattr(obj, f.name)})
 
 
 def label_value(value: str) -> str:

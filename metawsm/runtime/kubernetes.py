@@ -22,8 +22,9 @@ from metawsm.errors import ExternalError
 from metawsm.runtime.base import ForeignSession, RuntimeConfig, SessionInfo, SessionSpec, SessionState
 from metawsm.runtime.fanout import InnerTmuxIO, parallel
 from metawsm.runtime.kube_cli import STUCK, PodInfo, open_engine
-from metawsm.runtime.kube_manifest import KubeSettings, label_value, manifest, pod_name, selector
+from metawsm.runtime.kube_manifest import label_value, manifest, pod_name, selector
 from metawsm.runtime.kube_tmux import PodTmux, env_file
+from metawsm.runtime.settings import KubeSettings
 from metawsm.runtime.tmux_panes import PaneInfo
 
 

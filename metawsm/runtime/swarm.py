@@ -31,7 +31,8 @@ from metawsm.runtime.base import (
 )
 from metawsm.runtime.docker_cli import SOCKET, ContainerTmux
 from metawsm.runtime.fanout import InnerTmuxIO, parallel
-from metawsm.runtime.swarm_cli import SwarmCli, SwarmSettings, Task, create_args, service_name
+from metawsm.runtime.settings import SwarmSettings
+from metawsm.runtime.swarm_cli import SwarmCli, Task, create_args, service_name
 from metawsm.runtime.swarm_place import choose
 from metawsm.runtime.tmux_panes import PaneInfo
 

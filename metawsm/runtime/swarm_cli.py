@@ -14,63 +14,19 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from metawsm.errors import ExternalError
 from metawsm.runtime import proc
 from metawsm.runtime.base import SessionSpec
 from metawsm.runtime.docker_cli import LABEL, DockerCli
 from metawsm.runtime.docker_run import bind, placement
+from metawsm.runtime.settings import SwarmSettings
 
 START_TIMEOUT = 120.0  # seconds for a new service's task to run (image start on a loaded node)
 POLL_SECONDS = 0.1  # between looks at a node's running containers while waiting for new tasks
 _FIELDS = ("repo", "home", "run", "ticket", "agent", "session", "node")
 _PS_FORMAT = "\t".join(["{{.Names}}", "{{.State}}", *(f'{{{{.Label "{LABEL}{k}"}}}}' for k in _FIELDS)])
-
-
-@dataclass(frozen=True)
-class SwarmNode:
-    name: str
-    host: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    slots: int = 4
-
-
-@dataclass(frozen=True)
-class PlacementRule:
-    labels: Mapping[str, str]
-    ticket: str = "*"
-    agent: str = "*"
-
-
-@dataclass(frozen=True)
-class SwarmSettings:
-    """`runtime.swarm` of the policy (config.models.SwarmRuntimePolicy has the same fields)."""
-
-    manager: str = ""
-    nodes: tuple[SwarmNode, ...] = ()
-    placement: tuple[PlacementRule, ...] = ()
-    image: str = "metawsm-base:latest"
-    cli: str = "docker"
-    cpus: float = 0
-    memory: str = ""
-    pids: int = 0
-    network: str = ""
-    env: tuple[str, ...] = ()
-    user: str = ""
-    mount_metawsm: bool = True
-
-    @classmethod
-    def of(cls, policy: object) -> SwarmSettings:
-        """The settings from the policy's typed block (or these settings themselves; defaults for None)."""
-        if policy is None or isinstance(policy, SwarmSettings):
-            return policy or cls()
-        p: object = policy
-        nodes = tuple(SwarmNode(n.name, n.host, dict(n.labels), int(n.slots)) for n in getattr(p, "nodes", ()))
-        rules = tuple(PlacementRule(dict(r.labels), r.ticket, r.agent) for r in getattr(p, "placement", ()))
-        fields = ("manager", "image", "cli", "cpus", "memory", "pids", "network", "user", "mount_metawsm")
-        return cls(nodes=nodes, placement=rules, env=tuple(getattr(p, "env", ())),
-                   **{k: getattr(p, k) for k in fields if hasattr(p, k)})
 
 
 @dataclass(frozen=True)

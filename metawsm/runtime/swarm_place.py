@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 
 from metawsm.errors import ExternalError
 from metawsm.runtime.base import NoCapacity
-from metawsm.runtime.swarm_cli import PlacementRule, SwarmNode
+from metawsm.runtime.settings import PlacementRule, SwarmNode
 
 
 def needed_labels(rules: Sequence[PlacementRule], ticket: str, agent: str) -> Mapping[str, str]:

@@ -15,7 +15,7 @@ import pytest
 
 from metawsm.runtime.base import RuntimeConfig, SessionSpec
 from metawsm.runtime.docker import DockerRuntime
-from metawsm.runtime.docker_run import DockerSettings
+from metawsm.runtime.settings import DockerSettings
 from tests.backends.conftest import TAG, Dockerd, docker_policy
 from tests.conftest import git, run_metawsm
 from tests.engine.conftest import commit_all, project, wait_for  # noqa: F401 - fixture

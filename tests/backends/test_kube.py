@@ -94,7 +94,8 @@ def _pane(tmux_socket: str, session: str) -> str:
 
 def test_a_rendered_pod_runs_under_podman_kube_play(repo: Path, podman: kube.Podman, tmux_socket: str) -> None:
     from metawsm.runtime.kube_cli import Kubectl
-    from metawsm.runtime.kube_manifest import KubeSettings, as_yaml
+    from metawsm.runtime.kube_manifest import as_yaml
+    from metawsm.runtime.settings import KubeSettings
 
     _setup(repo, tmux_socket)  # engine podman: annotations over 63 characters are left out (podman 4.3 refuses them)
     # the ticket's worktree, as the workspace step makes it first (its .git file points into the repository)
@@ -254,7 +255,8 @@ def test_the_kubectl_engine_commands(repo: Path, podman: kube.Podman, tmux_socke
 
     from metawsm.runtime.base import SessionSpec
     from metawsm.runtime.kube_cli import Kubectl, parse_pods
-    from metawsm.runtime.kube_manifest import KubeSettings, as_yaml, manifest, selector
+    from metawsm.runtime.kube_manifest import as_yaml, manifest, selector
+    from metawsm.runtime.settings import KubeSettings
 
     settings = KubeSettings(context="team", namespace="agents", image=kube.TAG, image_pull_policy="Never",
                             host_network=True)

@@ -20,8 +20,8 @@ import pytest
 
 from metawsm.errors import ExternalError
 from metawsm.runtime.base import RuntimeConfig, SessionSpec
+from metawsm.runtime.settings import PlacementRule, SwarmNode, SwarmSettings
 from metawsm.runtime.swarm import SwarmRuntime
-from metawsm.runtime.swarm_cli import PlacementRule, SwarmNode, SwarmSettings
 from tests.backends import swarmd
 from tests.backends.conftest import CACHE, TAG
 from tests.conftest import git, run_metawsm

@@ -9,9 +9,10 @@ import pytest
 
 from metawsm.errors import ExternalError
 from metawsm.runtime.base import SessionSpec
-from metawsm.runtime.docker_run import DockerSettings, metawsm_paths, placement, run_args
-from metawsm.runtime.kube_manifest import KubeSettings, pod_spec
-from metawsm.runtime.swarm_cli import SwarmSettings, create_args
+from metawsm.runtime.docker_run import metawsm_paths, placement, run_args
+from metawsm.runtime.kube_manifest import pod_spec
+from metawsm.runtime.settings import DockerSettings, KubeSettings, SwarmSettings
+from metawsm.runtime.swarm_cli import create_args
 
 SPEC = SessionSpec("s1", "/repo/.metawsm/workspaces/T-1", {}, None, mounts=("/repo/.metawsm/workspaces/T-1", "/repo"))
 

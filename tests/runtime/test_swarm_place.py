@@ -12,7 +12,8 @@ import pytest
 from metawsm.config.loader import policy_from_bytes
 from metawsm.errors import ConfigError, ExternalError
 from metawsm.runtime.base import NoCapacity, SessionSpec
-from metawsm.runtime.swarm_cli import PlacementRule, SwarmNode, SwarmSettings, create_args, service_name
+from metawsm.runtime.settings import PlacementRule, SwarmNode, SwarmSettings
+from metawsm.runtime.swarm_cli import create_args, service_name
 from metawsm.runtime.swarm_place import choose
 
 POLICY = b"""runtime:
