@@ -290,6 +290,10 @@ def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
             if panes is None and eng.stale_for(a for a in agents if a.status in EVALUATED):
                 eng.forget_sessions()
         ev = _Evaluator(eng, eng.sessions() if panes is None else panes, now or eng.clock(), write=held)
+        if any(a.status in EVALUATED and _ended(ev.panes.get(a.session)) for a in agents):
+            # an attempt may signal completion and end between the caller's read of the signals and this view of
+            # the sessions: a session seen ended is judged on signals read after it was seen so
+            signals = run_signals(eng, run_id)
         idle = [a.session for a in agents if ev.needs_capture(a)]
         if len(idle) > 1:  # one batched capture of every idle-looking session, not one call each
             try:
@@ -300,6 +304,10 @@ def evaluate_run(eng: Engine, run_id: str, *, agents: list[Agent] | None = None,
             hooks = run_hook_events(eng, run_id)
         return [ev.agent(a, signals.get(key := eng.agent_key(a.ticket, a.name)), workspaces.get(a.ticket),
                          hooks.get(key)) for a in agents]
+
+
+def _ended(pane: SessionState | None) -> bool:
+    return pane is None or pane.dead
 
 
 def _current(eng: Engine, run_id: str, agents: list[Agent]) -> list[Agent]:

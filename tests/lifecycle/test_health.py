@@ -147,3 +147,24 @@ def test_one_tmux_query_per_evaluation(project: Path, cli, tmux_socket: str, mon
     eng.forget_sessions()
     assert {h.health for h in evaluate_run(eng, run_id)} == {"healthy"}
     assert len(calls) == 1
+
+
+def test_an_attempt_that_signals_and_ends_after_the_signals_were_read_is_not_dead(  # type: ignore[no-untyped-def]
+        project: Path, cli, tmux_socket: str, tmp_path: Path) -> None:  # noqa: F811
+    """`status` read the run's signals, then the sessions: an agent that signalled completion and exited in
+    between was judged dead on the signals read before its signal (found by reading; made certain here)."""
+    from metawsm.engine.health import run_signals
+
+    go = tmp_path / "go"
+    command = f"while [ ! -e {go} ]; do sleep 0.1; done; METAWSM_KICK=0 metawsm signal completion --summary done"
+    set_health(project, tmux_socket)
+    run_id = start(cli, project, agents_plan(project, "h", {"impl": command}))
+    eng = engine(project)
+    assert _one(eng, run_id).health == "healthy"
+    read_before = run_signals(eng, run_id)  # the view a status took just before the agent signalled
+    go.touch()
+    wait_for(lambda: eng.sessions(refresh=True)["h-DEMO-1-impl"].dead, what="the agent to signal and exit")
+    eng.forget_sessions()
+    (h,) = evaluate_run(eng, run_id, signals=read_before)
+    assert (h.status, h.reason) == ("running", "signalled completion; reconcile finishes it"), h
+    assert eng.store.get_agent(run_id, "DEMO-1", "impl").status == "running"  # left for reconcile to finish
