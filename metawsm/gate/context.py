@@ -1,16 +1,17 @@
-"""What the close gate reads: the project, its policy, the state store and the forum.
+"""What the close gate reads from the engine's side: the project, its policy, the state store and the forum.
 
-The engine's `Engine` provides all of it (the engine calls the gate with itself); the pre-push hook, which runs
-without the engine, opens :class:`GateFacts`. The gate never imports the engine (it sits below it).
+The engine's `Engine` provides all of it (the engine calls the gate with itself). The gate reads its facts
+with its own reader (gate/facts.py: plain sqlite3 over state.db and forum.db); from the engine it takes the
+project (where the state lives), the policy (when the base branch has none), and the store and forum only to
+migrate state.db or catch the index up with the log. The gate never imports the engine (it sits below it);
+the pre-push hook runs without it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
-from metawsm.forum.ids import agent_key
+from metawsm.gate.facts import CHECKS_AGENT
 
 if TYPE_CHECKING:
     from metawsm.config.models import Policy
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from metawsm.forum import Forum
     from metawsm.state import StateStore
 
-CHECKS_AGENT = "checks"  # the pseudo-agent whose control thread records a ticket's check results
+__all__ = ["CHECKS_AGENT", "GateContext"]
 
 
 class GateContext(Protocol):
@@ -39,42 +40,3 @@ class GateContext(Protocol):
     def has_state(self) -> bool: ...
 
     def agent_key(self, ticket: str, agent: str) -> str: ...
-
-
-@dataclass
-class GateFacts:
-    """A GateContext without the engine (the pre-push hook)."""
-
-    project: Project
-    policy: Policy
-
-    @classmethod
-    def open(cls, project: Project, policy: Policy | None = None) -> GateFacts:
-        if policy is None:
-            from metawsm.config.loader import load_policy
-
-            policy = load_policy(project)
-        return cls(project, policy)
-
-    def has_state(self) -> bool:
-        return "store" in self.__dict__ or (self.project.state_dir / "state.db").exists()
-
-    @cached_property
-    def store(self) -> StateStore:
-        from metawsm.state import StateStore
-
-        return StateStore(self.project.state_dir / "state.db")
-
-    @cached_property
-    def forum(self) -> Forum:
-        from metawsm.forum import Forum
-
-        return Forum.for_project(self.project, self.policy)
-
-    @staticmethod
-    def agent_key(ticket: str, agent: str) -> str:
-        return agent_key(ticket, agent)
-
-    def close(self) -> None:
-        if "store" in self.__dict__:
-            self.store.close()

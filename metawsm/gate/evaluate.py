@@ -4,54 +4,46 @@ Checks (policy close.required_checks): clean_tree, completion (every agent signa
 attempt), validation (the latest validation passed, for the HEAD sha or a given sha), forbidden_files
 (no changed path matches close.forbidden_file_patterns), and {name, run} commands; plus `review` (every
 reviewer approved the judged sha, gate/review.py) for a ticket with reviewers, and `policy_change`.
+
+One evaluation, two callers: `evaluate(eng, …)` (close, gate, status, the daemon) and the pre-push hook both
+read the facts with `gate/facts.py` and `gate/gitfacts.py` and judge them with :func:`judge` and the rules
+of `gate/rules.py`. Import-light at the top (the hook imports this module); the engine's pieces are imported
+by `evaluate` itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from metawsm.errors import MetawsmError, NotFoundError, StateError
+from metawsm.gate import rules
+from metawsm.gate.facts import FactsError, Reader, TicketFacts
+from metawsm.gate.gitfacts import POLICY_FILE, GitFailed, Worktrees
+from metawsm.gate.rules import CheckResult, Judging
 
-from metawsm.errors import MetawsmError, NotFoundError
-from metawsm.gate import review, trust
-from metawsm.gate.context import CHECKS_AGENT
-from metawsm.gate.patterns import forbidden_match
-from metawsm.plan.steps import WorkspaceStep, typed
-from metawsm.runtime import git, proc
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from metawsm.config.models import Policy
     from metawsm.gate.context import GateContext as Engine
+    from metawsm.plan.steps import WorkspaceStep
     from metawsm.state.models import Run
 
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one gate check: passed or not, why, and what to do."""
-
-    name: str
-    passed: bool
-    reason: str
-    details: tuple[str, ...] = ()
-    fix: str | None = None
-
-    def summary(self) -> str:
-        return f"{self.name}: {self.reason}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "reason": self.reason, "details": list(self.details),
-                "fix": self.fix}
+__all__ = ["CheckResult", "GateResult", "evaluate", "judge", "latest_validation", "validations", "workspace_spec"]
 
 
-@dataclass(frozen=True)
 class GateResult:
-    """Every check of one ticket's gate at one sha."""
+    """Every check of one ticket's gate at one sha; `policy`: the judging policy the checks used (the base
+    branch's), as the caller's judging function returned it."""
 
-    run_id: str
-    ticket: str
-    sha: str | None
-    checks: tuple[CheckResult, ...] = field(default=())
-    # the judging policy the checks used (the base branch's): callers judging more need not read it again
-    policy: Policy | None = field(default=None, compare=False, repr=False)
+    __slots__ = ("checks", "policy", "run_id", "sha", "ticket")
+
+    def __init__(self, run_id: str, ticket: str, sha: str | None, checks: tuple[CheckResult, ...] = (),
+                 policy: Any = None) -> None:
+        self.run_id, self.ticket, self.sha, self.checks, self.policy = run_id, ticket, sha, tuple(checks), policy
+
+    def __repr__(self) -> str:
+        return f"GateResult(run_id={self.run_id!r}, ticket={self.ticket!r}, sha={self.sha!r}, checks={self.checks!r})"
 
     @property
     def passed(self) -> bool:
@@ -65,117 +57,92 @@ class GateResult:
                 "checks": [c.to_json() for c in self.checks]}
 
 
-def workspace_spec(eng: Engine, run_id: str, ticket: str) -> WorkspaceStep:
-    """The recorded workspace of ``ticket`` in run ``run_id`` (its worktrees, branch and base branches)."""
-    try:
-        step = eng.store.get_step(run_id, f"workspace:{ticket}")
-    except NotFoundError as exc:
-        raise NotFoundError(f"ticket {ticket} is not part of run {run_id}") from exc
-    return typed(step, WorkspaceStep)
+def judge(facts: TicketFacts, trees: Worktrees, judging: Callable[[bytes | None], tuple[Any, Judging]], *,
+          sha: str | None = None) -> GateResult:
+    """Every required check for the ticket of `facts`; `sha` (a pushed commit) replaces the worktree's HEAD
+    and adds the check of the pushed commit's own files. `judging(policy file bytes on the base branch, or
+    None) -> (policy, its values)`. GitFailed: a pushed commit whose changes git cannot list."""
+    _name, primary, _root, base = facts.primary
+    code, text, _ = trees.run(primary, ("show", f"{base}:{POLICY_FILE}"))
+    policy, values = judging(text.encode("utf-8", "surrogateescape") if code == 0 else None)
+    names = values.names()
+    if sha is None or "clean_tree" in names:
+        try:  # HEAD, from the status clean_tree reads anyway (one process)
+            trees.status(primary) if "clean_tree" in names else trees.head(primary)
+        except GitFailed:  # clean_tree asks runtime.git again, for its message
+            trees.heads.pop(primary, None)
+    head = trees.heads.get(primary)
+    if sha is None and head is None:
+        from metawsm.runtime import git  # its message (the worktree is gone, or has no commit)
 
-
-def _clean_tree(ws: WorkspaceStep, status: dict[str, list[str]]) -> CheckResult:
-    dirty: list[str] = []
-    for name, repo in sorted(ws.repos.items()):
         try:
-            status[repo.path] = git.is_dirty(repo.path)
-            dirty += [f"{name}:{p}" if len(ws.repos) > 1 else p for p in status[repo.path]]
+            head = trees.heads[primary] = git.head_sha(primary)
         except MetawsmError as exc:
-            return CheckResult("clean_tree", False, f"cannot read worktree {repo.path}: {exc.message}")
-    if dirty:
-        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
-        return CheckResult("clean_tree", False, f"uncommitted or untracked files: {shown}", tuple(dirty),
-                           fix=f"commit or remove them in {ws.path}")
-    return CheckResult("clean_tree", True, "worktree is clean")
+            return GateResult(facts.run_id, facts.ticket, None, (CheckResult("workspace", False, exc.message),))
+    target = sha or str(head)
+    results: list[CheckResult] = []
+    for name, command in values.required:
+        if command is not None:
+            trees.forget()  # a command may change the worktree
+            results.append(_command(name, command, primary))
+        elif name == "clean_tree":
+            results.append(rules.clean_tree(facts.repos, _listed(trees, facts, "status"), facts.ws_path))
+        elif name == "completion":
+            results.append(rules.completion(facts))
+        elif name == "validation":
+            results.append(rules.validation(facts, target, values))
+        elif name == "forbidden_files":
+            results.append(rules.forbidden(facts.repos, _listed(trees, facts, "changed"), values.forbidden))
+    verdict = rules.review(facts, target, values)
+    if verdict is not None:
+        results.append(verdict)
+    changed = trees.judging_changes(primary, base, target)
+    if changed:
+        results.append(rules.policy_change(changed, base))
+    if sha is not None and "forbidden_files" in names and not any(
+            c.name == "forbidden_files" and not c.passed for c in results):
+        pushed = trees.pushed_files(primary, base, sha)
+        if pushed is None:
+            args = ("diff", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT", f"{base}...{sha}")
+            code, _, err = trees.run(primary, args)
+            raise GitFailed(f"`git {' '.join(args)}` failed (exit {code}): {err.strip()}")
+        extra = rules.pushed_forbidden(pushed, values.forbidden)
+        if extra is not None:
+            results.append(extra)
+    return GateResult(facts.run_id, facts.ticket, target, tuple(results), policy)
 
 
-def _completion(eng: Engine, run_id: str, ticket: str) -> CheckResult:
-    missing = []
-    agents = [a for a in eng.store.list_agents(run_id) if a.ticket == ticket]
-    for agent in agents:
-        state = eng.forum.control_state(run_id, eng.agent_key(ticket, agent.name), agent.attempt)
-        if agent.attempt < 1 or state.completion is None:
-            missing.append(f"{agent.name} (attempt {agent.attempt})")
-    if missing:
-        return CheckResult("completion", False, "no completion signal from " + ", ".join(missing), tuple(missing),
-                           fix="wait for the agents, or `metawsm signal completion` from their sessions")
-    return CheckResult("completion", True, f"{len(agents)} agent(s) signalled completion")
+def _listed(trees: Worktrees, facts: TicketFacts, what: str) -> dict[str, list[str] | str]:
+    """Per worktree (in name order, up to the first that fails): its dirty paths (`status`) or the files its
+    branch changes (`changed`), or the message of the failure."""
+    out: dict[str, list[str] | str] = {}
+    for _name, path, _root, base in facts.repos:
+        try:
+            if what == "changed":
+                out[path] = trees.changed(path, base)
+            elif path in trees.dirty:
+                out[path] = trees.dirty[path]
+            else:
+                out[path] = trees.status(path)
+        except GitFailed:
+            from metawsm.runtime import git  # git failed: ask again for the message users know
 
-
-def latest_validation(eng: Engine, run_id: str, ticket: str) -> dict[str, Any] | None:
-    found = validations(eng, run_id, ticket)
-    return max(found, key=lambda v: v["sequence"]) if found else None
-
-
-def validations(eng: Engine, run_id: str, ticket: str) -> list[dict[str, Any]]:
-    """The latest validation of each signaller of the ticket (the check step, each agent), with `by`."""
-    found: list[dict[str, Any]] = []
-    keys = [eng.agent_key(ticket, CHECKS_AGENT)]
-    attempts: dict[str, int | None] = {keys[0]: None}
-    for agent in eng.store.list_agents(run_id):
-        if agent.ticket == ticket:
-            key = eng.agent_key(ticket, agent.name)
-            keys.append(key)
-            attempts[key] = agent.attempt
-    for key in keys:
-        attempt = attempts[key] if attempts[key] is not None else eng.forum.latest_attempt(run_id, key)
-        if not attempt:
-            continue
-        validation = eng.forum.control_state(run_id, key, attempt).validation
-        if validation:
-            found.append(dict(validation, by=key))
-    return found
-
-
-def _validation(eng: Engine, run_id: str, ticket: str, sha: str, policy: Policy) -> CheckResult:
-    fix = f"re-run the checks: `metawsm apply` (or `metawsm gate --ticket {ticket}` to see why)"
-    trusted, ignored = [], []
-    for v in sorted(validations(eng, run_id, ticket), key=lambda v: v["sequence"]):
-        ok, who = trust.validation_source(eng, run_id, ticket, v, policy)
-        (trusted if ok else ignored).append(dict(v, who=who))
-    notes = tuple(f"not trusted: {v['status']} for {str(v.get('sha'))[:12]} from {v['who']} (#{v['sequence']})"
-                  for v in ignored)
-    latest = trusted[-1] if trusted else None
-    if latest is None:
-        why = "no validation recorded" if not ignored else (
-            "no trusted validation: only signals typed by hand (" + ", ".join(v["who"] for v in ignored) + ")")
-        return CheckResult("validation", False, why, notes, fix=fix if not ignored else fix + TRUST_HINT)
-    if latest["status"] != "passed":
-        return CheckResult("validation", False, f"latest validation failed (by {latest['by']})", notes, fix=fix)
-    if (latest.get("sha") or "") != sha:
-        return CheckResult("validation", False,
-                           f"validation was for {str(latest.get('sha'))[:12]}, not for {sha[:12]}", notes, fix=fix)
-    return CheckResult("validation", True, f"passed for {sha[:12]} ({latest['who']})", notes)
-
-
-TRUST_HINT = ("; a validation passes the gate only from metawsm's check step (or, when the policy sets "
-              "close.manual_validation.allowed, from an actor in close.manual_validation.by)")
-
-
-def _policy_change(changed: list[str], base: str) -> CheckResult:
-    return CheckResult("policy_change", False, f"the branch changes what judges it ({', '.join(changed[:10])}); "
-                       f"the gate uses the versions on {base}, and only a person can accept this change",
-                       tuple(changed), fix="review the change and merge the branch by hand (git merge), or drop "
-                                           "these files from the branch")
-
-
-def _forbidden(ws: WorkspaceStep, patterns: tuple[str, ...], status: dict[str, list[str]]) -> CheckResult:
-    hits: list[str] = []
-    for name, repo in sorted(ws.repos.items()):
-        try:  # a worktree clean_tree just found clean needs no second walk (git.changed_files)
-            changed = git.changed_files(repo.path, repo.base_branch, clean=status.get(repo.path) == [])
+            try:
+                out[path] = trees.dirty[path] = git.is_dirty(path)
+            except MetawsmError as exc:
+                out[path] = exc.message
         except MetawsmError as exc:
-            return CheckResult("forbidden_files", False, f"cannot list changes in {repo.path}: {exc.message}")
-        for path in changed:
-            if forbidden_match(path, patterns):
-                hits.append(path if len(ws.repos) == 1 else f"{name}:{path}")
-    if hits:
-        return CheckResult("forbidden_files", False, "forbidden files changed: " + ", ".join(hits[:10]),
-                           tuple(hits), fix="remove them from the branch (git rm --cached, then commit)")
-    return CheckResult("forbidden_files", True, "no forbidden files changed")
+            out[path] = exc.message
+        if isinstance(out[path], str):
+            break
+    for _name, path, _root, _base in facts.repos:
+        out.setdefault(path, [])  # after a failure: never read (the rule stops at the failure)
+    return out
 
 
 def _command(name: str, command: str, cwd: str) -> CheckResult:
+    from metawsm.runtime import proc
+
     try:
         result = proc.run_shell(command, cwd=cwd, check=False, timeout=600)
     except MetawsmError as exc:
@@ -186,36 +153,76 @@ def _command(name: str, command: str, cwd: str) -> CheckResult:
     return CheckResult(name, False, f"`{command}` exited with {result.code}: {last}")
 
 
+# -- the engine's side: close, gate, status, the daemon ---------------------------------------------------
+def reader(eng: Engine) -> Reader:
+    """The gate's reader over the engine's project (the store migrates and the forum catches up on demand)."""
+    def migrate() -> None:
+        eng.store  # noqa: B018 (opening the store migrates state.db)
+
+    def catch_up() -> None:
+        eng.forum.read(lambda conn: None)
+
+    return Reader(str(eng.project.state_dir), migrate=migrate, catch_up=catch_up)
+
+
+def ticket_facts(eng: Engine, run_id: str, ticket: str) -> TicketFacts:
+    facts_reader = reader(eng)
+    try:
+        return facts_reader.ticket(run_id, ticket)
+    except FactsError as exc:
+        raise StateError(str(exc)) from exc
+    finally:
+        facts_reader.close()
+
+
+def git_runner(cwd: str, args: tuple[str, ...]) -> tuple[int, str, str]:
+    """`runtime.git` as the gate's git runner (one subprocess wrapper, with its timeout)."""
+    from metawsm.runtime import git
+
+    try:
+        result = git.git(cwd, *args, check=False)
+    except MetawsmError as exc:
+        return -1, "", exc.message
+    return result.code, result.stdout, result.stderr
+
+
 def evaluate(eng: Engine, run: Run, ticket: str, *, sha: str | None = None) -> GateResult:
     """Every required check for `ticket`; `sha` (a pushed commit) replaces the worktree's HEAD."""
-    ws = workspace_spec(eng, run.run_id, ticket)
-    primary = ws.primary
+    from metawsm.gate.trust import judging_policy
+
+    facts = ticket_facts(eng, run.run_id, ticket)
+    if not facts.has_workspace:
+        raise NotFoundError(f"ticket {ticket} is not part of run {run.run_id}")
+    base = facts.primary[3]
+
+    def judging(data: bytes | None) -> tuple[Policy, Judging]:
+        policy = judging_policy(lambda: eng.policy, data, base)
+        return policy, Judging(policy)
+
     try:
-        target = sha or git.head_sha(primary.path)
-    except MetawsmError as exc:
-        return GateResult(run.run_id, ticket, None, (CheckResult("workspace", False, exc.message),))
-    policy = trust.judging_policy(eng, primary.path, primary.base_branch)
-    results: list[CheckResult] = []
-    status: dict[str, list[str]] = {}  # worktree path -> what `git status` listed, during this evaluation
-    for check in policy.close.required_checks:
-        if check.run is not None:
-            status.clear()  # a command may change the worktree
-            results.append(_command(check.name, check.run, primary.path))
-        elif check.name == "clean_tree":
-            results.append(_clean_tree(ws, status))
-        elif check.name == "completion":
-            results.append(_completion(eng, run.run_id, ticket))
-        elif check.name == "validation":
-            results.append(_validation(eng, run.run_id, ticket, target, policy))
-        elif check.name == "forbidden_files":
-            results.append(_forbidden(ws, policy.close.forbidden_file_patterns, status))
-    verdict = review.review_check(eng, run.run_id, ticket, target, policy)
-    if verdict is not None:
-        results.append(verdict)
+        return judge(facts, Worktrees(git_runner), judging, sha=sha)
+    except GitFailed as exc:
+        from metawsm.errors import ExternalError
+
+        raise ExternalError(str(exc)) from exc
+
+
+def workspace_spec(eng: Engine, run_id: str, ticket: str) -> WorkspaceStep:
+    """The recorded workspace of ``ticket`` in run ``run_id`` (its worktrees, branch and base branches)."""
+    from metawsm.plan.steps import WorkspaceStep, typed
+
     try:
-        changed = trust.judging_changes(primary.path, primary.base_branch, target)
-    except MetawsmError:
-        changed = []
-    if changed:
-        results.append(_policy_change(changed, primary.base_branch))
-    return GateResult(run.run_id, ticket, target, tuple(results), policy)
+        step = eng.store.get_step(run_id, f"workspace:{ticket}")
+    except NotFoundError as exc:
+        raise NotFoundError(f"ticket {ticket} is not part of run {run_id}") from exc
+    return typed(step, WorkspaceStep)
+
+
+def validations(eng: Engine, run_id: str, ticket: str) -> list[dict[str, Any]]:
+    """The latest validation of each signaller of the ticket (the check step, each agent), with `by`."""
+    return rules.validations(ticket_facts(eng, run_id, ticket))
+
+
+def latest_validation(eng: Engine, run_id: str, ticket: str) -> dict[str, Any] | None:
+    found = validations(eng, run_id, ticket)
+    return max(found, key=lambda v: v["sequence"]) if found else None

@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import os
 
-from metawsm.gate.hookrun import HookError, main_root, policy_facts, run_git
+from metawsm.gate.hookrun import HookError, _spawn, main_root, no_git_env, policy_facts, run_git
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's fast path
 if TYPE_CHECKING:
     from typing import IO
 
     from metawsm.config.models import Policy
-    from metawsm.gate.context import GateContext as Engine
-    from metawsm.gate.evaluate import CheckResult
-    from metawsm.plan.steps import RepoWorktree
-    from metawsm.state.models import Run
+    from metawsm.gate.facts import Reader
+    from metawsm.gate.rules import CheckResult, Judging
 
 ZERO = "0" * 40
 BYPASS = ("bypass (not recommended): git push --no-verify — `metawsm close` re-checks the gate before "
@@ -105,21 +103,17 @@ def run(top: str, args: list[str], stdin: IO[bytes]) -> tuple[int, str]:
 
 def check_tickets(root: str, targets: list[tuple[str, str, str]]) -> list[str]:
     """A refusal text per ticket ref whose gate fails at the pushed sha (empty: push accepted)."""
-    # Heavy imports here only: the state store and the forum bring sqlite, which the fast path avoids.
-    from pathlib import Path
-
-    from metawsm.config.project import Project
+    # sqlite3 here only: the fast path (no ticket branch pushed) avoids it. No state store, forum service or
+    # policy models: the gate's own reader and rules (gate/facts.py, gate/rules.py), as `metawsm close` uses.
     from metawsm.errors import MetawsmError
-    from metawsm.gate.context import GateFacts
+    from metawsm.gate.facts import FactsError, Reader
 
-    try:
-        eng = GateFacts.open(Project(Path(root)), seeded_policy(root))
-    except MetawsmError as exc:
-        raise HookError(f"cannot load the metawsm policy: {exc.render()}") from exc
+    state = os.path.join(root, ".metawsm", "state")
+    reader = Reader(state, migrate=lambda: _migrate(state), catch_up=lambda: _catch_up(root))
     refusals = []
     try:
         for ticket, sha, ref in targets:
-            failed, run_id = gate_failures(eng, ticket, sha)
+            failed, run_id = gate_failures(reader, root, ticket, sha)
             if failed:
                 head = f"metawsm pre-push: refused {ref} (ticket {ticket}"
                 head += f", run {run_id}" if run_id else ""
@@ -132,32 +126,90 @@ def check_tickets(root: str, targets: list[tuple[str, str, str]]) -> list[str]:
                 refusals.append("\n".join(lines))
     except MetawsmError as exc:
         raise HookError(exc.render()) from exc
+    except FactsError as exc:
+        raise HookError(str(exc)) from exc
     finally:
-        eng.close()
+        reader.close()
     return refusals
 
 
-def cached_policy(root: str) -> Policy | None:
-    """The policy rebuilt from the hooks cache (no yaml, no jsonschema); None: let the engine load it."""
-    from metawsm.config.models import Policy, build
+def find_run(reader: Reader, ticket: str) -> str | None:
+    """The ticket's newest run that is not closed or stopped, else its newest run, else None."""
+    if not reader.has_state():
+        return None  # no state.db yet: never applied (and a read must not create it)
+    runs = reader.runs_of(ticket)  # newest first
+    live = [run_id for run_id, status in runs if status not in ("closed", "stopped")]
+    return (live or [run_id for run_id, _ in runs])[0] if runs else None
 
-    data = policy_facts(root).get("policy")
-    if not data:
-        return None
-    return build(Policy, data)
+
+def gate_failures(reader: Reader, root: str, ticket: str, sha: str) -> tuple[list[CheckResult], str | None]:
+    from metawsm.errors import NotFoundError
+    from metawsm.gate import rules
+    from metawsm.gate.evaluate import judge
+    from metawsm.gate.gitfacts import GitFailed, Worktrees
+
+    run_id = find_run(reader, ticket)
+    if run_id is None:
+        return [rules.no_run(ticket)], None
+    facts = reader.ticket(run_id, ticket)
+    if not facts.has_workspace:
+        raise NotFoundError(f"ticket {ticket} is not part of run {run_id}")
+    try:
+        result = judge(facts, Worktrees(_git), lambda data: judging(root, data, facts.primary[3]), sha=sha)
+    except GitFailed as exc:
+        raise HookError(str(exc)) from exc
+    return result.failed(), run_id
 
 
-def seeded_policy(root: str) -> Policy | None:
-    """cached_policy(root), also recorded as the judging policy of the same file content: when the base
-    branch's committed policy is the checkout's, the gate does not parse it again (no yaml, no jsonschema)."""
+def _git(cwd: str, args: tuple[str, ...]) -> tuple[int, str, str]:
+    code, out, err = _spawn(["git", "-C", cwd, *args], no_git_env())
+    return code, out.decode("utf-8", "surrogateescape"), err.decode("utf-8", "replace")
+
+
+def judging(root: str, data: bytes | None, base: str) -> tuple[None, Judging]:
+    """The judging policy's values: the base branch's policy file `data` (None: it has none, so the project's
+    policy applies). When it is the checkout's file, the hooks cache knows its values (no yaml, no jsonschema,
+    no policy models); otherwise it is parsed for real."""
+    from metawsm.gate.rules import Judging
+
     path = os.path.join(root, ".metawsm", "policy.yaml")
     before = _read(path)
-    policy = cached_policy(root)
-    if policy is not None and before is not None and _read(path) == before:
-        from metawsm.gate.trust import remember_policy
+    cached = policy_facts(root).get("policy")
+    if cached and (data is None or data == before) and _read(path) == before:
+        return None, Judging(cached)
+    return None, Judging(_parsed(root, data, base))
 
-        remember_policy(before, policy)
-    return policy
+
+def _parsed(root: str, data: bytes | None, base: str) -> Policy:
+    """The policy `data` parses to (the project's when None or invalid), through the loader and the models."""
+    from pathlib import Path
+
+    from metawsm.config.loader import load_policy
+    from metawsm.config.project import Project
+    from metawsm.gate.trust import judging_policy
+
+    return judging_policy(lambda: load_policy(Project(Path(root))), data, base)
+
+
+def _migrate(state: str) -> None:
+    from pathlib import Path
+
+    from metawsm.state import StateStore
+
+    StateStore(Path(state) / "state.db").close()
+
+
+def _catch_up(root: str) -> None:
+    from pathlib import Path
+
+    from metawsm.config.project import Project
+    from metawsm.forum import Forum
+
+    forum = Forum.for_project(Project(Path(root)))
+    try:
+        forum.read(lambda conn: None)
+    finally:
+        forum.shutdown()
 
 
 def _read(path: str) -> bytes | None:
@@ -166,53 +218,3 @@ def _read(path: str) -> bytes | None:
             return fh.read()
     except OSError:
         return None
-
-
-def find_run(eng: Engine, ticket: str) -> Run | None:
-    """The ticket's newest run that is not closed or stopped, else its newest run, else None."""
-    if not eng.has_state():
-        return None  # no state.db yet: never applied (and a read must not create it)
-    runs = eng.store.list_runs(ticket=ticket)  # newest first
-    live = [r for r in runs if r.status not in ("closed", "stopped")]
-    return (live or runs)[0] if runs else None
-
-
-def gate_failures(eng: Engine, ticket: str, sha: str) -> tuple[list[CheckResult], str | None]:
-    from metawsm.gate.evaluate import CheckResult, evaluate, workspace_spec
-
-    run = find_run(eng, ticket)
-    if run is None:
-        return [CheckResult("run", False, f"no metawsm run has ticket {ticket}, so this branch has never "
-                                          "passed validation", fix=f"metawsm apply (a plan with {ticket})")], None
-    result = evaluate(eng, run, ticket, sha=sha)
-    failed = result.failed()
-    repo = workspace_spec(eng, run.run_id, ticket).primary
-    if result.policy is not None:
-        policy = result.policy  # the base branch's, which evaluate read
-    else:  # evaluate stopped before reading it (no worktree): read it here
-        from metawsm.gate.trust import judging_policy
-
-        policy = judging_policy(eng, repo.path, repo.base_branch)
-    patterns = policy.close.forbidden_file_patterns
-    names = [c.name for c in policy.close.required_checks]
-    if "forbidden_files" in names and not any(c.name == "forbidden_files" for c in failed):
-        extra = forbidden_at(repo, sha, patterns)
-        if extra is not None:
-            failed.append(extra)
-    return failed, run.run_id
-
-
-def forbidden_at(repo: RepoWorktree, sha: str, patterns: tuple[str, ...]) -> CheckResult | None:
-    """The forbidden_files check for the pushed commit itself (evaluate checks the worktree's HEAD, which
-    may differ: an older sha, or a file added and removed again): one `git diff BASE...SHA`."""
-    from metawsm.gate.evaluate import CheckResult
-    from metawsm.gate.precommit import forbidden_hits
-
-    out = run_git(repo.path, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT",
-                  f"{repo.base_branch}...{sha}")
-    hits = forbidden_hits([p for p in out.decode("utf-8", "surrogateescape").split("\0") if p], list(patterns))
-    if not hits:
-        return None
-    return CheckResult("forbidden_files", False, "forbidden files in the pushed commit: "
-                       + ", ".join(p for p, _ in hits[:10]), tuple(p for p, _ in hits),
-                       fix="remove them from the branch (git rm --cached, then commit)")

@@ -7,36 +7,36 @@
   clear (review the change and merge it by hand).
 - **Validation** passes the gate only when it comes from metawsm's own check step (the `checks`
   pseudo-agent, written by the engine as actor system/metawsm; no CLI or API caller can sign as
-  system), from a trusted reviewer (the `reviewers` hook, for review agents), or — only when the policy's
-  `close.manual_validation.allowed` is set — from an actor it names in `close.manual_validation.by`. Any
-  other validation signal is recorded and shown, never trusted.
+  system), from a reviewer of the ticket (an agent step with `role: reviewer`, or named in the judging
+  policy's `close.reviewers`), or — only when the policy's `close.manual_validation.allowed` is set — from
+  an actor it names in `close.manual_validation.by`. Any other validation signal is recorded and shown,
+  never trusted.
+
+The rules themselves are `gate/rules.py` (`validation_source`, `policy_change`); this module turns the base
+branch's policy file into a `Policy` for the engine's commands (the pre-push hook reads the same file and
+takes its values from the hooks cache when it is the checkout's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metawsm.errors import ConfigError
-from metawsm.runtime import git
+from metawsm.gate.gitfacts import JUDGING_DIRS, POLICY_FILE
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from metawsm.config.models import Policy
-    from metawsm.gate.context import GateContext as Engine
 
-POLICY_FILE = ".metawsm/policy.yaml"
-JUDGING_DIRS = ("plans/", "tickets/")
-SYSTEM_ACTOR = ("system", "metawsm")
-# Issue 16 (review loop) registers here: fn(eng, run_id, ticket, event) -> reviewer name or None.
-REVIEWERS: list[Callable[[Any, str, str, Any], str | None]] = []
+__all__ = ["JUDGING_DIRS", "POLICY_FILE", "judging_policy", "remember_policy"]
 
 
-def judging_policy(eng: Engine, repo_path: str, base_branch: str) -> Policy:
-    """The policy committed on `base_branch` (see the module doc)."""
-    result = git.git(repo_path, "show", f"{base_branch}:{POLICY_FILE}", check=False)
-    if result.code != 0:
-        return eng.policy  # the base branch has no policy file: the project's own (or the defaults)
-    data = result.stdout.encode("utf-8")
+def judging_policy(project_policy: Callable[[], Policy], data: bytes | None, base_branch: str) -> Policy:
+    """The policy that policy file content `data` (committed on `base_branch`; None: the branch has none)
+    parses to (see the module doc); `project_policy()` when it has none or it is invalid."""
+    if data is None:
+        return project_policy()  # the base branch has no policy file: the project's own (or the defaults)
     known = _PARSED.get(data)
     if known is not None:
         return known
@@ -45,49 +45,16 @@ def judging_policy(eng: Engine, repo_path: str, base_branch: str) -> Policy:
     try:
         policy = policy_from_bytes(f"{base_branch}:{POLICY_FILE}", data)
     except ConfigError:
-        return eng.policy
+        return project_policy()
     _PARSED[data] = policy
     return policy
 
 
 # Policy file content -> the policy it parses to, within one process: the gate asks for the judging
-# policy more than once per ticket, and the hooks seed it from their cache (no YAML, no jsonschema).
+# policy once per ticket, and a command judging many tickets reads the same file each time.
 _PARSED: dict[bytes, Policy] = {}
 
 
 def remember_policy(data: bytes, policy: Policy) -> None:
     """Record that policy file content `data` parses to `policy` (known without parsing it again)."""
     _PARSED[data] = policy
-
-
-def judging_changes(repo_path: str, base_branch: str, sha: str) -> list[str]:
-    """Policy, plan and ticket files (YAML) the branch changes since it left `base_branch`."""
-    # BASE...SHA: from their merge base to SHA, in one git process; no common history: nothing it changes
-    result = git.git(repo_path, "diff", "--name-only", "-z", "--no-renames", f"{base_branch}...{sha}", "--",
-                     POLICY_FILE, *JUDGING_DIRS, check=False)
-    if result.code != 0:
-        return []
-    out = result.stdout
-    return sorted(p for p in out.split("\0") if p and (p == POLICY_FILE or p.endswith((".yaml", ".yml"))))
-
-
-def validation_source(eng: Engine, run_id: str, ticket: str, validation: dict[str, Any],
-                      policy: Policy) -> tuple[bool, str]:
-    """(trusted, who) for a recorded validation (a control_state validation with `by` and `sequence`)."""
-    from metawsm.gate.context import CHECKS_AGENT
-
-    events, _ = eng.forum.events(int(validation["sequence"]) - 1, 1)
-    event = events[0] if events else None
-    if event is None:
-        return False, "an unknown signal"
-    who = f"{event.actor_type}:{event.actor_name}"
-    if (event.actor_type, event.actor_name) == SYSTEM_ACTOR and validation["by"] == eng.agent_key(ticket, CHECKS_AGENT):
-        return True, "metawsm's check step"
-    for reviewer in REVIEWERS:
-        name = reviewer(eng, run_id, ticket, event)
-        if name:
-            return True, f"reviewer {name}"
-    manual = policy.close.manual_validation
-    if manual.allowed and (event.actor_name in manual.by or validation["by"] in manual.by):
-        return True, f"{who} (manual validation allowed by close.manual_validation)"
-    return False, who
