@@ -58,20 +58,27 @@ class Judging:
     __slots__ = ("auto_iterate", "forbidden", "manual_allowed", "manual_by", "required", "reviewers")
 
     def __init__(self, policy: Any) -> None:
-        close, review = _get(policy, "close"), _get(policy, "review")
-        self.required = tuple((str(_get(c, "name")), _get(c, "run")) for c in _get(close, "required_checks"))
+        close, review = _get(policy, "close"), _get(policy, "review", {})
+        self.required = tuple((str(_get(c, "name")), _get(c, "run", None)) for c in _get(close, "required_checks"))
         self.forbidden = tuple(_get(close, "forbidden_file_patterns"))
-        manual = _get(close, "manual_validation")
-        self.manual_allowed, self.manual_by = bool(_get(manual, "allowed")), tuple(_get(manual, "by"))
-        self.reviewers = tuple(_get(close, "reviewers"))
-        self.auto_iterate = bool(_get(review, "auto_iterate"))
+        manual = _get(close, "manual_validation", {})
+        self.manual_allowed, self.manual_by = bool(_get(manual, "allowed", False)), tuple(_get(manual, "by", ()))
+        self.reviewers = tuple(_get(close, "reviewers", ()))
+        self.auto_iterate = bool(_get(review, "auto_iterate", False))
 
     def names(self) -> list[str]:
         return [name for name, _ in self.required]
 
 
-def _get(obj: Any, name: str) -> Any:
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+_MISSING = object()
+
+
+def _get(obj: Any, name: str, default: Any = _MISSING) -> Any:
+    """A policy value, from a `Policy` or its plain-data form (where a key the cache predates takes the
+    schema's default, as `config.models.build` gives it)."""
+    if not isinstance(obj, dict):
+        return getattr(obj, name)
+    return obj[name] if default is _MISSING else obj.get(name, default)
 
 
 # -- clean_tree and forbidden_files -------------------------------------------------------------------------

@@ -112,6 +112,49 @@ def test_gate_reads_the_base_policy_from_the_hooks_cache_when_it_is_the_checkout
     assert not names & {"yaml", "jsonschema_rs", "metawsm.config.loader", "metawsm.runtime.tmux"}
 
 
+# Issue 20: the gate of a ticket branch runs at the cost of its git work and plain sqlite3 reads. These are the
+# layers it once imported (about 60 dataclasses created at import, ~100 ms on a loaded machine): the state store
+# and its records, the forum service and its records, the policy models, the plan's step records, the runtime's
+# git/proc wrappers (subprocess), and what they bring.
+HEAVY_FOR_PUSH = ("dataclasses", "inspect", "subprocess", "json", "re", "pathlib", "yaml", "jsonschema_rs", "orjson",
+                  "metawsm.config.models", "metawsm.config.loader", "metawsm.config.project", "metawsm.state",
+                  "metawsm.state.store", "metawsm.state.models", "metawsm.forum", "metawsm.forum.service",
+                  "metawsm.forum.models", "metawsm.plan.steps", "metawsm.runtime.git", "metawsm.runtime.proc",
+                  "metawsm.gate.context", "metawsm.engine.context")
+
+
+def _imports_of_push(demo: Demo, ticket: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    ref = f"refs/heads/metawsm/{ticket}"
+    sha = sh(demo.wt(ticket), "rev-parse", "HEAD").stdout.strip()
+    r = subprocess.run([str(demo.root / ".git" / "hooks" / "pre-push"), "origin", str(demo.remote)], cwd=demo.root,
+                       input=f"{ref} {sha} {ref} {'0' * 40}\n", capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    return r, {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_gate_of_a_ticket_branch_imports_no_model_layer(demo: Demo) -> None:
+    floor = subprocess.run([sys.executable, "-X", "importtime", "-c", "pass"], capture_output=True, text=True,
+                           timeout=60).stderr  # what the interpreter's own site imports (a .pth may import re)
+    heavy = set(HEAVY_FOR_PUSH) - {line.rsplit("|", 1)[1].strip() for line in floor.splitlines()
+                                   if line.startswith("import time:")}
+    _imports_of_push(demo, "DEMO-1")  # (the forum index catches up with the agents' signals first, if behind)
+    r, names = _imports_of_push(demo, "DEMO-1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {"metawsm.gate.facts", "metawsm.gate.rules", "metawsm.gate.evaluate", "sqlite3"} <= names
+    assert sorted(names & heavy) == []
+    # a refusal on the same path (validation for another commit) stays as light
+    wt = demo.wt("DEMO-1")
+    start = sh(wt, "rev-parse", "HEAD").stdout.strip()
+    write(wt / "demo" / "later.txt", "later\n")
+    assert commit(wt, "demo/later.txt", message="later").returncode == 0
+    try:
+        r, names = _imports_of_push(demo, "DEMO-1")
+        assert r.returncode == 1 and "FAIL validation: validation was for " in r.stderr
+        assert sorted(names & heavy) == []
+    finally:
+        sh(wt, "reset", "-q", "--hard", start)
+
+
 def test_dirty_worktree_is_refused(demo: Demo) -> None:
     stray = write(demo.wt("DEMO-1") / "notes.txt", "uncommitted\n")
     try:
