@@ -165,7 +165,8 @@ def validation_source(f: TicketFacts, v: dict[str, Any], policy: Judging) -> tup
 
 def validation(f: TicketFacts, sha: str, policy: Judging) -> CheckResult:
     fix = f"re-run the checks: `metawsm apply` (or `metawsm gate --ticket {f.ticket}` to see why)"
-    trusted, ignored = [], []
+    trusted: list[dict[str, Any]] = []
+    ignored: list[dict[str, Any]] = []
     for v in sorted(validations(f), key=lambda v: v["sequence"]):
         ok, who = validation_source(f, v, policy)
         (trusted if ok else ignored).append(dict(v, who=who))
