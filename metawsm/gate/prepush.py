@@ -4,14 +4,17 @@ git gives one line per ref on stdin: `<local ref> <local sha> <remote ref> <remo
 ticket branch when it is `refs/heads/<workspace.branch_prefix><TICKET>` (local or remote side); with an
 empty branch_prefix only names that have a `tickets/<TICKET>.yaml` count. Deletions (all-zero local sha)
 and every other ref pass without importing anything heavy: the branch prefix comes from the policy cache
-(see hookrun). For a ticket ref the engine is opened (sqlite, forum) and the ticket's run is found:
+(see hookrun). For a ticket ref the gate's reader opens state.db and forum.db (plain sqlite3, read-only; no
+state store, forum service or policy models) and the ticket's run is found:
 
 * the newest run of the ticket that is not closed or stopped, else the newest run of the ticket at all;
 * no run at all: refused — a ticket branch with no run cannot have passed validation (fix: `metawsm apply`).
 
-The gate (`metawsm.gate.evaluate`) is evaluated with `sha=<pushed sha>`: validation must be recorded for
-exactly that commit, the ticket's worktree must be clean, every agent must have signalled completion, and
-no forbidden file may be changed — at the worktree's HEAD and, when the pushed sha differs, at that sha.
+The gate (`metawsm.gate.evaluate.judge`, the rules `metawsm close` judges by) is evaluated with
+`sha=<pushed sha>`: validation must be recorded for exactly that commit, the ticket's worktree must be clean,
+every agent must have signalled completion, and no forbidden file may be changed — at the worktree's HEAD and
+in the pushed commit. The judging policy is the base branch's; its values come from the hooks cache when
+it is the checkout's file, and are parsed for real otherwise.
 
 Under the pre-commit framework the ref comes from PRE_COMMIT_LOCAL_BRANCH / PRE_COMMIT_REMOTE_BRANCH /
 PRE_COMMIT_TO_REF instead of stdin.
