@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from metawsm.errors import ForumError
-from metawsm.forum import projector, reads
+from metawsm.forum import bulk, projector, reads
 from metawsm.forum.log import EventLog, LogCorrupt, Problem
 from metawsm.forum.schema_sql import INDEXES_DDL, POSTS_DDL, SCHEMA, SEARCH_DDL, TABLES_DDL, VERSION
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_IN_WRITE = 4 << 20  # a longer lag is caught up in chunks before the write transaction
-BUILD_CHUNK = 1 << 20  # bytes of log per rebuild transaction
 BUILD_CACHE_KIB = 16 << 10  # page cache of the rebuild connection (peak RSS stays far below 100 MB)
+BUILD_PAGE_SIZE = 16384
 
 
 class Index:
@@ -202,37 +202,31 @@ class Index:
 
 
 def build(path: Path, log_: EventLog) -> int:
-    """Write a complete index of `log_` into a new database file at `path`.
+    """Write a complete index of `log_` into a new database file at `path` (see bulk.py).
 
-    A throwaway file (no journal, no fsync until the end): the base tables are loaded first, one
-    transaction per chunk, then the secondary indexes are created and the full-text table is filled
-    from the loaded rows in one statement each, which is much cheaper than maintaining them row by row."""
+    A throwaway file written in one transaction, with no journal and no fsync (the caller renames it
+    into place, so a crash leaves only a side file): the base tables are loaded first, then the
+    secondary indexes are created and the derived columns and the full-text table are filled by a few
+    statements over the loaded rows, much cheaper than maintaining them row by row."""
     conn = sqlite3.connect(path, isolation_level=None)
-    count = 0
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the parsed events form no cycles: collecting them is pure overhead (~10% of a rebuild)
     try:
+        conn.execute(f"PRAGMA page_size = {BUILD_PAGE_SIZE:d}")  # before the first table: 5-10% less work
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("PRAGMA locking_mode = EXCLUSIVE")
         conn.execute(f"PRAGMA cache_size = {-BUILD_CACHE_KIB:d}")
         conn.executescript(TABLES_DDL + POSTS_DDL)
-        offset = line = 0
-        state = projector.Carry()
-        problems: list[Problem] = []
-        for events, end, end_line in log_.read(0, 0, limit_bytes=BUILD_CHUNK, problems=problems):
-            conn.execute("BEGIN")
-            with conn:
-                projector.apply(conn, events, search=False, carry=state)
-                record_problems(conn, problems)
-            count += len(events)
-            offset, line = end, end_line
-        conn.executescript(INDEXES_DDL + SEARCH_DDL)
         conn.execute("BEGIN")
-        with conn:
-            projector.fill_search(conn)
-            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", (("offset", offset), ("line", line)))
-            conn.execute(f"PRAGMA user_version = {int(VERSION)}")
+        count, offset, line = bulk.load(conn, log_, lambda problems: record_problems(conn, problems))
+        for stmt in (INDEXES_DDL + SEARCH_DDL).split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        bulk.finish(conn)
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", (("offset", offset), ("line", line)))
+        conn.execute(f"PRAGMA user_version = {int(VERSION)}")
+        conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise ForumError(f"cannot build the forum index at {path}: {exc}") from exc
     finally:

@@ -95,12 +95,9 @@ class EventLog:
             os.fsync(self._fd)
 
     # -- reading ----------------------------------------------------------------------------
-    def read(self, offset: int = 0, line: int = 0, *, limit_bytes: int = CHUNK, after: int = 0,
-             problems: list[Problem] | None = None) -> Iterator[tuple[list[dict[str, Any]], int, int]]:
-        """Complete lines from byte `offset` (line number `line` before it), in chunks:
-        yields (events, end_offset, end_line). Stops at the last `\\n`. A line that is not a valid
-        event, or whose sequence does not follow `after` (the last valid sequence before `offset`),
-        is skipped and reported in `problems` (never raised): one bad line never hides the rest."""
+    def chunks(self, offset: int = 0, *, limit_bytes: int = CHUNK) -> Iterator[tuple[list[bytes], int, int]]:
+        """The complete lines from byte `offset`, in chunks of about `limit_bytes`: yields (lines without
+        their newline, the chunk's start offset, its end offset). Stops at the last `\\n`."""
         try:
             fh = self.path.open("rb")
         except FileNotFoundError:
@@ -108,8 +105,6 @@ class EventLog:
         with fh:
             fh.seek(offset)
             rest = b""
-            loads = orjson.loads
-            prev = after
             while True:
                 data = fh.read(limit_bytes)
                 if not data:
@@ -120,23 +115,38 @@ class EventLog:
                     rest = data
                     continue
                 rest = data[cut + 1:]
-                lines = data[:cut].split(b"\n")
-                try:
-                    events = list(map(loads, lines))
-                except orjson.JSONDecodeError:
-                    events = [_loads_or_none(raw) for raw in lines]
-                good = []
-                for i, e in enumerate(events):
-                    why = check_event(e, prev)
-                    if why is None:
-                        good.append(e)
-                        prev = e["sequence"]
-                    else:
-                        at = offset + sum(len(raw) + 1 for raw in lines[:i])
-                        self._report(Problem(line + i + 1, at, why), problems)
+                yield data[:cut].split(b"\n"), offset, offset + cut + 1
                 offset += cut + 1
-                line += len(lines)
-                yield good, offset, line
+
+    def read(self, offset: int = 0, line: int = 0, *, limit_bytes: int = CHUNK, after: int = 0,
+             problems: list[Problem] | None = None) -> Iterator[tuple[list[dict[str, Any]], int, int]]:
+        """Complete lines from byte `offset` (line number `line` before it), in chunks:
+        yields (events, end_offset, end_line). Stops at the last `\\n`. A line that is not a valid
+        event, or whose sequence does not follow `after` (the last valid sequence before `offset`),
+        is skipped and reported in `problems` (never raised): one bad line never hides the rest."""
+        loads = orjson.loads
+        prev = after
+        for lines, start, end in self.chunks(offset, limit_bytes=limit_bytes):
+            try:
+                events = list(map(loads, lines))
+            except orjson.JSONDecodeError:
+                events = [_loads_or_none(raw) for raw in lines]
+            good = []
+            for i, e in enumerate(events):
+                why = check_event(e, prev)
+                if why is None:
+                    good.append(e)
+                    prev = e["sequence"]
+                else:
+                    self.skip(lines, i, start, line, why, problems)
+            line += len(lines)
+            yield good, end, line
+
+    def skip(self, lines: list[bytes], i: int, start: int, line: int, why: str,
+             problems: list[Problem] | None) -> None:
+        """Report line `i` of a chunk read from byte `start` (line number `line` before it) as skipped."""
+        at = start + sum(len(raw) + 1 for raw in lines[:i])
+        self._report(Problem(line + i + 1, at, why), problems)
 
     def _report(self, problem: Problem, problems: list[Problem] | None) -> None:
         if problems is not None:
@@ -217,8 +227,9 @@ class _NotJson:
 
 _STR_FIELDS = ("event_id", "event_type", "occurred_at", "thread_id", "ticket", "actor_type")
 _OPT_FIELDS = ("run_id", "agent_name", "actor_name", "correlation_id", "causation_id", "idempotency_key")
-_ENUMS = {"priority": PRIORITY_RANK, "to_priority": PRIORITY_RANK, "from_priority": PRIORITY_RANK,
+ENUMS = {"priority": PRIORITY_RANK, "to_priority": PRIORITY_RANK, "from_priority": PRIORITY_RANK,
           "to_state": STATES, "from_state": STATES}
+ENUM_KEYS = frozenset(ENUMS)  # payload keys whose values check_event compares with a list
 
 
 def check_event(e: Any, prev: int) -> str | None:
@@ -251,7 +262,7 @@ def check_event(e: Any, prev: int) -> str | None:
             return f"payload.{k} is out of the 64-bit range"
         if t is dict or t is list:
             return f"payload.{k} is not a scalar"
-        if k in _ENUMS and v not in _ENUMS[k] and v not in ("", None):
+        if k in ENUMS and v not in ENUMS[k] and v not in ("", None):
             return f"payload.{k} {str(v)[:40]!r} unknown"
     if e["event_type"] == CONTROL and "attempt" in p:
         a = p["attempt"]

@@ -1,9 +1,11 @@
 """Apply a batch of log events to the index tables (the one code path for catch-up and rebuild).
 
-Batching changes nothing in the result: a rebuild in big chunks equals the index built one event at
-a time (tests compare a dump of every table). A rebuild passes `search=False` and fills the
-full-text table from the loaded rows at the end (`fill_search`), and a `Carry` so that threads
-touched by one chunk are not read back from the database by the next."""
+Batching changes nothing in the result: the index caught up in big chunks equals the index built one
+event at a time (tests compare a dump of every table). A rebuild (`bulk.py`) loads the events itself
+and derives most tables with SQL; it passes the few events whose rules are stateful (assignments,
+state and priority changes, control signals, legacy read marks) through `apply` with `search=False`.
+The full-text rows of a post are keyed by its event's sequence (a thread's title by minus the sequence
+of its opening event): see `schema_sql.SEARCH_DDL`."""
 
 from __future__ import annotations
 
@@ -31,32 +33,14 @@ def _key(t: dict[str, Any]) -> tuple[str, str, str, str]:
     return (t["ticket"], t["run_id"] or "", t["state"], t["priority"])
 
 
-class Carry:
-    """Threads as the previous chunk of a rebuild left them (the same rows as in the database), so the
-    next chunk does not read them back, and a fixed-size filter of every thread id written so far: an
-    id not in it is known to be absent, so opening a thread costs no lookup. Only for a connection no
-    other process writes to."""
-
-    FILTER_BITS = 22  # 4 MiB, one byte per slot: ~2.5% false positives (a needless lookup) at 100k threads
-
-    def __init__(self) -> None:
-        self.threads: dict[str, dict[str, Any]] = {}
-        self.written = bytearray(1 << self.FILTER_BITS)
-        self.mask = (1 << self.FILTER_BITS) - 1
-
-    def maybe_written(self, tid: str) -> bool:
-        return bool(self.written[hash(tid) & self.mask])
-
-
 class _Batch:
-    def __init__(self, conn: sqlite3.Connection, carry: Carry | None) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.carry = carry
         self.threads: dict[str, dict[str, Any] | None] = {}
         self.orig: dict[str, tuple[str, str, str, str] | None] = {}
         self.reads: dict[tuple[str, str, str], tuple[int, str]] = {}
         self.events: list[tuple[Any, ...]] = []
-        self.fts: list[tuple[str, str, str]] = []
+        self.fts: list[tuple[int, str, str, Any]] = []
         self.assignments: list[tuple[Any, ...]] = []
         self.transitions: list[tuple[Any, ...]] = []
         self.controls: list[tuple[str, str, str, str]] = []
@@ -68,11 +52,8 @@ class _Batch:
             return self.threads[tid]
         except KeyError:
             pass
-        carry = self.carry
-        t: dict[str, Any] | None = carry.threads.get(tid) if carry is not None else None
-        if t is None and (carry is None or carry.maybe_written(tid)):
-            row = self.conn.execute(_THREAD_SELECT, (tid,)).fetchone()
-            t = dict(zip(THREAD_COLS, row, strict=True)) if row else None
+        row = self.conn.execute(_THREAD_SELECT, (tid,)).fetchone()
+        t = dict(zip(THREAD_COLS, row, strict=True)) if row else None
         self.threads[tid] = t
         self.orig[tid] = _key(t) if t else None
         return t
@@ -81,7 +62,7 @@ class _Batch:
         c = self.conn
         c.executemany(_EVENT_INSERT, self.events)
         if self.fts:
-            c.executemany("INSERT INTO search (thread_id, kind, text) VALUES (?,?,?)", self.fts)
+            c.executemany("INSERT INTO search (rowid, thread_id, kind, text) VALUES (?,?,?,?)", self.fts)
         if self.assignments:
             c.executemany("INSERT OR IGNORE INTO assignments VALUES (?,?,?,?,?,?,?,?,?,?,?)", self.assignments)
         if self.transitions:
@@ -94,12 +75,6 @@ class _Batch:
             c.executemany("INSERT OR REPLACE INTO reads VALUES (?,?,?,?,?)",
                           [(*k, seq, at) for k, (seq, at) in self.reads.items()])
         changed = {tid: t for tid, t in self.threads.items() if t is not None}
-        carry = self.carry
-        if carry is not None:
-            carry.threads = changed
-            written, mask = carry.written, carry.mask
-            for tid in changed:
-                written[hash(tid) & mask] = 1
         delta: dict[tuple[str, str, str, str], int] = {}
         orig = self.orig
         upserts, updates = [], []
@@ -134,11 +109,10 @@ class _Batch:
         self.reads[key] = (max(old, int(p.get("last_seen_event_sequence") or 0)), e["occurred_at"])
 
 
-def apply(conn: sqlite3.Connection, events: list[dict[str, Any]], *, search: bool = True,
-          carry: Carry | None = None) -> None:
+def apply(conn: sqlite3.Connection, events: list[dict[str, Any]], *, search: bool = True) -> None:
     """Project `events` (in sequence order) into the tables; the caller owns the transaction.
-    `search=False` leaves the full-text table to `fill_search` (rebuild)."""
-    b = _Batch(conn, carry)
+    `search=False` leaves the full-text table alone (a rebuild fills it in bulk)."""
+    b = _Batch(conn)
     dumps = orjson.dumps
     ev_append = b.events.append
     fts = b.fts if search else None
@@ -155,7 +129,7 @@ def apply(conn: sqlite3.Connection, events: list[dict[str, Any]], *, search: boo
             if t is not None:  # else: a post to a thread the log never opened (hand-edited): ignored
                 is_post = 1
                 if fts is not None:
-                    fts.append((tid, "post", p.get("body", "")))
+                    fts.append((seq, tid, "post", p.get("body", "")))
                 t["posts_count"] += 1
                 t["last_post_at"], t["last_post_by_type"], t["last_post_by_name"] = at, actor, name
                 t["last_event_sequence"], t["updated_at"], t["last_actor_type"] = seq, at, actor
@@ -193,14 +167,8 @@ def apply(conn: sqlite3.Connection, events: list[dict[str, Any]], *, search: boo
     b.flush()
 
 
-def fill_search(conn: sqlite3.Connection) -> None:
-    """Fill the full-text table from threads and posts in bulk (the same rows `apply` adds one by one)."""
-    conn.execute("INSERT INTO search (thread_id, kind, text) SELECT thread_id, 'title', title FROM threads")
-    conn.execute("INSERT INTO search (thread_id, kind, text) SELECT thread_id, 'post', body FROM posts")
-
-
 def _open(b: _Batch, e: dict[str, Any], p: dict[str, Any], name: str,
-          fts: list[tuple[str, str, str]] | None) -> dict[str, Any]:
+          fts: list[tuple[int, str, str, Any]] | None) -> dict[str, Any]:
     tid, at, actor = e["thread_id"], e["occurred_at"], e["actor_type"]
     prio = p.get("priority") or "normal"
     t = _NEW_THREAD.copy()
@@ -211,20 +179,20 @@ def _open(b: _Batch, e: dict[str, Any], p: dict[str, Any], name: str,
              is_control=1 if tid.startswith("fctrl-") else 0)
     b.threads[tid] = t
     if fts is not None:
-        fts.append((tid, "title", t["title"]))
+        fts.append((-e["sequence"], tid, "title", t["title"]))
     if t["is_control"] and e.get("run_id") and e.get("agent_name"):
         b.controls.append((e["run_id"], e["agent_name"], e["ticket"], tid))
-    _post(t, at, actor, name, p.get("body", ""), fts)
+    _post(t, e["sequence"], at, actor, name, p.get("body", ""), fts)
     return t
 
 
 def _other(b: _Batch, t: dict[str, Any], e: dict[str, Any], etype: str, p: dict[str, Any], name: str,
-           fts: list[tuple[str, str, str]] | None) -> int:
+           fts: list[tuple[int, str, str, Any]] | None) -> int:
     """The rarer thread events (an unknown type only touches the thread); 1 when it is a post."""
     seq, tid, at, actor = e["sequence"], e["thread_id"], e["occurred_at"], e["actor_type"]
     if etype == m.CONTROL:
         body = orjson.dumps(p).decode()  # the same text as the event's payload_json
-        _post(t, at, actor, name, body, fts)
+        _post(t, seq, at, actor, name, body, fts)
         b.signals.append((seq, tid, p.get("run_id") or e.get("run_id") or "",
                           p.get("agent_name") or e.get("agent_name") or "", int(p.get("attempt") or 1),
                           p.get("control_type", ""), body))
@@ -246,10 +214,10 @@ def _other(b: _Batch, t: dict[str, Any], e: dict[str, Any], etype: str, p: dict[
     return 0
 
 
-def _post(t: dict[str, Any], at: str, actor: str, name: str, body: str,
-          fts: list[tuple[str, str, str]] | None) -> None:
+def _post(t: dict[str, Any], seq: int, at: str, actor: str, name: str, body: Any,
+          fts: list[tuple[int, str, str, Any]] | None) -> None:
     if fts is not None:
-        fts.append((t["thread_id"], "post", body))
+        fts.append((seq, t["thread_id"], "post", body))
     t["posts_count"] += 1
     t["last_post_at"], t["last_post_by_type"], t["last_post_by_name"] = at, actor, name
 

@@ -10,6 +10,7 @@ import orjson
 
 from metawsm.forum import control
 from metawsm.forum.models import ControlState, Event, Post, StatRow, Thread
+from metawsm.forum.schema_sql import SEARCH_TEXT_BODY, SEARCH_TEXT_TITLE
 
 _VIEW_COLS = (
     "t.thread_id, t.ticket, t.run_id, t.agent_name, t.title, t.state, t.priority, t.assignee_type, "
@@ -111,18 +112,29 @@ def search(conn: sqlite3.Connection, text: str, f: Filters, *, limit: int = 50,
         return []
     join, unseen, vparams = _viewer_sql(viewer)
     needle = text.strip().lower()
-    if needle.isascii() and len(needle.split()) == 1:
+    # substrings: a scan of the titles and bodies (`search_text`), which are only decoded from the events'
+    # JSON where its text holds the needle too (always, unless the needle has a character JSON escapes)
+    source = _SUBSTRING_PREFILTERED if needle.isprintable() and not ('"' in needle or "\\" in needle) \
+        else _SUBSTRING
+    if not (needle.isascii() and len(needle.split()) == 1):
         # one ASCII word: its substring matches include every word-prefix match (no FTS pass needed)
-        source, params = "SELECT thread_id, kind FROM search WHERE instr(lower(text), ?) > 0", [needle]
-    else:
-        source = ("SELECT thread_id, kind FROM search WHERE search MATCH ? UNION ALL "
-                  "SELECT thread_id, kind FROM search WHERE instr(lower(text), ?) > 0")
-        params = [q, needle]
+        source = _WORDS + " UNION ALL " + source
     sql = ("WITH hits AS (SELECT thread_id, MAX(kind = 'title') * 2 + MAX(kind = 'post') AS score FROM ("
            + source + ") GROUP BY thread_id) SELECT "
            + _VIEW_COLS.format(unseen=unseen) + " FROM hits h JOIN threads t ON t.thread_id = h.thread_id"
            + join + f.where() + " ORDER BY h.score DESC, t.prio_rank, t.last_event_sequence DESC LIMIT ?")
-    return [_thread(r) for r in conn.execute(sql, [*params, *vparams, *f.params, limit])]
+    return [_thread(r) for r in conn.execute(sql, [q, needle, *vparams, *f.params, limit])]
+
+
+# The full-text index gives rowids only: a post's event sequence, or minus the thread's opening one.
+_WORDS = ("SELECT e.thread_id, CASE WHEN s.rowid < 0 THEN 'title' ELSE 'post' END AS kind FROM search s "
+          "JOIN events e ON e.sequence = abs(s.rowid) WHERE search MATCH ?1")
+_SUBSTRING = "SELECT thread_id, kind FROM search_text WHERE instr(lower(text), ?2) > 0"
+_SUBSTRING_PREFILTERED = (
+    "SELECT thread_id, 'title' AS kind FROM events WHERE is_post = 1 AND event_type = 'forum.thread.opened' "
+    "AND instr(lower(payload_json), ?2) > 0 AND instr(lower(" + SEARCH_TEXT_TITLE + "), ?2) > 0 "
+    "UNION ALL SELECT thread_id, 'post' FROM events WHERE is_post = 1 AND instr(lower(payload_json), ?2) > 0 "
+    "AND instr(lower(" + SEARCH_TEXT_BODY + "), ?2) > 0")
 
 
 def get_thread(conn: sqlite3.Connection, thread_id: str) -> Thread | None:

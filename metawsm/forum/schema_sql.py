@@ -3,8 +3,9 @@ VERSION and the next read rebuilds the index from the log."""
 
 from __future__ import annotations
 
-VERSION = 3  # 2: posts are a view over events (is_post), search without column sizes; 3: only an
-#            agent's questions (not its completion or validation) leave a thread unanswered
+VERSION = 4  # 2: posts are a view over events (is_post), search without column sizes; 3: only an
+#            agent's questions (not its completion or validation) leave a thread unanswered; 4: the
+#            full-text table indexes the `search_text` view (external content) instead of a copy
 
 THREAD_COLS = (
     "thread_id", "ticket", "run_id", "agent_name", "title", "state", "priority", "prio_rank",
@@ -75,9 +76,26 @@ CREATE VIEW IF NOT EXISTS posts (post_id, thread_id, event_id, sequence, author_
   FROM events WHERE is_post = 1;
 """
 
-SEARCH_DDL = """
+# The text search finds: every thread's title and every post's body. They are stored once, in the
+# events' payloads: `search_text` derives them (a post's row is keyed by its event's sequence, a title's
+# by minus the sequence of the thread's opening event), and the full-text table `search` indexes that
+# view without a copy of its text (FTS5 external content). Rows are only ever added to it: by the
+# projector as events arrive, by a rebuild in bulk. Queries read the index's rowids only (a lookup of
+# the view by rowid would scan it) and scan `search_text` itself for substrings.
+# (a missing key reads as '' and a JSON null as NULL, as the projector's `p.get("body", "")` does)
+SEARCH_TEXT_TITLE = ("coalesce(json_extract(payload_json, '$.title'), "
+                     "CASE WHEN json_type(payload_json, '$.title') IS NULL THEN '' END)")
+SEARCH_TEXT_BODY = ("CASE WHEN event_type = 'forum.control.signal' THEN payload_json "
+                    "ELSE coalesce(json_extract(payload_json, '$.body'), "
+                    "CASE WHEN json_type(payload_json, '$.body') IS NULL THEN '' END) END")
+SEARCH_DDL = f"""
+CREATE VIEW IF NOT EXISTS search_text (fts_rowid, thread_id, kind, text) AS
+  SELECT -sequence, thread_id, 'title', {SEARCH_TEXT_TITLE} FROM events
+  WHERE is_post = 1 AND event_type = 'forum.thread.opened'
+  UNION ALL SELECT sequence, thread_id, 'post', {SEARCH_TEXT_BODY} FROM events WHERE is_post = 1;
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
-  thread_id UNINDEXED, kind UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);
+  thread_id UNINDEXED, kind UNINDEXED, text, content = 'search_text', content_rowid = 'fts_rowid',
+  tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);
 """
 
 SCHEMA = TABLES_DDL + POSTS_DDL + INDEXES_DDL + SEARCH_DDL

@@ -42,11 +42,11 @@ def test_rebuild_equals_incremental_index(forum: Forum, dump) -> None:
     assert dump(fresh.index.path) == incremental
 
 
-@pytest.mark.parametrize("filter_bits", [22, 0])
-def test_rebuild_in_small_chunks_equals_incremental(forum: Forum, dump, monkeypatch, filter_bits: int) -> None:
-    """Threads touched again several chunks after they were last written are read back from the
-    database; with a one-slot filter every thread id is a "maybe" and the lookup decides."""
-    from metawsm.forum import index, projector
+@pytest.mark.parametrize("opened_cap", [200_000, 0])
+def test_rebuild_in_small_chunks_equals_incremental(forum: Forum, dump, monkeypatch, opened_cap: int) -> None:
+    """A few events per rebuild chunk: threads touched again several chunks after they were opened; with
+    a cap of 0 the rebuild forgets the thread ids it has seen after every chunk and asks the threads table."""
+    from metawsm.forum import bulk
 
     _activity(forum)
     ids = [forum.open_thread(f"T-{i % 3}", f"t{i}", "b", **HUMAN).thread_id for i in range(6)]
@@ -55,8 +55,8 @@ def test_rebuild_in_small_chunks_equals_incremental(forum: Forum, dump, monkeypa
         if i % 10 == 9:
             forum.set_state(ids[i % 6], "triaged", **HUMAN)
     incremental = dump(forum.index.path)
-    monkeypatch.setattr(index, "BUILD_CHUNK", 700)  # a few events per rebuild transaction
-    monkeypatch.setattr(projector.Carry, "FILTER_BITS", filter_bits)
+    monkeypatch.setattr(bulk, "CHUNK", 700)  # a few events per chunk
+    monkeypatch.setattr(bulk, "OPENED_CAP", opened_cap)
     assert forum.reindex() == len(incremental["events"])
     assert dump(forum.index.path) == incremental
 
