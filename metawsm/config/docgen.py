@@ -73,6 +73,13 @@ def generate() -> str:
         "a test fails when this file and the schemas drift apart. `metawsm schema` prints the schemas,",
         "`metawsm validate` checks your files against them.",
         "",
+        "How a file is checked: a small pure-Python check (`metawsm/config/quickcheck.py`, only the JSON Schema",
+        "keywords these schemas use) accepts a valid file without loading jsonschema-rs, which costs more to",
+        "import than the pre-commit hook's own work. A file it does not accept goes to jsonschema-rs, and every",
+        "error is explained as before, with its file:line:col and key path. The tests compare the two verdicts",
+        "on generated documents (every single mistake in full documents, and random ones near each schema), and",
+        "a keyword the quick check does not implement sends the documents that use it to jsonschema-rs.",
+        "",
     ]
     for kind in ("ticket", "plan", "policy"):
         schema = load_schema(kind)

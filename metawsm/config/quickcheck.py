@@ -10,8 +10,9 @@ anything that is not plain JSON data — a value whose type is not exactly str, 
 or dict, a non-finite float, a non-str key, a string jsonschema-rs cannot take (a lone surrogate).
 
 Only the keywords metawsm's schemas use are understood; a schema with any other keyword raises
-`Unsupported` when compiled, and its kind always goes to jsonschema-rs. `tests/config/test_quickcheck.py`
-compares the verdicts with jsonschema-rs on generated documents and walks every schema's keywords.
+`Unsupported` when compiled (or, compiled lazily, when first used), and its documents go to jsonschema-rs.
+`tests/config/test_quickcheck.py` compares the verdicts with jsonschema-rs on generated documents and walks
+every schema's keywords.
 """
 
 from __future__ import annotations
@@ -103,10 +104,21 @@ def _lazy_pattern(pattern: str, compile_pattern: Callable[[str], Any]) -> Check:
 
 
 class _Compiler:
-    def __init__(self, root: dict[str, Any], compile_pattern: Callable[[str], Any]) -> None:
+    def __init__(self, root: dict[str, Any], compile_pattern: Callable[[str], Any], lazy: bool) -> None:
         self.root = root
         self.compile_pattern = compile_pattern
+        self.lazy = lazy
         self.refs: dict[str, list[Check]] = {}
+
+    def later(self, props: dict[str, Check], name: str, schema: Any) -> Check:
+        """A property's check compiled when a document first has that property (the policy schema has ~400
+        subschemas; a policy file sets a few keys): it then takes its own place in `props`."""
+
+        def first(x: Any) -> bool:
+            check = props[name] = self.compile(schema)
+            return check(x)
+
+        return first
 
     def ref(self, ref: str) -> Check:
         if not ref.startswith("#"):
@@ -237,7 +249,9 @@ class _Compiler:
         return check
 
     def obj(self, schema: dict[str, Any]) -> Check:
-        props = {name: self.compile(sub) for name, sub in schema.get("properties", {}).items()}
+        props: dict[str, Check] = {}
+        for name, sub in schema.get("properties", {}).items():
+            props[name] = self.later(props, name, sub) if self.lazy else self.compile(sub)
         extra = self.compile(schema.get("additionalProperties", True))
         names = self.compile(schema["propertyNames"]) if "propertyNames" in schema else None
         required = tuple(schema.get("required", ()))
@@ -260,7 +274,8 @@ class _Compiler:
         return check
 
 
-def compile_schema(schema: dict[str, Any], compile_pattern: Callable[[str], Any]) -> Check:
+def compile_schema(schema: dict[str, Any], compile_pattern: Callable[[str], Any], *, lazy: bool = False) -> Check:
     """One predicate for `schema` (True: valid). `compile_pattern(pattern)` gives an object with `.search`
-    that has ECMA-262 semantics (metawsm.config.schemas.ecma_regex). Raises Unsupported."""
-    return _Compiler(schema, compile_pattern).compile(schema)
+    that has ECMA-262 semantics (metawsm.config.schemas.ecma_regex). Raises Unsupported — with `lazy`, object
+    properties are compiled on first use, so the predicate itself may raise it then."""
+    return _Compiler(schema, compile_pattern, lazy).compile(schema)

@@ -105,17 +105,28 @@ def _quick(kind: str) -> Any:
     from metawsm.config import quickcheck
 
     try:
-        return quickcheck.compile_schema(load_schema(kind), _compiled)
+        return quickcheck.compile_schema(load_schema(kind), _compiled, lazy=True)
     except quickcheck.Unsupported:
         return None
+
+
+def _quick_accepts(kind: str, data: Any) -> bool:
+    quick = _quick(kind)
+    if quick is None:
+        return False
+    from metawsm.config.quickcheck import Unsupported
+
+    try:
+        return bool(quick(data))
+    except Unsupported:  # a part of the schema compiled on first use needs more than quickcheck knows
+        return False
 
 
 def is_valid(kind: str, data: Any) -> bool:
     """Quick check: the pure-Python check accepts a valid document without loading jsonschema-rs (~27 ms of
     imports); anything it does not accept goes to the Rust validator when present (errors are always
     explained by `jsonschema`)."""
-    quick = _quick(kind)
-    if quick is not None and quick(data):
+    if _quick_accepts(kind, data):
         return True
     fast = _fast_validator(kind)
     if fast is not None:
