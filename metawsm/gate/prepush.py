@@ -21,17 +21,26 @@ PRE_COMMIT_TO_REF instead of stdin.
 """
 
 # os.path, not pathlib: these modules are the hooks' fast path, and pathlib is an import to avoid there.
-# ruff: noqa: PTH113, PTH118, PTH123
+# ruff: noqa: PTH112, PTH113, PTH118, PTH120, PTH123
 
 from __future__ import annotations
 
 import os
 
-from metawsm.gate.hookrun import HookError, _spawn, main_root, no_git_env, policy_facts, run_git
+from metawsm.gate.hookrun import (
+    CACHE_FORMAT,
+    HookError,
+    _spawn,
+    _write_cache,
+    main_root,
+    no_git_env,
+    policy_facts,
+    run_git,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's fast path
 if TYPE_CHECKING:
-    from typing import IO
+    from typing import IO, Any
 
     from metawsm.config.models import Policy
     from metawsm.gate.facts import Reader
@@ -171,8 +180,9 @@ def _git(cwd: str, args: tuple[str, ...]) -> tuple[int, str, str]:
 
 def judging(root: str, data: bytes | None, base: str) -> tuple[None, Judging]:
     """The judging policy's values: the base branch's policy file `data` (None: it has none, so the project's
-    policy applies). When it is the checkout's file, the hooks cache knows its values (no yaml, no jsonschema,
-    no policy models); otherwise it is parsed for real."""
+    policy applies). When it is the checkout's file, the hooks cache knows its values; another file's values
+    are remembered by content once parsed (JUDGING_CACHE); only a file never seen is parsed for real (yaml,
+    jsonschema, the policy models)."""
     from metawsm.gate.rules import Judging
 
     path = os.path.join(root, ".metawsm", "policy.yaml")
@@ -180,7 +190,47 @@ def judging(root: str, data: bytes | None, base: str) -> tuple[None, Judging]:
     cached = policy_facts(root).get("policy")
     if cached and (data is None or data == before) and _read(path) == before:
         return None, Judging(cached)
-    return None, Judging(_parsed(root, data, base))
+    if data is None:
+        return None, Judging(_parsed(root, data, base))
+    cache = os.path.join(root, ".metawsm", "state", JUDGING_CACHE)
+    entries = _judging_entries(cache)
+    if data in entries:
+        return None, Judging(entries[data])
+    values = Judging(_parsed(root, data, base))
+    from metawsm.gate.trust import parsed
+
+    # an invalid file judges by the project's policy, which may change: only a parsed file's values are kept
+    if parsed(data) is not None and os.path.isdir(os.path.dirname(cache)):
+        kept = dict([*[(k, v) for k, v in entries.items() if k != data][-(JUDGING_KEEP - 1):],
+                     (data, values.plain())])
+        _write_cache(cache, {"format": CACHE_FORMAT, "version": _version(), "entries": kept})
+    return None, values
+
+
+JUDGING_CACHE = "judging-cache.marshal"  # base-branch policy file content -> its judging values (plain data)
+JUDGING_KEEP = 8
+
+
+def _judging_entries(path: str) -> dict[bytes, dict[str, Any]]:
+    """The remembered judging values, for this metawsm version only (its defaults may differ); a cache that
+    does not load is empty."""
+    import marshal
+
+    try:
+        with open(path, "rb") as fh:
+            cache = marshal.load(fh)
+        if cache.get("format") == CACHE_FORMAT and cache.get("version") == _version():
+            entries = cache.get("entries")
+            return entries if isinstance(entries, dict) else {}
+    except (OSError, ValueError, EOFError, TypeError, AttributeError):
+        pass
+    return {}
+
+
+def _version() -> str:
+    from metawsm import __version__
+
+    return __version__
 
 
 def _parsed(root: str, data: bytes | None, base: str) -> Policy:

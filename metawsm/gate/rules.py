@@ -69,6 +69,14 @@ class Judging:
     def names(self) -> list[str]:
         return [name for name, _ in self.required]
 
+    def plain(self) -> dict[str, Any]:
+        """These values in the policy's plain-data form (what `Judging(...)` reads back; marshal-able)."""
+        return {"close": {"required_checks": [{"name": n, "run": r} for n, r in self.required],
+                          "forbidden_file_patterns": list(self.forbidden),
+                          "manual_validation": {"allowed": self.manual_allowed, "by": list(self.manual_by)},
+                          "reviewers": list(self.reviewers)},
+                "review": {"auto_iterate": self.auto_iterate}}
+
 
 _MISSING = object()
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from metawsm.config.models import Policy
 
-__all__ = ["JUDGING_DIRS", "POLICY_FILE", "judging_policy", "remember_policy"]
+__all__ = ["JUDGING_DIRS", "POLICY_FILE", "judging_policy", "parsed", "remember_policy"]
 
 
 def judging_policy(project_policy: Callable[[], Policy], data: bytes | None, base_branch: str) -> Policy:
@@ -53,6 +53,11 @@ def judging_policy(project_policy: Callable[[], Policy], data: bytes | None, bas
 # Policy file content -> the policy it parses to, within one process: the gate asks for the judging
 # policy once per ticket, and a command judging many tickets reads the same file each time.
 _PARSED: dict[bytes, Policy] = {}
+
+
+def parsed(data: bytes) -> Policy | None:
+    """The policy content `data` parsed to in this process, if it was parsed (and valid)."""
+    return _PARSED.get(data)
 
 
 def remember_policy(data: bytes, policy: Policy) -> None:

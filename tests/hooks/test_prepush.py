@@ -155,6 +155,29 @@ def test_gate_of_a_ticket_branch_imports_no_model_layer(demo: Demo) -> None:
         sh(wt, "reset", "-q", "--hard", start)
 
 
+def test_a_base_policy_that_is_not_the_checkouts_is_parsed_once(demo: Demo) -> None:
+    """main's committed policy differs from the checkout's file (an uncommitted edit, or another branch checked
+    out): the first push parses it (yaml, jsonschema, the models); later pushes judge by its remembered values."""
+    policy = demo.root / ".metawsm" / "policy.yaml"
+    before = policy.read_text(encoding="utf-8")
+    write(policy, before + "close:\n  forbidden_file_patterns: ['demo/*.txt']\n")
+    assert commit(demo.root, ".metawsm/policy.yaml", message="forbid the demo files").returncode == 0
+    write(policy, before)  # the checkout's file as it was: the hooks cache knows this one, not main's
+    cache = demo.root / ".metawsm" / "state" / "judging-cache.marshal"
+    cache.unlink(missing_ok=True)
+    try:
+        first, names = _imports_of_push(demo, "DEMO-1")
+        assert first.returncode == 1 and "FAIL forbidden_files: forbidden files changed: demo/DEMO-1.txt" in first.stderr
+        assert "metawsm.config.loader" in names and cache.is_file()
+        again, names = _imports_of_push(demo, "DEMO-1")
+        assert (again.returncode, again.stderr.count("FAIL")) == (1, 1)
+        assert [ln for ln in again.stderr.splitlines() if not ln.startswith("import time:")] == \
+            [ln for ln in first.stderr.splitlines() if not ln.startswith("import time:")]
+        assert not names & {"yaml", "jsonschema_rs", "metawsm.config.loader", "metawsm.config.models"}
+    finally:
+        assert commit(demo.root, ".metawsm/policy.yaml", message="back").returncode == 0
+
+
 def test_dirty_worktree_is_refused(demo: Demo) -> None:
     stray = write(demo.wt("DEMO-1") / "notes.txt", "uncommitted\n")
     try:
