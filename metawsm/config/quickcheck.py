@@ -167,6 +167,12 @@ class _Compiler:
             handlers[dict] = self.obj(schema)
         generic = self.generic(schema)
         get = handlers.get
+        if not generic and len(handlers) == 1:  # the usual case: one type (no dict lookup)
+            [(only, handler)] = handlers.items()
+
+            def check_one(x: Any) -> bool:
+                return type(x) is only and handler(x)
+            return check_one
         if not generic:
             def check(x: Any) -> bool:
                 h = get(type(x))
@@ -223,7 +229,7 @@ class _Compiler:
         top = math.inf if hi is None else hi
 
         def check(x: str) -> bool:
-            return lo <= len(x) <= top and plain_str(x) and (search is None or search(x))
+            return lo <= len(x) <= top and (x.isascii() or plain_str(x)) and (search is None or search(x))
         return check
 
     def number(self, schema: dict[str, Any], *, integral: bool) -> Check:
@@ -243,9 +249,16 @@ class _Compiler:
         item = self.compile(schema.get("items", True))
         lo, hi = schema.get("minItems", 0), schema.get("maxItems", math.inf)
         unique = schema.get("uniqueItems", False) is True
+        items = schema.get("items")
+        strings = isinstance(items, dict) and items.get("type") == "string"  # every item checked is a str
 
         def check(x: list[Any]) -> bool:
-            return lo <= len(x) <= hi and all(item(v) for v in x) and (not unique or _unique(x))
+            if not lo <= len(x) <= hi:
+                return False
+            for v in x:
+                if not item(v):
+                    return False
+            return not unique or (len(set(x)) == len(x) if strings else _unique(x))
         return check
 
     def obj(self, schema: dict[str, Any]) -> Check:
@@ -265,7 +278,7 @@ class _Compiler:
                 if name not in x:
                     return False
             for k, v in x.items():
-                if type(k) is not str or not plain_str(k) or (names is not None and not names(k)):
+                if type(k) is not str or not (k.isascii() or plain_str(k)) or (names is not None and not names(k)):
                     return False
                 c = get(k)
                 if not (extra(v) if c is None else c(v)):
