@@ -4,8 +4,8 @@ never change an exit status)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms) on validate's and the hooks' path
 if TYPE_CHECKING:  # the models are not imported on validate's path (see config/loader.py)
     from metawsm.config.models import Plan, Policy
 

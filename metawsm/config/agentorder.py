@@ -4,7 +4,10 @@ each reported at the `needs` entry, a cycle with its path (`impl -> review -> im
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms) on validate's and the hooks' path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _cycle(graph: dict[str, list[str]]) -> list[str] | None:

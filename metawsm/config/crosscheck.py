@@ -4,11 +4,14 @@ tickets naming unknown repos or misnamed, plans naming unknown tickets or profil
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from metawsm.config import schemas, yamlload
 from metawsm.config.agentorder import agent_order_checks
 from metawsm.errors import Diagnostic
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms) on validate's and the hooks' path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Source:

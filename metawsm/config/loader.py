@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from metawsm.config import schemas, yamlload
 from metawsm.config.crosscheck import Loaded, Source, plan_checks, policy_checks, ticket_checks
 from metawsm.config.project import Project
 from metawsm.errors import ConfigError, Diagnostic, UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms) on validate's and the hooks' path
 if TYPE_CHECKING:
+    from typing import Any
+
     from metawsm.config.models import Plan, Policy, Ticket
 
 KIND_BY_DIR = {"tickets": "ticket", "plans": "plan"}

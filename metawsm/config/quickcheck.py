@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
-Check = Callable[[Any], bool]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms) on validate's and the hooks' path
+if TYPE_CHECKING:
+    from typing import Any
+
+    Check = Callable[[Any], bool]
+
 
 # keywords that only annotate (no effect on validity), and those the compiler understands
 ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "default", "examples",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from functools import cache
-from typing import Any
 
 from metawsm.config import yamlload
 from metawsm.errors import Diagnostic
 from metawsm.resources import data_dir
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms) on validate's and the hooks' path
+if TYPE_CHECKING:
+    from typing import Any
 
 KINDS = ("policy", "ticket", "plan")
 _TYPE_NAMES = {
