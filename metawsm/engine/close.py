@@ -71,7 +71,7 @@ def close_ticket(eng: Engine, run: Run, ticket: str, *, dry_run: bool = False, f
     if dry_run:
         return _dry_run(eng, run, ticket, ws, repos, result, state)
     merged_tips: dict[str, str] = {}
-    with closegit.repo_locks(eng.project.state_dir / "locks", [r.repo_root for _, r in repos]):
+    with closegit.repo_locks(eng.project.state_dir / "locks", [r.repo_root for _, r in repos]) as locks:
         done = _recover(eng, ticket, result, [name for name, _ in repos])
         state = eng.store.get_ticket(ticket)
         if state is not None and state.status == "merged":
@@ -79,7 +79,7 @@ def close_ticket(eng: Engine, run: Run, ticket: str, *, dry_run: bool = False, f
                 result.actions.append(f"already merged ({(state.merged_sha or '')[:12]})")
             result.merged_sha = state.merged_sha
         else:
-            merged_tips = _merge(eng, run, ticket, ws, repos, result)
+            merged_tips = _merge(eng, run, ticket, ws, repos, result, locks)
     from metawsm.engine.tickets import close_run_if_done, drop_from_graph
 
     _tidy(eng, run, ticket, ws, result, merged_tips)
@@ -161,7 +161,7 @@ def _recover(eng: Engine, ticket: str, result: CloseResult, all_repos: list[str]
 
 
 def _merge(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, repos: list[tuple[str, RepoWorktree]],
-           result: CloseResult) -> dict[str, str]:
+           result: CloseResult, locks: list[int]) -> dict[str, str]:
     """Merge into every repository not merged yet; {repo: the ticket commit now contained in its base}."""
     from metawsm.engine.tickets import walk
 
@@ -194,7 +194,7 @@ def _merge(eng: Engine, run: Run, ticket: str, ws: WorkspaceStep, repos: list[tu
     merged: list[str] = sorted(already)
     for p in prepared:
         try:
-            closegit.advance(p)
+            closegit.advance(p, locks)
         except MetawsmError as exc:
             eng.store.drop_close_intents(ticket, [q.repo for q in prepared if q.repo not in merged],
                                          back_to="ready" if not merged else None, reason=f"close failed: {exc.message}")

@@ -16,7 +16,7 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,14 +192,16 @@ def contained(intent_root: str, base: str, merge_sha: str) -> bool:
     return head is not None and (head == merge_sha or is_ancestor(intent_root, merge_sha, head))
 
 
-def advance(p: Prepared) -> None:
-    """Move the base branch to the close commit in one step (see the module docstring)."""
+def advance(p: Prepared, locks: Sequence[int] = ()) -> None:
+    """Move the base branch to the close commit in one step (see the module docstring). ``locks``: the
+    repo_locks descriptors, inherited by the git process: a close killed while git moves the branch leaves git
+    running on, and the next close must not look at the branch (finish or roll back) before git has ended."""
     if p.checkout is None:
         git.git(p.repo_root, "update-ref", "-m", f"metawsm close: {p.branch}", f"refs/heads/{p.base_branch}",
-                p.merge_sha, p.base_sha)
+                p.merge_sha, p.base_sha, pass_fds=locks)
         return
     # (no automatic `git maintenance run --auto` after this one fast-forward: the user's next commit runs it)
-    git.git(p.checkout, "-c", "maintenance.auto=false", "merge", "--ff-only", "-q", p.merge_sha)
+    git.git(p.checkout, "-c", "maintenance.auto=false", "merge", "--ff-only", "-q", p.merge_sha, pass_fds=locks)
 
 
 def remove_worktree(root: str, path: str) -> bool:
@@ -211,9 +213,11 @@ def remove_worktree(root: str, path: str) -> bool:
 
 
 @contextmanager
-def repo_locks(locks_dir: Path, roots: list[str]) -> Iterator[None]:
+def repo_locks(locks_dir: Path, roots: list[str]) -> Iterator[list[int]]:
     """One close at a time per repository: an exclusive flock per repo root (taken in sorted order), waited for
-    up to REPO_LOCK_WAIT seconds; the holder's pid is written in the lock file for the error message."""
+    up to REPO_LOCK_WAIT seconds; the holder's pid is written in the lock file for the error message. Yields the
+    descriptors: a flock is held until every process sharing the descriptor has closed it, so a git process
+    given them (``advance``) holds the lock even when this close is killed under it."""
     import fcntl
 
     locks_dir.mkdir(parents=True, exist_ok=True)
@@ -236,7 +240,7 @@ def repo_locks(locks_dir: Path, roots: list[str]) -> Iterator[None]:
                     time.sleep(0.05)
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
-        yield
+        yield held
     finally:
         for fd in reversed(held):
             os.close(fd)

@@ -35,8 +35,8 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def git(cwd: str | os.PathLike[str], *args: str, check: bool = True, env: Mapping[str, str] | None = None,
-        timeout: float | None = 120) -> proc.Completed:
-    return proc.run(["git", *args], cwd=cwd, env=git_env(env), check=check, timeout=timeout)
+        timeout: float | None = 120, pass_fds: Sequence[int] = ()) -> proc.Completed:
+    return proc.run(["git", *args], cwd=cwd, env=git_env(env), check=check, timeout=timeout, pass_fds=pass_fds)
 
 
 def _out(cwd: str | os.PathLike[str], *args: str) -> str:

@@ -71,8 +71,9 @@ class CommandFailed(ExternalError):
 
 def run(argv: Sequence[str | os.PathLike[str]], *, cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None, timeout: float | None = None, check: bool = True,
-        input: str | None = None) -> Completed:
-    """Run ``argv`` (no shell), capture text output. ``env`` replaces the environment when given.
+        input: str | None = None, pass_fds: Sequence[int] = ()) -> Completed:
+    """Run ``argv`` (no shell), capture text output. ``env`` replaces the environment when given;
+    ``pass_fds`` stay open in the child (e.g. a lock it must hold for as long as it runs).
 
     Raises CommandFailed on a non-zero exit (when ``check``) or a timeout (always; the process group is
     killed), and ExternalError when the program cannot be started."""
@@ -83,7 +84,7 @@ def run(argv: Sequence[str | os.PathLike[str]], *, cwd: str | os.PathLike[str] |
         proc = subprocess.Popen(
             args, cwd=where, env=dict(env) if env is not None else None, text=True, encoding="utf-8",
             errors="replace", stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, pass_fds=tuple(pass_fds),
         )
     except FileNotFoundError as exc:
         missing = args[0] if not where or Path(where).is_dir() else where

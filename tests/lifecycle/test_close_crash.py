@@ -23,9 +23,9 @@ from tests.lifecycle._tickets import status_json, ticket_states, tickets_plan
 PER_STRATEGY = 15  # x2 strategies = 30 kill iterations
 
 
-def _close(root: Path, *args: str) -> subprocess.Popen[str]:
+def _close(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "metawsm", "-C", str(root), "close", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or os.environ.copy())
 
 
 def _ready(root: Path, cli, ids: list[str], strategy: str) -> None:  # type: ignore[no-untyped-def]
@@ -117,3 +117,45 @@ def test_two_closes_at_once_merge_each_ticket_once(project: Path, cli) -> None: 
     assert git(project, "status", "--porcelain") == ""
     lines = git(project, "log", "--format=%s", "main").splitlines()
     assert len([s for s in lines if s.startswith("Merge metawsm/CC-")]) == len(ids)
+
+
+# git, with two delays: the first close's fast-forward starts 2 s late (the test kills that close meanwhile, and
+# the git it started runs on: SIGKILL does not reach it); a close with MW_SLOW_TIPS reads the branch tips 4 s late
+GIT_SHIM = """#!/bin/sh
+case " $* " in
+  *" merge --ff-only "*) [ -e "$MW_KILL_MARK" ] || {{ : > "$MW_KILL_MARK"; sleep 2; }} ;;
+  *" for-each-ref "*) [ -z "$MW_SLOW_TIPS" ] || sleep 4 ;;
+esac
+exec {git} "$@"
+"""
+
+
+@pytest.mark.reliability
+def test_a_close_killed_while_its_git_moves_the_branch_is_finished_once(  # type: ignore[no-untyped-def]
+        project: Path, cli, tmp_path: Path) -> None:  # noqa: F811
+    """The next close waited for nothing: it found the branch not moved yet and rolled the close back, the
+    killed close's git then moved it, and the next close merged the ticket a second time (seed 369249078 of the
+    random-kill test). Now git holds the close's repository lock for as long as it runs."""
+    import shutil
+
+    _ready(project, cli, ["CR-1"], "merge")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "git").write_text(GIT_SHIM.format(git=shutil.which("git")), encoding="utf-8")
+    (shim / "git").chmod(0o755)
+    mark = tmp_path / "ff-started"
+    env = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}", "MW_KILL_MARK": str(mark)}
+    first = _close(project, "--ticket", "CR-1", env=env)
+    deadline = time.monotonic() + 120
+    while not mark.exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.01)
+    os.kill(first.pid, signal.SIGKILL)
+    first.communicate(timeout=60)
+    again = _close(project, "--ticket", "CR-1", env={**env, "MW_SLOW_TIPS": "1"})
+    out, err = again.communicate(timeout=180)
+    assert again.returncode == 0, out + err
+    assert "finished an interrupted close" in out, out
+    _merged_once(project, "CR-1", out)
+    assert ticket_states(project)["CR-1"] == "merged"
+    assert git(project, "status", "--porcelain") == ""
