@@ -13,11 +13,13 @@ _OPENED_IN = _CHUNK + " AND event_type = 'forum.thread.opened'"
 # a JSON value of the payload as Python's truth sees it: null, false, 0, 0.0 and '' are false
 _TRUTHY = "CASE WHEN {0} NOT IN (0, '') THEN {0} END"
 
-# projector._open: the row of a thread just opened, before its opening post (ACTIVITY counts that one)
+# projector._open, _post and _touch: the row of a thread just opened, with its opening post
 INSERT_THREADS = (
     "INSERT INTO threads SELECT thread_id, ticket, run_id, agent_name, title, 'new', prio, "
     "CASE prio WHEN 'urgent' THEN 1 WHEN 'high' THEN 2 WHEN 'normal' THEN 3 WHEN 'low' THEN 4 ELSE 5 END, "
-    "NULL, NULL, actor_type, actor_name, 0, NULL, NULL, NULL, sequence, actor_type, NULL, 0, 0, "
+    "NULL, NULL, actor_type, actor_name, 1, occurred_at, actor_type, actor_name, sequence, actor_type, "
+    "nullif(actor_type, 'system'), CASE WHEN actor_type IN ('human', 'operator') THEN sequence ELSE 0 END, "
+    "CASE WHEN actor_type = 'agent' THEN sequence ELSE 0 END, "
     "occurred_at, occurred_at, NULL, substr(thread_id, 1, 6) = 'fctrl-' FROM (SELECT *, " + SEARCH_TEXT_TITLE
     + " AS title, coalesce(nullif(json_extract(payload_json, '$.priority'), ''), 'normal') AS prio "
     + _OPENED_IN + " ORDER BY sequence)")
@@ -38,8 +40,9 @@ INSERT_SIGNALS = (
     "FROM (SELECT *, json_extract(payload_json, '$.run_id') AS pr, json_extract(payload_json, '$.agent_name') AS pa "
     + _CHUNK + " AND event_type = 'forum.control.signal' ORDER BY sequence)")
 
-# projector._post and _touch over one chunk: the posts of a thread and the other events that touched it
-# (the non-post events bulk.py put in temp.touched), merged into the row the chunks before left
+# projector._post and _touch over one chunk: the posts of a thread but its opening one, and the other
+# events that touched it (the non-post events bulk.py put in temp.touched), merged into the row the
+# chunks before left (a thread with nothing after its opening keeps the row INSERT_THREADS made)
 ACTIVITY = (
     "WITH a AS (SELECT thread_id, count(*) FILTER (WHERE is_post = 1) AS n, "
     "max(sequence) FILTER (WHERE is_post = 1) AS lp, max(sequence) AS le, "
@@ -47,7 +50,8 @@ ACTIVITY = (
     "max(sequence) FILTER (WHERE actor_type IN ('human', 'operator')) AS ho, "
     "max(sequence) FILTER (WHERE actor_type = 'agent' AND (event_type != 'forum.control.signal' "
     "OR json_extract(payload_json, '$.control_type') = 'guidance_request')) AS ag "
-    "FROM events WHERE sequence BETWEEN ?1 AND ?2 AND (is_post = 1{touched}) GROUP BY thread_id) "
+    "FROM events WHERE sequence BETWEEN ?1 AND ?2 "
+    "AND (is_post = 1 AND event_type != 'forum.thread.opened'{touched}) GROUP BY thread_id) "
     "UPDATE threads SET posts_count = posts_count + a.n, last_post_at = coalesce(p.occurred_at, last_post_at), "
     "last_post_by_type = coalesce(p.actor_type, last_post_by_type), "
     "last_post_by_name = coalesce(p.actor_name, last_post_by_name), last_event_sequence = a.le, "
