@@ -39,7 +39,6 @@ _ROW = itemgetter("sequence", "event_id", "event_type", "event_version", "occurr
                   "run_id", "agent_name", "actor_type", "actor_name", "correlation_id", "causation_id",
                   "idempotency_key", "payload")
 _ACTORS = frozenset(m.ACTOR_TYPES)
-_STR_OR_NONE = frozenset((str, type(None)))
 _NO_TOUCH = (m.POSTED, m.OPENED, m.CONTROL, m.SEEN, m.DOCS_SYNC)  # the other types touch an open thread
 _STATEFUL = frozenset((m.ASSIGNED, m.STATE_CHANGED, m.CLOSED, m.PRIORITY_CHANGED))
 
@@ -121,7 +120,7 @@ def _rows(events: list[Any], prev: int, opened: _Opened, c: _Chunk, lines: list[
     stateful, touched = c.stateful, c.touched
     append, dumps, fromiso, join, ids, forgot = (c.rows.append, orjson.dumps, datetime.fromisoformat, "".join,
                                                  opened.ids, opened.forgot)
-    actors, str_or_none, enums, max_int = _ACTORS, _STR_OR_NONE, ENUM_KEYS, MAX_INT
+    actors, enums, max_int = _ACTORS, ENUM_KEYS, MAX_INT
     posted, opened_t, control, no_touch, stateful_t = m.POSTED, m.OPENED, m.CONTROL, _NO_TOUCH, _STATEFUL
     for i, e in enumerate(events):
         try:  # the cheap check: every field present with its usual type, a payload of strings only
@@ -130,8 +129,9 @@ def _rows(events: list[Any], prev: int, opened: _Opened, c: _Chunk, lines: list[
             if not (type(seq) is int and prev < seq <= max_int and type(eid) is str and type(et) is str
                     and type(tid) is str and type(tk) is str and actor in actors
                     and type(ver) is int and 0 <= ver <= max_int and type(p) is dict
-                    and type(run) in str_or_none and type(ag) in str_or_none and type(name) in str_or_none
-                    and type(corr) in str_or_none and type(caus) in str_or_none and type(idem) in str_or_none
+                    and (run is None or type(run) is str) and (ag is None or type(ag) is str)
+                    and (name is None or type(name) is str) and (corr is None or type(corr) is str)
+                    and (caus is None or type(caus) is str) and (idem is None or type(idem) is str)
                     and fromiso(at.replace("Z", "+00:00")) and (enums.isdisjoint(p) or _enums_ok(p))):
                 raise ValueError
         except (KeyError, TypeError, ValueError, AttributeError):
