@@ -10,6 +10,7 @@ of its opening event): see `schema_sql.SEARCH_DDL`."""
 from __future__ import annotations
 
 import sqlite3
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -62,6 +63,9 @@ class _Batch:
         c = self.conn
         c.executemany(_EVENT_INSERT, self.events)
         if self.fts:
+            # in ascending rowid order (a title's rowid is negative): FTS5 writes its pending terms out as
+            # a new segment whenever a rowid goes back
+            self.fts.sort(key=itemgetter(0))
             c.executemany("INSERT INTO search (rowid, thread_id, kind, text) VALUES (?,?,?,?)", self.fts)
         if self.assignments:
             c.executemany("INSERT OR IGNORE INTO assignments VALUES (?,?,?,?,?,?,?,?,?,?,?)", self.assignments)
