@@ -51,6 +51,7 @@ class _Chunk:
         self.stateful: list[dict[str, Any]] = []  # for projector.apply
         self.touched: list[tuple[int]] = []  # non-post events touching an open thread
         self.signals = False  # a control signal on an open thread
+        self.controls = False  # a control thread opened
 
 
 class _Opened:
@@ -99,7 +100,8 @@ def load(conn: sqlite3.Connection, log_: EventLog, report: Callable[[list[Proble
         conn.executemany(q.INSERT_EVENT, c.rows)
         span = (c.rows[0][0], c.rows[-1][0])
         conn.execute(q.INSERT_THREADS, span)
-        conn.execute(q.INSERT_CONTROLS, span)
+        if c.controls:
+            conn.execute(q.INSERT_CONTROLS, span)
         if c.signals:
             conn.execute(q.INSERT_SIGNALS, span)
         if c.stateful:
@@ -153,6 +155,8 @@ def _rows(events: list[Any], prev: int, opened: _Opened, c: _Chunk, lines: list[
             else:
                 ids.add(tid)
                 is_post = 1
+                if tid.startswith("fctrl-"):
+                    c.controls = True
         else:
             is_post = 0
             if et == control:
