@@ -54,7 +54,9 @@ def quarantine(forum: Forum) -> Diagnosis:
             return Diagnosis(log.path, count, problems, index_events=forum.index.rebuild())
         data = os.pread(writer.fd, writer.size, 0)
         bad_at = {p.offset for p in problems}
-        good, bad, pos = [], [], 0
+        good: list[bytes] = []
+        bad: list[bytes] = []
+        pos = 0
         for raw in data.split(b"\n")[:-1]:
             (bad if pos in bad_at else good).append(raw)
             pos += len(raw) + 1

@@ -93,8 +93,9 @@ class Event(_Json):
         if isinstance(env, dict):
             raw = data.get("payload_json")
             payload = orjson.loads(raw) if isinstance(raw, str | bytes) and raw else data.get("payload") or {}
-            return cls(**{k: env.get(k) for k in ENVELOPE_FIELDS if k not in ("sequence", "payload")},
-                       sequence=data.get("sequence", env.get("sequence")), payload=payload)
+            fields: dict[str, Any] = {k: env.get(k) for k in ENVELOPE_FIELDS if k not in ("sequence", "payload")}
+            fields["sequence"] = data.get("sequence", env.get("sequence"))
+            return cls(**fields, payload=payload)
         return cls(**{k: data.get(k) for k in ENVELOPE_FIELDS})  # type: ignore[arg-type]
 
 
