@@ -35,8 +35,7 @@ INSERT_SIGNALS = (
     "coalesce(" + _TRUTHY.format("pr") + ", nullif(run_id, ''), ''), "
     "coalesce(" + _TRUTHY.format("pa") + ", nullif(agent_name, ''), ''), "
     "max(coalesce(json_extract(payload_json, '$.attempt'), 1), 1), "
-    "coalesce(json_extract(payload_json, '$.control_type'), "
-    "CASE WHEN json_type(payload_json, '$.control_type') IS NULL THEN '' END), payload_json "
+    "coalesce(json_extract(payload_json, '$.control_type'), ''), payload_json "
     "FROM (SELECT *, json_extract(payload_json, '$.run_id') AS pr, json_extract(payload_json, '$.agent_name') AS pa "
     + _CHUNK + " AND event_type = 'forum.control.signal' ORDER BY sequence)")
 

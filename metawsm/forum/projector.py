@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from metawsm.forum import models as m
+from metawsm.forum.bounds import MAX_INT
 from metawsm.forum.schema_sql import THREAD_COLS
 
 _THREAD_SELECT = "SELECT " + ", ".join(THREAD_COLS) + " FROM threads WHERE thread_id = ?"
@@ -103,14 +104,29 @@ class _Batch:
 
     def seen(self, e: dict[str, Any]) -> None:
         p = e["payload"]
-        key = (e["thread_id"], p.get("viewer_type", ""), p.get("viewer_id", ""))
+        key = (e["thread_id"], _text(p.get("viewer_type")), _text(p.get("viewer_id")))
         if key not in self.reads:
             row = self.conn.execute(
                 "SELECT last_seen_event_sequence, updated_at FROM reads WHERE thread_id = ? AND "
                 "viewer_type = ? AND viewer_id = ?", key).fetchone()
             self.reads[key] = (row[0], row[1]) if row else (0, e["occurred_at"])
         old = self.reads[key][0]
-        self.reads[key] = (max(old, int(p.get("last_seen_event_sequence") or 0)), e["occurred_at"])
+        self.reads[key] = (max(old, _sequence(p.get("last_seen_event_sequence"))), e["occurred_at"])
+
+
+def _text(value: Any) -> Any:
+    """A payload value for a NOT NULL text column: a JSON null (a hand-edited or foreign line) is ''."""
+    return "" if value is None else value
+
+
+def _sequence(value: Any) -> int:
+    """A read mark's sequence: a number (or numeric text, as before) within SQLite's integer, else 0 (a mark
+    that moves nothing), so no line of the log can stop the index from being built."""
+    try:
+        n = int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return n if 0 <= n <= MAX_INT else 0
 
 
 def apply(conn: sqlite3.Connection, events: list[dict[str, Any]], *, search: bool = True) -> None:
@@ -177,7 +193,7 @@ def _open(b: _Batch, e: dict[str, Any], p: dict[str, Any], name: str,
     prio = p.get("priority") or "normal"
     t = _NEW_THREAD.copy()
     t.update(thread_id=tid, ticket=e["ticket"], run_id=e.get("run_id"),
-             agent_name=e.get("agent_name"), title=p.get("title", ""), state="new", priority=prio,
+             agent_name=e.get("agent_name"), title=_text(p.get("title")), state="new", priority=prio,
              prio_rank=m.PRIORITY_RANK.get(prio, 5), opened_by_type=actor, opened_by_name=name,
              posts_count=0, last_human_or_operator_sequence=0, last_agent_sequence=0, opened_at=at,
              is_control=1 if tid.startswith("fctrl-") else 0)
@@ -199,7 +215,7 @@ def _other(b: _Batch, t: dict[str, Any], e: dict[str, Any], etype: str, p: dict[
         _post(t, seq, at, actor, name, body, fts)
         b.signals.append((seq, tid, p.get("run_id") or e.get("run_id") or "",
                           p.get("agent_name") or e.get("agent_name") or "", int(p.get("attempt") or 1),
-                          p.get("control_type", ""), body))
+                          _text(p.get("control_type")), body))
         return 1
     if etype == m.ASSIGNED:
         t["assignee_type"], t["assignee_name"] = p.get("to_assignee_type"), p.get("to_assignee_name")

@@ -3,9 +3,10 @@ VERSION and the next read rebuilds the index from the log."""
 
 from __future__ import annotations
 
-VERSION = 4  # 2: posts are a view over events (is_post), search without column sizes; 3: only an
+VERSION = 5  # 2: posts are a view over events (is_post), search without column sizes; 3: only an
 #            agent's questions (not its completion or validation) leave a thread unanswered; 4: the
-#            full-text table indexes the `search_text` view (external content) instead of a copy
+#            full-text table indexes the `search_text` view (external content) instead of a copy; 5: a
+#            null title in the log is '' in that view (as in the threads table)
 
 THREAD_COLS = (
     "thread_id", "ticket", "run_id", "agent_name", "title", "state", "priority", "prio_rank",
@@ -83,8 +84,7 @@ CREATE VIEW IF NOT EXISTS posts (post_id, thread_id, event_id, sequence, author_
 # projector as events arrive, by a rebuild in bulk. Queries read the index's rowids only (a lookup of
 # the view by rowid would scan it) and scan `search_text` itself for substrings.
 # (a missing key reads as '' and a JSON null as NULL, as the projector's `p.get("body", "")` does)
-SEARCH_TEXT_TITLE = ("coalesce(json_extract(payload_json, '$.title'), "
-                     "CASE WHEN json_type(payload_json, '$.title') IS NULL THEN '' END)")
+SEARCH_TEXT_TITLE = "coalesce(json_extract(payload_json, '$.title'), '')"  # projector._text: a null title is empty
 SEARCH_TEXT_BODY = ("CASE WHEN event_type = 'forum.control.signal' THEN payload_json "
                     "ELSE coalesce(json_extract(payload_json, '$.body'), "
                     "CASE WHEN json_type(payload_json, '$.body') IS NULL THEN '' END) END")

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 CHECKS_AGENT = "checks"  # the pseudo-agent whose control thread records a ticket's check results
 STATE_VERSION = 8  # metawsm.state.db.SCHEMA_VERSION (that package's import costs the store's records)
-INDEX_VERSION = 4  # metawsm.forum.schema_sql.VERSION (likewise the forum service)
+INDEX_VERSION = 5  # metawsm.forum.schema_sql.VERSION (likewise the forum service)
 GATE_SIGNALS = ("completion", "validation", "review")
 
 

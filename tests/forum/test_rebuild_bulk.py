@@ -117,6 +117,14 @@ def _awkward() -> list[bytes]:
         ev(39, m.OPENED, "fthr-c", "operator", {"title": "only its opening", "body": "b", "priority": "low"},
            run_id=None, agent_name=None),
         ev(40, m.POSTED, b, "human", {"body": "9223372036854775807 fits"}, idempotency_key="k1"),
+        # nulls and odd values where the tables hold text or a sequence: each once made the index unbuildable
+        ev(41, m.OPENED, "fthr-n", "operator", {"title": None, "body": None}),
+        ev(42, m.CONTROL, c1, "agent", {"control_type": None, "attempt": 2}),
+        ev(43, m.SEEN, a, payload={"viewer_type": None, "viewer_id": None, "last_seen_event_sequence": 7}),
+        ev(44, m.SEEN, a, payload={"viewer_type": "human", "viewer_id": "carol", "last_seen_event_sequence": "x"}),
+        ev(45, m.SEEN, a, payload={"viewer_type": "human", "viewer_id": "dave", "last_seen_event_sequence": "12"}),
+        ev(46, m.SEEN, a, payload={"viewer_type": "human", "viewer_id": "erin", "last_seen_event_sequence": -3}),
+        ev(47, m.SEEN, a, payload={"viewer_type": "human", "viewer_id": "finn", "last_seen_event_sequence": 1e30}),
     ]
     lines = [orjson.dumps(e) for e in events]
     lines.insert(5, b"{not json")
