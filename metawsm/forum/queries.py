@@ -116,9 +116,8 @@ def search(conn: sqlite3.Connection, text: str, f: Filters, *, limit: int = 50,
     # JSON where its text holds the needle too (always, unless the needle has a character JSON escapes)
     source = _SUBSTRING_PREFILTERED if needle.isprintable() and not ('"' in needle or "\\" in needle) \
         else _SUBSTRING
-    if not (needle.isascii() and len(needle.split()) == 1):
-        # one ASCII word: its substring matches include every word-prefix match (no FTS pass needed)
-        source = _WORDS + " UNION ALL " + source
+    # both, always: a word prefix folds accents (`premiere` finds `Première`) where a substring does not
+    source = _WORDS + " UNION ALL " + source
     sql = ("WITH hits AS (SELECT thread_id, MAX(kind = 'title') * 2 + MAX(kind = 'post') AS score FROM ("
            + source + ") GROUP BY thread_id) SELECT "
            + _VIEW_COLS.format(unseen=unseen) + " FROM hits h JOIN threads t ON t.thread_id = h.thread_id"

@@ -157,6 +157,16 @@ def test_search_ranks_title_hits_first(forum: Forum) -> None:
     assert forum.search("   ") == []
 
 
+def test_a_one_word_ascii_search_folds_accents_like_a_longer_one(forum: Forum) -> None:
+    # one ASCII word once skipped the word index (its substring matches seemed to include every word-prefix
+    # match), so `premiere` missed `Première` while `premiere question` found it
+    t = forum.open_thread("ABC-1", "Première question", "où est la base de données ?", **HUMAN)
+    forum.open_thread("ABC-1", "Other", "nothing", **HUMAN)
+    for query in ("premiere", "Premi", "premiere question", "donnees", "base"):
+        assert [x.thread_id for x in forum.search(query)] == [t.thread_id], query
+    assert [x.thread_id for x in forum.search("ère")] == [t.thread_id]  # a substring, accent and all
+
+
 def test_idempotent_open_and_events_cursor(forum: Forum) -> None:
     t1 = forum.open_thread("ABC-1", "T", "b", idempotency_key="k1", **HUMAN)
     t2 = forum.open_thread("ABC-1", "T", "b", idempotency_key="k1", **HUMAN)
