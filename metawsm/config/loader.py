@@ -11,6 +11,7 @@ than an interpreter start, and validate and the hook run often.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 
 from metawsm.config import schemas, yamlload
@@ -282,7 +283,7 @@ def verify(
         item = found.plans[name]
         data = item.data or {}
         warning = plan_warning(required, bool(close["manual_validation"]["allowed"]), bool(data["checks"]),
-                               name, item.source.display, lambda text=item.text: yamlload.locate(text, ["name"]))
+                               name, item.source.display, partial(yamlload.locate, item.text, ["name"]))
         if warning:
             warnings.append((item.source.display, warning))
     return Checked(found.files, tuple(found.tickets), {n: i.source.display for n, i in found.plans.items()},

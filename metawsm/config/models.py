@@ -333,7 +333,8 @@ def _converter(tp: Any) -> Converter:
     if tp is CloseCheck:
         return lambda v: CloseCheck(name=v) if isinstance(v, str) else build(CloseCheck, v)
     if dataclasses.is_dataclass(tp):
-        return lambda v: build(tp, v)
+        record = typing.cast(type, tp)
+        return lambda v: build(record, v)
     return _identity
 
 
@@ -345,6 +346,6 @@ def _fields(cls: type) -> tuple[tuple[str, Converter], ...]:
 
 def build(cls: type[T], data: dict[str, Any], **extra: Any) -> T:
     """Build a frozen dataclass from validated (defaults-applied) data; unknown keys are ignored."""
-    kwargs = {name: conv(data[name]) for name, conv in _fields(cls) if name in data}
+    kwargs = {name: conv(data[name]) for name, conv in _fields(typing.cast(type, cls)) if name in data}
     kwargs.update(extra)
     return cls(**kwargs)

@@ -249,7 +249,7 @@ def _expected(types: Any) -> str:
     names = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean",
              "array": "a list", "object": "a mapping", "null": "null"}
     if isinstance(types, list):
-        return " or ".join(names.get(t, t) for t in types)
+        return " or ".join(str(names.get(t, t)) for t in types)
     return names.get(types, str(types))
 
 

@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms) o
 if TYPE_CHECKING:
     from typing import Any
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 64  # nesting of mappings and lists in one document
 MAX_NODES = 200_000  # values in one document once aliases are expanded (billion laughs)
 HAS_LIBYAML = _BaseLoader is not yaml.SafeLoader
@@ -119,16 +119,17 @@ def _load(display: str, text: str, *, allow_empty: bool) -> tuple[Any, str, list
         return None, text, [Diagnostic(display, 1, 1, "", f"YAML error: {exc}")]
     except RecursionError:
         return None, text, [Diagnostic(display, 1, 1, "", f"YAML nesting too deep (at most {MAX_DEPTH} levels)")]
-    problem = check_shape(value)
-    if problem:
-        line = next((i + 1 for i, row in enumerate(text.splitlines()) if "*" in row), 1) if "alias" in problem else 1
-        return None, text, [diag(display, text, line, 1, "", problem)]
+    shape = check_shape(value)
+    if shape:
+        line = next((i + 1 for i, row in enumerate(text.splitlines()) if "*" in row), 1) if "alias" in shape else 1
+        return None, text, [diag(display, text, line, 1, "", shape)]
     if value is None and allow_empty:
         return {}, text, []
     if value is None:
         return None, text, [Diagnostic(display, 1, 1, "", "file is empty; expected a mapping of keys")]
     if not isinstance(value, dict):
-        kind = {list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+        kinds: dict[type, str] = {list: "a list", str: "a string"}
+        kind = kinds.get(type(value), type(value).__name__)
         return None, text, [diag(display, text, 1, 1, "", f"expected a mapping at the top level, got {kind}")]
     return value, text, []
 
