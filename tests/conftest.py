@@ -60,6 +60,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own HOME, git identity and state folders; nothing leaks from the host."""
+    return pin_env(tmp_path_factory, monkeypatch)
+
+
+def pin_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A new HOME (with a git identity), state folders, git and tmux settings of this run, set on
+    ``monkeypatch``; also for module-scoped fixtures, which start before any test's own environment."""
     home = tmp_path_factory.mktemp("home")
     (home / ".gitconfig").write_text(
         "[init]\n\tdefaultBranch = main\n[user]\n\tname = Test\n\temail = test@example.com\n"

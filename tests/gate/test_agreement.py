@@ -10,7 +10,6 @@ Each case changes the run, the repository or the policy, checks that the gate re
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from typing import NamedTuple
 import pytest
 
 from metawsm.cli.main import main
-from tests.conftest import GIT_ENV
+from tests.conftest import pin_env
 from tests.hooks.helpers import commit, sh, write
 
 pytestmark = pytest.mark.tmux
@@ -89,18 +88,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = Test\n\temail = t@example.com\n"
-                                     "[commit]\n\tgpgsign = false\n", encoding="utf-8")
-    mp.setenv("HOME", str(home))
-    mp.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    mp.setenv("NO_COLOR", "1")
-    for key, value in GIT_ENV.items():
-        mp.setenv(key, value)
-    for key in list(os.environ):
-        if key.startswith("METAWSM_") or key in ("TMUX", "TMUX_PANE", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-            mp.delenv(key)
+    pin_env(tmp_path_factory, mp)
     socket = f"mwtest-{uuid.uuid4().hex[:10]}"
     base = tmp_path_factory.mktemp("agree")
     root, lib = base / "repo", base / "lib"

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from metawsm.cli.main import main
-from tests.conftest import GIT_ENV
+from tests.conftest import pin_env
 from tests.hooks.helpers import BAD_PLAN, commit, sh, write
 
 pytestmark = pytest.mark.tmux
@@ -42,18 +42,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = Test\n\temail = t@example.com\n"
-                                     "[commit]\n\tgpgsign = false\n", encoding="utf-8")
-    mp.setenv("HOME", str(home))
-    mp.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    mp.setenv("NO_COLOR", "1")
-    for key, value in GIT_ENV.items():
-        mp.setenv(key, value)
-    for key in list(os.environ):
-        if key.startswith("METAWSM_") or key in ("TMUX", "TMUX_PANE", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-            mp.delenv(key)
+    pin_env(tmp_path_factory, mp)
     socket = f"mwtest-{uuid.uuid4().hex[:10]}"
     base = tmp_path_factory.mktemp("demo")
     root, remote = base / "repo", base / "remote.git"
