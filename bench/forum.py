@@ -24,6 +24,9 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench folder, also under PYTHONSAFEPATH=1 or -P
+
+from _common import precompile
 
 from metawsm.forum import Forum, threads
 from metawsm.forum.log import EventLog
@@ -196,8 +199,8 @@ def main() -> None:
     try:
         result = {
             "python": sys.executable, "version": sys.version.split()[0], "sqlite": sqlite3.sqlite_version,
-            "bytecode_precompiled": not sys.dont_write_bytecode and any(
-                (Path(__file__).resolve().parents[1] / "metawsm" / "forum" / "__pycache__").glob("*.pyc")),
+            # the rebuild and the bare loop run in child processes, which would otherwise compile metawsm each time
+            "bytecode_precompiled": precompile(),
             "dir": str(base), "quick": args.quick,
         }
         result.update(bench_appends(base, 500 if args.quick else 2000))
